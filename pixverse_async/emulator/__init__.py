@@ -1,0 +1,22 @@
+"""A faithful local PixVerse API server (aiohttp.web) with fault injection.
+
+Use it in-process with ``async with Emulator() as emu`` (``emu.base_url``, ``emu.state``) or
+as a process with ``python -m pixverse_async.emulator --port 8000``. It shares only
+:mod:`pixverse_async.constants` with the client, so a client bug cannot hide its twin here.
+"""
+
+from __future__ import annotations
+
+from .app import EmulatorConfig
+from .faults import FaultConfig
+from .server import Emulator
+from .state import EmulatorState, Generation, RequestRecord
+
+__all__ = [
+    "Emulator",
+    "EmulatorConfig",
+    "EmulatorState",
+    "FaultConfig",
+    "Generation",
+    "RequestRecord",
+]

@@ -1,0 +1,87 @@
+"""``python -m pixverse_async.emulator --port N``: serve the emulator until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from .app import EmulatorConfig
+from .faults import FaultConfig
+from .server import Emulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pixverse_async.emulator", description="Serve a local PixVerse emulator."
+    )
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help="accepted API key (repeatable; default: test-key)",
+    )
+    parser.add_argument(
+        "--generation-seconds",
+        type=float,
+        default=2.0,
+        help="how long each generation runs (default 2.0)",
+    )
+    parser.add_argument(
+        "--concurrency-limit",
+        type=int,
+        default=100,
+        help="generations one key may run at once (default 100)",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="rate of each injected fault: 500, 502, reset, slow, 429",
+    )
+    parser.add_argument(
+        "--failure-rate", type=float, default=0.0, help="share of generations that fail"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for faults and outcomes")
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    return EmulatorConfig(
+        api_keys=frozenset(args.api_keys or ["test-key"]),
+        generation_seconds=args.generation_seconds,
+        max_concurrent_generations=args.concurrency_limit,
+        failure_rate=args.failure_rate,
+        faults=FaultConfig.uniform(args.fault_rate, seed=args.seed),
+        seed=args.seed,
+    )
+
+
+async def serve(config: EmulatorConfig, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with Emulator(config, host=host, port=port) as emu:
+        print(f"PixVerse emulator listening on {emu.base_url}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    asyncio.run(serve(config_from_args(args), args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

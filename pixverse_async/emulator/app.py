@@ -1,0 +1,401 @@
+"""The emulator's aiohttp.web application: PixVerse's routes, answers and lifecycle.
+
+It imports nothing from the client but :mod:`pixverse_async.constants`; request rules are
+checked by :mod:`.validation`, written from the spec independently of the client's models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, Paths, VideoStatusCode
+from .faults import FaultConfig
+from .state import EmulatorState, Generation, MaskSelection, RequestRecord
+from .validation import VALIDATORS, Rejection, referenced_ids, validate_list_query
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SPEAKERS = (
+    ("7", "Harper"), ("8", "Ava"), ("3", "Isabella"), ("9", "Sophia"), ("1", "Emily"),
+    ("5", "Chloe"), ("10", "Julia"), ("11", "Mason"), ("12", "Jack"), ("4", "Liam"),
+    ("2", "James"), ("13", "Oliver"), ("6", "Adrian"), ("14", "Ethan"), ("Auto", "Auto"),
+)  # fmt: skip
+RESTYLES = tuple(
+    (index + 1, name)
+    for index, name in enumerate(
+        ("Anime", "Clay", "Comic", "Cyberpunk", "Oil painting", "Pixel art", "Sketch",
+         "Watercolor", "Origami", "Lego", "Vintage film", "Neon")
+    )
+)  # fmt: skip
+
+_QUALITY_CREDITS = {"360p": 20, "540p": 30, "720p": 40, "1080p": 80}
+_QUALITY_SIZE = {"360p": (640, 360), "540p": (960, 540), "720p": (1280, 720), "1080p": (1920, 1080)}
+MARKERS = {"#fail": "failed", "#moderated": "moderated", "#deleted": "deleted"}
+REJECT_MARKER = "#reject"
+
+
+@dataclass
+class EmulatorConfig:
+    """How the emulator behaves. Every field has a default suited to fast tests."""
+
+    api_keys: frozenset[str] = frozenset({"test-key"})
+    #: How long a generation runs before its final status, in seconds.
+    generation_seconds: float = 0.05
+    #: Generations one key may have running at once (ErrCode 500044 past it).
+    max_concurrent_generations: int = 100
+    #: Chance that an unmarked generation fails or is moderated.
+    failure_rate: float = 0.0
+    moderation_rate: float = 0.0
+    #: Credits each key starts with; a generation past them answers 500043.
+    credits: int = 10**9
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    #: Largest accepted upload bodies (bytes); bigger bodies are cut off while streaming.
+    max_image_bytes: int = 20 * 1024 * 1024 - 1
+    max_media_bytes: int = 50 * 1024 * 1024
+    #: Folder for uploads (a temporary one by default).
+    storage_dir: Path | None = None
+    seed: int | None = None
+
+
+class ErrorResponse(web.Response):
+    """A JSON error answer that remembers its ErrCode for the request records."""
+
+    err_code: int | None = None
+
+
+def _error_json(body: dict[str, Any], status: int, code: int) -> ErrorResponse:
+    response = ErrorResponse(text=json.dumps(body), status=status, content_type="application/json")
+    response.err_code = code
+    return response
+
+
+def envelope(resp: Any) -> web.Response:
+    return web.json_response({"ErrCode": ErrCode.SUCCESS, "ErrMsg": "success", "Resp": resp})
+
+
+def error(code: int, message: str, *, status: int = 200) -> web.Response:
+    return _error_json({"ErrCode": code, "ErrMsg": message, "Resp": None}, status, code)
+
+
+def moderation_error(message: str) -> web.Response:
+    """The moderation failure as the spec shows it: HTTP 500, lowercase envelope."""
+    body = {"err_code": ErrCode.MODERATION_REJECTED, "err_msg": message, "resp": ""}
+    return _error_json(body, 500, ErrCode.MODERATION_REJECTED)
+
+
+def rejection(rej: Rejection) -> web.Response:
+    return error(rej.err_code, rej.err_msg)
+
+
+class EmulatorApp:
+    """Builds the ``web.Application`` and holds its state."""
+
+    def __init__(self, config: EmulatorConfig, state: EmulatorState, storage: Path) -> None:
+        self.config = config
+        self.state = state
+        self.storage = storage
+        self.base_url = ""
+        self._random = random.Random(config.seed)
+        self._loop_time: Callable[[], float] = lambda: asyncio.get_running_loop().time()
+
+    def build(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware], client_max_size=1024 * 1024)
+        json_routes: dict[str, Handler] = {
+            Paths.MASK_SELECTION: self.mask_selection,
+        }
+        for path in VALIDATORS:
+            app.router.add_post(path, json_routes.get(path, self.generate))
+        app.router.add_get(Paths.VIDEO_RESULT, self.video_result)
+        app.router.add_get(Paths.BALANCE, self.balance)
+        app.router.add_get(Paths.TTS_LIST, self.tts_list)
+        app.router.add_get(Paths.RESTYLE_LIST, self.restyle_list)
+        app.router.add_get("/media/videos/{name}", self.serve_video)
+        from .upload_routes import UploadRoutes
+
+        UploadRoutes(self).add_to(app)
+        return app
+
+    # Middleware: records, authentication, faults ------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/openapi/"):
+            return await handler(request)
+        trace_id = request.headers.get(TRACE_ID_HEADER)
+        record = RequestRecord(request.method, request.path, trace_id)
+        self.state.requests.append(record)
+        response = await self._checked(request, handler, record)
+        record.status = response.status
+        if isinstance(response, ErrorResponse):
+            record.err_code = response.err_code
+        return response
+
+    async def _checked(
+        self, request: web.Request, handler: Handler, record: RequestRecord
+    ) -> web.StreamResponse:
+        key = request.headers.get(API_KEY_HEADER)
+        if not key:
+            return error(ErrCode.API_KEY_MISSING, "API-KEY is missing", status=401)
+        if key not in self.config.api_keys:
+            return error(ErrCode.API_KEY_INVALID, "API-KEY is invalid", status=401)
+        if not record.trace_id:
+            return error(ErrCode.EMPTY_PARAMETER, "Ai-trace-id is required", status=400)
+        try:
+            uuid.UUID(record.trace_id)
+        except ValueError:
+            return error(ErrCode.INVALID_PARAMETER, "Ai-trace-id must be a UUID", status=400)
+        fault = self.config.faults.draw(request.path)
+        record.fault = fault
+        if fault == "error_500":
+            body = {"err_code": 500000, "err_msg": "internal error (injected)", "resp": ""}
+            return _error_json(body, 500, 500000)
+        if fault == "rate_limited":
+            return web.json_response(
+                {
+                    "ErrCode": ErrCode.HIGH_LOAD,
+                    "ErrMsg": "too many requests (injected)",
+                    "Resp": None,
+                },
+                status=429,
+                headers={"Retry-After": self.config.faults.retry_after},
+            )
+        response = await handler(request)
+        if fault == "html_502":
+            return web.Response(
+                status=502,
+                text="<html><body><h1>502 Bad Gateway</h1></body></html>",
+                content_type="text/html",
+            )
+        if fault == "reset":
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            raise asyncio.CancelledError  # nothing more can be sent on this connection
+        if fault == "slow":
+            await asyncio.sleep(self.config.faults.slow_seconds)
+        return response
+
+    # Generations ---------------------------------------------------------------------------
+
+    async def _json_body(self, request: web.Request) -> tuple[Any, web.Response | None]:
+        try:
+            return await request.json(), None
+        except (ValueError, UnicodeDecodeError):
+            return None, error(ErrCode.INVALID_PARAMETER, "body is not valid JSON")
+
+    def _check_references(self, path: str, body: Any, api_key: str) -> web.Response | None:
+        for kind, name, ref in referenced_ids(path, body):
+            if kind == "image":
+                upload = self.state.uploads.get(ref)
+                if upload is None or upload.kind != "image":
+                    return error(ErrCode.INVALID_IMAGE_ID, f"{name}: unknown image id {ref}")
+            elif kind == "video":
+                gen = self.state.generations.get(ref)
+                if gen is None or gen.api_key != api_key:
+                    return error(ErrCode.NOT_FOUND, f"{name}: unknown video id {ref}")
+                if gen.outcome != "success" or self._loop_time() < gen.done_at:
+                    return error(ErrCode.INVALID_PARAMETER, f"{name}: video {ref} is not ready")
+            else:  # media_video / media_audio
+                upload = self.state.uploads.get(ref)
+                wanted = kind.removeprefix("media_")
+                if upload is None or upload.kind != wanted:
+                    return error(ErrCode.NOT_FOUND, f"{name}: unknown {wanted} media id {ref}")
+        return None
+
+    def _admit(self, request: web.Request, body: Any) -> web.Response | None:
+        """Everything a paid call is checked for before the service acts on it."""
+        path = request.path
+        rej = VALIDATORS[path](body)
+        if rej is not None:
+            return rejection(rej)
+        api_key: str = request.headers[API_KEY_HEADER]
+        refused = self._check_references(path, body, api_key)
+        if refused is not None:
+            return refused
+        prompt = str(body.get("prompt") or body.get("restyle_prompt") or "")
+        if REJECT_MARKER in prompt:
+            return moderation_error("the prompt did not pass moderation")
+        if self.state.credits_used[api_key] >= self.config.credits:
+            return error(ErrCode.CREDITS_USED_UP, "all credits used up")
+        return None
+
+    async def generate(self, request: web.Request) -> web.Response:
+        body, bad = await self._json_body(request)
+        if bad is not None:
+            return bad
+        refused = self._admit(request, body)
+        if refused is not None:
+            return refused
+        api_key: str = request.headers[API_KEY_HEADER]
+        now = self._loop_time()
+        if self.state.in_flight(api_key, now) >= self.config.max_concurrent_generations:
+            return error(ErrCode.CONCURRENCY_LIMIT, "concurrent generation limit reached")
+        quality = str(body.get("quality", "540p"))
+        duration = body.get("duration", 5) if isinstance(body.get("duration"), int) else 5
+        width, height = _QUALITY_SIZE.get(quality, (960, 540))
+        credits = _QUALITY_CREDITS.get(quality, 30) * (2 if duration == 8 else 1)
+        seed = (
+            body.get("seed") if isinstance(body.get("seed"), int) else self._random.randrange(2**31)
+        )
+        generation = Generation(
+            video_id=self.state.next_id(),
+            api_key=api_key,
+            path=request.path,
+            body=body,
+            trace_id=request.headers.get(TRACE_ID_HEADER),
+            created_at=now,
+            done_at=now + self.config.generation_seconds,
+            outcome=self._outcome(body),
+            credits=credits,
+            seed=seed,
+            width=width,
+            height=height,
+        )
+        self.state.add_generation(generation)
+        return envelope({"video_id": generation.video_id, "credits": credits})
+
+    def _outcome(self, body: dict[str, Any]) -> str:
+        text = " ".join(
+            str(body.get(k, "")) for k in ("prompt", "restyle_prompt", "sound_effect_content")
+        )
+        for marker, outcome in MARKERS.items():
+            if marker in text:
+                return outcome
+        roll = self._random.random()
+        if roll < self.config.failure_rate:
+            return "failed"
+        if roll < self.config.failure_rate + self.config.moderation_rate:
+            return "moderated"
+        return "success"
+
+    async def mask_selection(self, request: web.Request) -> web.Response:
+        body, bad = await self._json_body(request)
+        if bad is not None:
+            return bad
+        refused = self._admit(request, body)
+        if refused is not None:
+            return refused
+        source_field = "source_video_id" if "source_video_id" in body else "video_media_id"
+        keyframe = body.get("keyframe_id", 1)
+        mask_ids = tuple(str(self.state.next_id()) for _ in range(2))
+        selection = MaskSelection(source_field, body[source_field], keyframe, mask_ids)
+        for mask_id in mask_ids:
+            self.state.masks[mask_id] = selection
+        self.state.credits_used[request.headers[API_KEY_HEADER]] += 5
+        return envelope(
+            {
+                "keyframe_id": keyframe,
+                "keyframe_url": f"{self.base_url}/media/videos/keyframe-{keyframe}.jpg",
+                "credits": 5,
+                "mask_info": [
+                    {
+                        "mask_id": m,
+                        "mask_name": name,
+                        "mask_url": f"{self.base_url}/media/masks/{m}.png",
+                    }
+                    for m, name in zip(mask_ids, ("person", "background"), strict=True)
+                ],
+            }
+        )
+
+    # Reads -------------------------------------------------------------------------------
+
+    async def video_result(self, request: web.Request) -> web.Response:
+        raw_id = request.match_info["video_id"]
+        if not raw_id.isdigit():
+            return error(ErrCode.INVALID_PARAMETER, "video_id must be an integer")
+        gen = self.state.generations.get(int(raw_id))
+        if gen is None or gen.api_key != request.headers[API_KEY_HEADER]:
+            return error(ErrCode.NOT_FOUND, "requested data not found")
+        done = self._loop_time() >= gen.done_at
+        status = VideoStatusCode.GENERATING
+        if done:
+            status = {
+                "success": VideoStatusCode.SUCCESSFUL,
+                "failed": VideoStatusCode.FAILED,
+                "moderated": VideoStatusCode.MODERATION_FAILED,
+                "deleted": VideoStatusCode.DELETED,
+            }[gen.outcome]
+        ok = status == VideoStatusCode.SUCCESSFUL
+        return envelope(
+            {
+                "id": gen.video_id,
+                "status": status,
+                "url": f"{self.base_url}/media/videos/{gen.video_id}.mp4" if ok else "",
+                "outputWidth": gen.width if ok else 0,
+                "outputHeight": gen.height if ok else 0,
+                "size": _sample_video_size() if ok else 0,
+                "seed": gen.seed,
+                "style": gen.body.get("style", ""),
+                "prompt": gen.body.get("prompt", ""),
+                "negative_prompt": gen.body.get("negative_prompt", ""),
+                "resolution_ratio": gen.height,
+                "create_time": _iso(gen.created_at),
+                "modify_time": _iso(gen.done_at if done else gen.created_at),
+            }
+        )
+
+    async def balance(self, request: web.Request) -> web.Response:
+        used = self.state.credits_used[request.headers[API_KEY_HEADER]]
+        left = max(0, self.config.credits - used)
+        return envelope({"account_id": 1001, "credit_monthly": left, "credit_package": 0})
+
+    async def tts_list(self, request: web.Request) -> web.Response:
+        return self._page(request, [{"speaker_id": s, "name": n} for s, n in SPEAKERS])
+
+    async def restyle_list(self, request: web.Request) -> web.Response:
+        items = [
+            {
+                "restyle_id": i,
+                "restyle_name": n,
+                "web_thumbnail_url": f"{self.base_url}/media/restyle/{i}.webp",
+            }
+            for i, n in RESTYLES
+        ]
+        return self._page(request, items)
+
+    def _page(self, request: web.Request, items: list[dict[str, Any]]) -> web.Response:
+        rej = validate_list_query(request.query)
+        if rej is not None:
+            return rejection(rej)
+        num, size = int(request.query["page_num"]), int(request.query["page_size"])
+        return envelope({"total": len(items), "data": items[(num - 1) * size : num * size]})
+
+    async def serve_video(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        stem = name.removesuffix(".mp4")
+        if not stem.isdigit() or int(stem) not in self.state.generations:
+            raise web.HTTPNotFound()
+        return web.FileResponse(sample_video_path(), headers={"Content-Type": "video/mp4"})
+
+
+def sample_video_path() -> Path:
+    """The small playable MP4 every successful generation serves."""
+    return Path(str(resources.files("pixverse_async.emulator") / "assets" / "sample.mp4"))
+
+
+def _sample_video_size() -> int:
+    try:
+        return sample_video_path().stat().st_size
+    except OSError:
+        return 0
+
+
+def _iso(loop_seconds: float) -> str:
+    """Wall-clock ISO time of a moment given in event-loop time."""
+    wall = time.time() - (asyncio.get_running_loop().time() - loop_seconds)
+    return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )

@@ -1,0 +1,118 @@
+"""What the emulator remembers: generations, uploads, masks, and a record of every request.
+
+Tests read :class:`EmulatorState` to assert on the server side, for instance that a
+generation was charged exactly once or that a client never exceeded its concurrency.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class RequestRecord:
+    """One request as the emulator saw it."""
+
+    method: str
+    path: str
+    trace_id: str | None
+    status: int = 0
+    err_code: int | None = None
+    fault: str | None = None
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Generation:
+    """One paid generation: what was asked, by whom, and how it will end."""
+
+    video_id: int
+    api_key: str
+    path: str
+    body: dict[str, Any]
+    trace_id: str | None
+    created_at: float
+    done_at: float
+    outcome: str  # success | failed | moderated | deleted
+    credits: int
+    seed: int
+    width: int
+    height: int
+
+
+@dataclass
+class Upload:
+    """A stored upload: an image (``kind == "image"``) or media (``"video"``/``"audio"``)."""
+
+    upload_id: int
+    kind: str
+    mime: str
+    path: Path
+    size: int
+    api_key: str
+
+
+@dataclass
+class MaskSelection:
+    """A mask selection answer, remembered so a swap can be checked against it."""
+
+    source_field: str
+    source_id: int
+    keyframe_id: int
+    mask_ids: tuple[str, ...]
+
+
+@dataclass
+class EmulatorState:
+    """Everything the emulator knows; safe to read from tests while it runs."""
+
+    requests: list[RequestRecord] = field(default_factory=list)
+    generations: dict[int, Generation] = field(default_factory=dict)
+    uploads: dict[int, Upload] = field(default_factory=dict)
+    masks: dict[str, MaskSelection] = field(default_factory=dict)
+    credits_used: Counter[str] = field(default_factory=Counter)
+    peak_in_flight: Counter[str] = field(default_factory=Counter)
+    _active: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(300000000000001))
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def in_flight(self, api_key: str, now: float) -> int:
+        """Generations of ``api_key`` still running at ``now``."""
+        heap = self._active[api_key]
+        while heap and heap[0] <= now:
+            heapq.heappop(heap)
+        return len(heap)
+
+    def add_generation(self, generation: Generation) -> None:
+        self.generations[generation.video_id] = generation
+        heap = self._active[generation.api_key]
+        heapq.heappush(heap, generation.done_at)
+        self.peak_in_flight[generation.api_key] = max(
+            self.peak_in_flight[generation.api_key], len(heap)
+        )
+        self.credits_used[generation.api_key] += generation.credits
+
+    # Queries for tests -------------------------------------------------------------------
+
+    def requests_to(self, path: str, method: str | None = None) -> list[RequestRecord]:
+        """Requests whose path starts with ``path`` (and of ``method``, when given)."""
+        return [
+            r
+            for r in self.requests
+            if r.path.startswith(path) and (method is None or r.method == method)
+        ]
+
+    def generations_for(self, path: str | None = None) -> list[Generation]:
+        return [g for g in self.generations.values() if path is None or g.path == path]
+
+    def generation_count_by_prompt(self) -> Counter[str]:
+        """How many generations each prompt started (to spot a request charged twice)."""
+        return Counter(str(g.body.get("prompt")) for g in self.generations.values())

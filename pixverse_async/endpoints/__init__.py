@@ -1,0 +1,1 @@
+"""Endpoint namespaces: each turns request objects into calls on the session."""

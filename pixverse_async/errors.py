@@ -1,0 +1,304 @@
+"""The exception hierarchy and the one table that maps every ``ErrCode`` to a class.
+
+Everything the SDK raises on purpose is a :class:`PixVerseError`::
+
+    PixVerseError
+    ├── ValidationError (also ValueError)   bad input, caught before anything is sent
+    ├── TransportError                      no usable answer (connection, timeout, bad body)
+    │   └── ResponseDecodingError           an answer the SDK cannot read
+    ├── SubmissionUnknownError              paid work sent, outcome unknown: never retried
+    ├── APIError                            the service answered with an error
+    │   ├── AuthenticationError, PermissionDeniedError
+    │   ├── InvalidParameterError, NotFoundError
+    │   ├── InsufficientCreditsError, QuotaExceededError
+    │   ├── RateLimitError └── ConcurrencyLimitError
+    │   ├── ContentModerationError
+    │   └── ServerError
+    └── JobError                            a generation ended badly or waiting gave up
+        ├── VideoFailedError, VideoModeratedError, VideoDeletedError
+        └── JobTimeoutError
+
+Example::
+
+    from pixverse_async import APIError, error_for_code
+
+    err = error_for_code(err_code=500044, err_msg="busy", http_status=200, trace_id="t-1")
+    assert type(err).__name__ == "ConcurrencyLimitError"
+    assert isinstance(err, APIError) and err.err_code == 500044
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .constants import ErrCode
+
+
+class PixVerseError(Exception):
+    """Base class of every error the SDK raises on purpose."""
+
+
+class ValidationError(PixVerseError, ValueError):
+    """Input that breaks a rule of the API, found before anything was sent.
+
+    ``field`` names the offending field (dotted for nested ones, e.g.
+    ``multi_transition[2].duration``); ``rule`` says which rule it broke.
+    """
+
+    def __init__(self, field: str, rule: str, value: object = None) -> None:
+        self.field = field
+        self.rule = rule
+        self.value = value
+        super().__init__(f"{field}: {rule}")
+
+
+class TransportError(PixVerseError):
+    """No usable answer: the connection failed or timed out once retries were spent."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        trace_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.trace_id = trace_id
+        self.attempts = attempts
+        where = f" ({method} {path}, trace_id={trace_id}, attempts={attempts})" if path else ""
+        super().__init__(f"{message}{where}")
+
+
+class ResponseDecodingError(TransportError):
+    """The service answered, but with a body the SDK cannot read as the documented shape."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        trace_id: str | None = None,
+        http_status: int | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.http_status = http_status
+        super().__init__(message, method=method, path=path, trace_id=trace_id, attempts=attempts)
+
+
+class SubmissionUnknownError(PixVerseError):
+    """A call that starts paid work was sent, and whether the service acted on it is unknown.
+
+    The SDK never retries such a call itself: a second submit may be charged twice. Look for
+    the generation before submitting again (for instance in your PixVerse dashboard, or by
+    the ``trace_id``), or submit again knowingly if a duplicate is acceptable.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        trace_id: str,
+        request: Mapping[str, Any] | None,
+        cause: str,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.trace_id = trace_id
+        self.request = request
+        self.cause = cause
+        super().__init__(
+            f"{method} {path} was sent but its outcome is unknown ({cause}); "
+            f"trace_id={trace_id}. The service may have started (and charged for) this "
+            "generation, so the SDK did not retry it: check for it before submitting again."
+        )
+
+
+class APIError(PixVerseError):
+    """The service answered with an error envelope or an error HTTP status."""
+
+    def __init__(
+        self,
+        *,
+        err_code: int | None,
+        err_msg: str,
+        http_status: int,
+        trace_id: str | None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.err_code = err_code
+        self.err_msg = err_msg
+        self.http_status = http_status
+        self.trace_id = trace_id
+        self.retry_after = retry_after
+        super().__init__(err_msg)
+
+    def __str__(self) -> str:
+        text = (
+            f"ErrCode {self.err_code} (HTTP {self.http_status}): {self.err_msg} "
+            f"[trace_id={self.trace_id}]"
+        )
+        if self.retry_after is not None:
+            text += f" retry_after={self.retry_after:g}s"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_api_error, (type(self), self.__dict__))
+
+
+def _rebuild_api_error(cls: type[APIError], state: dict[str, Any]) -> APIError:
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, state.get("err_msg", ""))
+    return err
+
+
+class AuthenticationError(APIError):
+    """The API key is missing, invalid or expired, or the account is invalid."""
+
+
+class PermissionDeniedError(APIError):
+    """The key may not perform this operation."""
+
+
+class InvalidParameterError(APIError):
+    """The service rejected a parameter (also the fallback for unknown 4xx answers)."""
+
+
+class NotFoundError(APIError):
+    """The referenced video, image or media does not exist (or was deleted)."""
+
+
+class InsufficientCreditsError(APIError):
+    """The account has no credits or balance left for this generation."""
+
+
+class QuotaExceededError(APIError):
+    """A periodic quota (e.g. the monthly generation limit) is used up."""
+
+
+class RateLimitError(APIError):
+    """The service is rate limiting or overloaded; safe to try again later."""
+
+
+class ConcurrencyLimitError(RateLimitError):
+    """Too many generations are running for this key; try again when one finishes."""
+
+
+class ContentModerationError(APIError):
+    """Content moderation rejected the input."""
+
+
+class ServerError(APIError):
+    """The service failed (also the fallback for unknown 5xx answers)."""
+
+
+class JobError(PixVerseError):
+    """A generation did not end in a usable video."""
+
+    def __init__(self, message: str, *, video_id: int, status: object) -> None:
+        self.video_id = video_id
+        self.status = status
+        super().__init__(message)
+
+
+class VideoFailedError(JobError):
+    """The generation failed on the service (status 8)."""
+
+
+class VideoModeratedError(JobError):
+    """The generated video failed content moderation (status 7)."""
+
+
+class VideoDeletedError(JobError):
+    """The video was deleted (status 6)."""
+
+
+class JobTimeoutError(JobError, TimeoutError):
+    """Waiting gave up; the generation keeps running on the service and can be awaited again."""
+
+    def __init__(self, message: str, *, video_id: int, status: object, waited: float) -> None:
+        self.waited = waited
+        super().__init__(message, video_id=video_id, status=status)
+
+
+#: Every known ErrCode and the class it raises. One line per code.
+ERROR_CODE_TABLE: Mapping[int, type[APIError]] = {
+    ErrCode.API_KEY_MISSING: AuthenticationError,
+    ErrCode.API_KEY_INVALID: AuthenticationError,
+    ErrCode.API_KEY_EXPIRED: AuthenticationError,
+    ErrCode.EMPTY_PARAMETER: InvalidParameterError,
+    ErrCode.INVALID_ACCOUNT: AuthenticationError,
+    ErrCode.WRONG_PARAMETER: InvalidParameterError,
+    ErrCode.INVALID_PARAMETER: InvalidParameterError,
+    ErrCode.PROMPT_TOO_LONG: InvalidParameterError,
+    ErrCode.NEGATIVE_PROMPT_TOO_LONG: InvalidParameterError,
+    ErrCode.INVALID_IMAGE_ID: InvalidParameterError,
+    ErrCode.NOT_FOUND: NotFoundError,
+    ErrCode.NO_PERMISSION: PermissionDeniedError,
+    ErrCode.IMAGE_TOO_LARGE: InvalidParameterError,
+    ErrCode.IMAGE_UNREADABLE: InvalidParameterError,
+    ErrCode.IMAGE_BAD_FORMAT: InvalidParameterError,
+    ErrCode.IMAGE_BAD_DIMENSIONS: InvalidParameterError,
+    ErrCode.IMAGE_UPLOAD_FAILED: ServerError,
+    ErrCode.IMAGE_PATH_INVALID: ServerError,
+    ErrCode.CREDITS_USED_UP: InsufficientCreditsError,
+    ErrCode.CONCURRENCY_LIMIT: ConcurrencyLimitError,
+    ErrCode.MODERATION_REJECTED: ContentModerationError,
+    ErrCode.MODERATION_REJECTED_2: ContentModerationError,
+    ErrCode.MODERATION_REJECTED_3: ContentModerationError,
+    ErrCode.MONTHLY_LIMIT: QuotaExceededError,
+    ErrCode.CONTENT_DELETED: NotFoundError,
+    ErrCode.HIGH_LOAD: RateLimitError,
+    ErrCode.TEMPLATE_NOT_ACTIVATED: InvalidParameterError,
+    ErrCode.RESOLUTION_NOT_SUPPORTED: InvalidParameterError,
+    ErrCode.INSUFFICIENT_BALANCE: InsufficientCreditsError,
+}
+
+
+def _class_for_status(http_status: int, err_code: int | None) -> type[APIError]:
+    if http_status in (401, 403):
+        return AuthenticationError
+    if http_status == 404:
+        return NotFoundError
+    if http_status == 429:
+        return RateLimitError
+    if 400 <= http_status < 500:
+        return InvalidParameterError
+    if http_status >= 500:
+        return ServerError
+    # HTTP 2xx/3xx with a code nobody documented: the code's leading digit is the best hint.
+    if err_code is not None and 400000 <= err_code < 500000:
+        return InvalidParameterError
+    return ServerError
+
+
+def error_for_code(
+    *,
+    err_code: int | None,
+    err_msg: str,
+    http_status: int,
+    trace_id: str | None,
+    retry_after: float | None = None,
+) -> APIError:
+    """Build the typed exception for an error answer.
+
+    A known ``err_code`` picks its class from :data:`ERROR_CODE_TABLE`; an unknown one falls
+    back by HTTP status (4xx: :class:`InvalidParameterError`, 5xx: :class:`ServerError`,
+    429: :class:`RateLimitError`) and keeps its code.
+    """
+    cls = ERROR_CODE_TABLE.get(err_code) if err_code is not None else None
+    if cls is None:
+        cls = _class_for_status(http_status, err_code)
+    return cls(
+        err_code=err_code,
+        err_msg=err_msg,
+        http_status=http_status,
+        trace_id=trace_id,
+        retry_after=retry_after,
+    )

@@ -1,0 +1,638 @@
+"""The job runner: many generations at once, polled by one scheduler, none lost or paid twice.
+
+:class:`JobRunner` takes request objects (any mix of kinds, from an iterable or an async
+iterable), keeps at most ``concurrency`` generations in flight, polls them all from a single
+scheduler task and hands back one :class:`Outcome` per request. Every request is journaled
+(:mod:`pixverse_async.journal`) before it is sent, so a rerun with the same journal skips what
+finished, resumes polling what was submitted and submits only what never was.
+
+Example::
+
+    import asyncio
+    from pixverse_async import PixVerse, PollPolicy, TextToVideo
+    from pixverse_async.emulator import Emulator
+
+    async def main() -> None:
+        async with Emulator(api_keys={"k"}) as emu:
+            async with PixVerse(api_key="k", base_url=emu.base_url,
+                                poll=PollPolicy(first_delay=0.1, interval=0.05)) as client:
+                requests = [
+                    TextToVideo(prompt=f"scene {i}", model="v5", duration=5,
+                                quality="540p", aspect_ratio="16:9")
+                    for i in range(20)
+                ]
+                runner = client.runner(concurrency=8, journal="batch.sqlite")
+                async with runner.run(requests) as outcomes:
+                    async for outcome in outcomes:
+                        print(outcome.index, outcome.state, outcome.video_id)
+
+    asyncio.run(main())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import enum
+import heapq
+import itertools
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import (
+    JobTimeoutError,
+    PixVerseError,
+    RateLimitError,
+    SubmissionUnknownError,
+    TransportError,
+)
+from .jobs import TRANSIENT_POLL_ERRORS, PollPolicy, raise_for_terminal
+from .journal import Journal, JournalEntry, JournalState, request_key
+from .models import GenerationResult, Video, from_json, to_json
+
+if TYPE_CHECKING:
+    from .endpoints.videos import Videos
+
+logger = logging.getLogger("pixverse_async")
+
+_CHUNK = 256
+
+
+class OutcomeState(str, enum.Enum):
+    """How a request ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    """Sent, but whether the service created it is unknown: never resubmitted by the runner."""
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """What became of one request.
+
+    ``index`` is its position in the input; ``key`` its journal key. ``video`` is set when it
+    succeeded; ``error`` when it failed or is unknown (``error_type``/``error_message`` say
+    the same for outcomes read back from a journal, whose exception objects are gone).
+    ``resumed`` marks outcomes taken from the journal rather than from this run's work.
+    """
+
+    index: int
+    key: str
+    request: Any
+    state: OutcomeState
+    video_id: int | None = None
+    video: Video | None = None
+    error: PixVerseError | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    resumed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.state is OutcomeState.SUCCEEDED
+
+
+@attrs.define
+class Progress:
+    """Counts of a run, passed to ``on_progress`` after every change."""
+
+    seen: int = 0
+    queued: int = 0
+    submitting: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    unknown: int = 0
+    target_concurrency: float = 0
+    status_requests: int = 0
+    limit_answers: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed + self.unknown
+
+
+class _Job:
+    __slots__ = (
+        "attempts",
+        "body",
+        "deadline",
+        "index",
+        "key",
+        "not_before",
+        "polls",
+        "request",
+        "video_id",
+    )
+
+    def __init__(self, index: int, key: str, request: Any, body: dict[str, Any]) -> None:
+        self.index = index
+        self.key = key
+        self.request = request
+        self.body = body
+        self.video_id: int | None = None
+        self.polls = 0
+        self.attempts = 0
+        self.not_before = 0.0
+        self.deadline: float | None = None
+
+
+_DONE = object()
+
+
+class JobRunner:
+    """Runs many generations with bounded concurrency; see the module docstring.
+
+    - ``concurrency``: generations in flight at most (submitted and not yet finished).
+    - ``journal``: a :class:`~pixverse_async.journal.Journal`, a path to one (opened and
+      closed by the runner), or None for an in-memory journal (no resume across processes).
+    - ``poll``: the polling policy (the client's by default); ``poll.timeout`` per job.
+    - ``max_status_per_second``: a cap on status requests across all jobs.
+    - ``on_progress``: called with a :class:`Progress` after every change.
+
+    When the service answers with its concurrency-limit or rate-limit code, the request is
+    held and retried later, and the in-flight target shrinks to what the service accepted,
+    growing back by one every ``target`` accepted submits.
+    """
+
+    def __init__(
+        self,
+        videos: Videos,
+        *,
+        concurrency: int = 16,
+        journal: Journal | str | os.PathLike[str] | None = None,
+        poll: PollPolicy | None = None,
+        max_status_per_second: float | None = None,
+        poll_concurrency: int = 64,
+        on_progress: Callable[[Progress], None] | None = None,
+        max_submit_attempts: int = 8,
+        hold_delay: float = 0.5,
+        max_hold_delay: float = 10.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._videos = videos
+        self.concurrency = concurrency
+        self.journal = journal
+        self.poll = poll or videos.poll
+        self.max_status_per_second = max_status_per_second
+        self.poll_concurrency = poll_concurrency
+        self.on_progress = on_progress
+        self.max_submit_attempts = max_submit_attempts
+        self.hold_delay = hold_delay
+        self.max_hold_delay = max_hold_delay
+
+    def run(self, requests: Iterable[Any] | AsyncIterable[Any]) -> RunStream:
+        """Outcomes in completion order, as an async iterator and async context manager."""
+        return RunStream(_Run(self, requests))
+
+    async def gather(self, requests: Iterable[Any] | AsyncIterable[Any]) -> list[Outcome]:
+        """Run everything and return the outcomes in input order."""
+        outcomes: list[Outcome] = []
+        async with self.run(requests) as stream:
+            async for outcome in stream:
+                outcomes.append(outcome)
+        outcomes.sort(key=lambda o: o.index)
+        return outcomes
+
+
+class RunStream:
+    """The outcomes of one run. Leaving ``async with`` (or ``aclose()``) stops the run:
+    its tasks are cancelled and awaited; what was submitted stays in the journal."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def progress(self) -> Progress:
+        return self._run.progress
+
+    def __aiter__(self) -> AsyncIterator[Outcome]:
+        return self
+
+    async def __anext__(self) -> Outcome:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run.main())
+        item = await self._run.results.get()
+        if item is _DONE:
+            await self._finish()
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            await self._finish()
+            raise item
+        assert isinstance(item, Outcome)
+        return item
+
+    async def _finish(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    async def aclose(self) -> None:
+        if self._task is None:
+            return
+        if not self._task.done():
+            self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass  # the run's own cancellation, asked for just above
+        except Exception:  # already reported through __anext__
+            pass
+
+    async def __aenter__(self) -> RunStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class _Run:
+    """The state of one run: intake, dispatcher and poll scheduler share it."""
+
+    def __init__(self, runner: JobRunner, requests: Iterable[Any] | AsyncIterable[Any]) -> None:
+        self.runner = runner
+        self.videos = runner._videos
+        self.requests = requests
+        self.results: asyncio.Queue[Any] = asyncio.Queue()
+        self.progress = Progress(target_concurrency=runner.concurrency)
+        self.queue: collections.deque[_Job] = collections.deque()
+        self.in_flight = 0
+        self.target = float(runner.concurrency)
+        self.intake_done = False
+        self.wake_dispatcher = asyncio.Event()
+        self.wake_poller = asyncio.Event()
+        self.room_for_intake = asyncio.Event()
+        self.poll_heap: list[tuple[float, int, _Job]] = []
+        self.seq = itertools.count()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.hold_streak = 0
+        self.journal: Journal
+        self.failure: BaseException | None = None
+        self.loop = asyncio.get_event_loop()
+
+    # Top level ------------------------------------------------------------------------------
+
+    async def main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        journal = self.runner.journal
+        owned = not isinstance(journal, Journal)
+        if isinstance(journal, Journal):
+            self.journal = journal
+        else:
+            self.journal = await Journal.open(":memory:" if journal is None else journal)
+        try:
+            await self._supervise()
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                self.results.put_nowait(exc)
+            raise
+        finally:
+            await self._cancel_all()
+            if owned:
+                await self.journal.close()
+        self.results.put_nowait(_DONE)
+
+    async def _supervise(self) -> None:
+        self._spawn(self._intake())
+        self._spawn(self._poll_scheduler())
+        await self._dispatch()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A bug or a journal failure: stop the run and tell the consumer.
+            self.failure = task.exception()
+            self.wake_dispatcher.set()
+
+    async def _cancel_all(self) -> None:
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _changed(self) -> None:
+        p = self.progress
+        p.running = self.in_flight - p.submitting
+        p.queued = len(self.queue)
+        p.target_concurrency = self.target
+        if self.runner.on_progress is not None:
+            self.runner.on_progress(p)
+
+    def _emit(self, outcome: Outcome) -> None:
+        p = self.progress
+        if outcome.state is OutcomeState.SUCCEEDED:
+            p.succeeded += 1
+        elif outcome.state is OutcomeState.FAILED:
+            p.failed += 1
+        else:
+            p.unknown += 1
+        self.results.put_nowait(outcome)
+        self._changed()
+
+    # Intake: read requests, consult the journal -----------------------------------------
+
+    async def _intake(self) -> None:
+        occurrences: collections.Counter[str] = collections.Counter()
+        index = 0
+        async for chunk in _chunks(self.requests, _CHUNK):
+            jobs = []
+            for request in chunk:
+                body = to_json(request)
+                first = request_key(request.kind, body)
+                key = request_key(request.kind, body, occurrences[first])
+                occurrences[first] += 1
+                jobs.append(_Job(index, key, request, body))
+                index += 1
+            self.progress.seen += len(jobs)
+            entries = await self.journal.get_many([j.key for j in jobs])
+            fresh = [(j.key, j.request.kind, j.body) for j in jobs if j.key not in entries]
+            if fresh:
+                await self.journal.mark_pending_many(fresh)
+            for job in jobs:
+                self._admit(job, entries.get(job.key))
+            self.wake_dispatcher.set()
+            while len(self.queue) > 4 * self.runner.concurrency + _CHUNK:
+                self.room_for_intake.clear()
+                await self.room_for_intake.wait()
+        self.intake_done = True
+        self.wake_dispatcher.set()
+
+    def _admit(self, job: _Job, entry: JournalEntry | None) -> None:
+        state = entry.state if entry is not None else JournalState.PENDING
+        if state is JournalState.PENDING:
+            self.queue.append(job)
+        elif state is JournalState.SUBMITTED:
+            assert entry is not None and entry.video_id is not None
+            job.video_id = entry.video_id
+            self.in_flight += 1
+            self._schedule_poll(job, 0.0)
+        elif state is JournalState.SUCCEEDED:
+            assert entry is not None
+            video = from_json(Video, entry.result) if entry.result else None
+            self._emit(
+                Outcome(index=job.index, key=job.key, request=job.request,
+                        state=OutcomeState.SUCCEEDED, video_id=entry.video_id, video=video,
+                        resumed=True)
+            )  # fmt: skip
+        else:
+            assert entry is not None
+            outcome_state = (
+                OutcomeState.FAILED if state is JournalState.FAILED else OutcomeState.UNKNOWN
+            )
+            self._emit(
+                Outcome(index=job.index, key=job.key, request=job.request, state=outcome_state,
+                        video_id=entry.video_id, error_type=entry.error_type,
+                        error_message=entry.error_message, resumed=True)
+            )  # fmt: skip
+        self._changed()
+
+    # Dispatcher: submit while there is room -----------------------------------------------
+
+    async def _dispatch(self) -> None:
+        while True:
+            if self.failure is not None:
+                raise self.failure
+            now = self.loop.time()
+            wait_for: float | None = None
+            while self.queue and self.in_flight < max(1, int(self.target)):
+                job = self.queue[0]
+                if job.not_before > now:
+                    wait_for = job.not_before - now
+                    break
+                self.queue.popleft()
+                self.in_flight += 1
+                self.progress.submitting += 1
+                self._spawn(self._submit(job))
+            if len(self.queue) <= 4 * self.runner.concurrency:
+                self.room_for_intake.set()
+            if self.intake_done and not self.queue and self.in_flight == 0:
+                return
+            self.wake_dispatcher.clear()
+            if wait_for is None:
+                await self.wake_dispatcher.wait()
+            else:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.wake_dispatcher.wait(), wait_for)
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self.wake_dispatcher.set()
+
+    async def _submit(self, job: _Job) -> None:
+        trace_id = str(uuid.uuid4())
+        job.attempts += 1
+        await self.journal.mark_sending(job.key, trace_id)
+        try:
+            resp = await self.videos._submit_raw(job.request, max_retries=0, trace_id=trace_id)
+        except RateLimitError as exc:  # the service did not act: hold and try later
+            await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
+            self._hold(job, exc)
+            return
+        except SubmissionUnknownError as exc:
+            await self.journal.mark_unknown(job.key, exc.trace_id, str(exc))
+            self._finish_submit()
+            self._emit(self._outcome(job, OutcomeState.UNKNOWN, error=exc))
+            return
+        except TransportError as exc:  # the connection was never made
+            await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
+            if job.attempts < self.runner.max_submit_attempts:
+                self._hold(job, exc)
+                return
+            await self._fail(job, exc)
+            return
+        except PixVerseError as exc:
+            await self._fail(job, exc)
+            return
+        try:
+            result = from_json(GenerationResult, resp)
+        except PixVerseError as exc:  # accepted, but no id we can read: ambiguous
+            await self.journal.mark_unknown(job.key, trace_id, str(exc))
+            self._finish_submit()
+            self._emit(self._outcome(job, OutcomeState.UNKNOWN, error=exc))
+            return
+        job.video_id = result.video_id
+        await self.journal.mark_submitted(job.key, result.video_id, result.credits)
+        self.progress.submitting -= 1
+        self.hold_streak = 0
+        if self.target < self.runner.concurrency:
+            self.target = min(float(self.runner.concurrency), self.target + 1 / self.target)
+        if self.poll_timeout is not None:
+            job.deadline = self.loop.time() + self.poll_timeout
+        self._schedule_poll(job, self.runner.poll.first_delay)
+        self._changed()
+
+    @property
+    def poll_timeout(self) -> float | None:
+        return self.runner.poll.timeout
+
+    def _finish_submit(self) -> None:
+        self.progress.submitting -= 1
+        self._release()
+
+    def _hold(self, job: _Job, exc: PixVerseError) -> None:
+        """Put a request the service did not act on back at the head of the queue."""
+        self.progress.submitting -= 1
+        self.in_flight -= 1
+        if isinstance(exc, RateLimitError):
+            self.progress.limit_answers += 1
+            # The service accepted what is in flight now; aim there, at least one.
+            self.target = max(1.0, float(self.in_flight))
+        self.hold_streak += 1
+        delay = min(
+            self.runner.max_hold_delay, self.runner.hold_delay * 2.0 ** (self.hold_streak - 1)
+        )
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        if self.in_flight > 0 and isinstance(exc, RateLimitError):
+            delay = min(delay, self.runner.hold_delay)  # a finishing job frees a slot sooner
+        job.not_before = self.loop.time() + delay
+        self.queue.appendleft(job)
+        self.wake_dispatcher.set()
+        self._changed()
+
+    async def _fail(self, job: _Job, exc: PixVerseError) -> None:
+        await self.journal.mark_failed(job.key, type(exc).__name__, str(exc))
+        self._finish_submit()
+        self._emit(self._outcome(job, OutcomeState.FAILED, error=exc))
+
+    def _outcome(
+        self, job: _Job, state: OutcomeState, *, error: PixVerseError | None = None,
+        video: Video | None = None,
+    ) -> Outcome:  # fmt: skip
+        return Outcome(
+            index=job.index,
+            key=job.key,
+            request=job.request,
+            state=state,
+            video_id=job.video_id,
+            video=video,
+            error=error,
+            error_type=type(error).__name__ if error is not None else None,
+            error_message=str(error) if error is not None else None,
+        )
+
+    # Poll scheduler: one task polls whatever is due ----------------------------------------
+
+    def _schedule_poll(self, job: _Job, delay: float) -> None:
+        heapq.heappush(self.poll_heap, (self.loop.time() + delay, next(self.seq), job))
+        self.wake_poller.set()
+
+    async def _poll_scheduler(self) -> None:
+        slots = asyncio.Semaphore(self.runner.poll_concurrency)
+        rate = self.runner.max_status_per_second
+        spacing = 1.0 / rate if rate else 0.0
+        next_allowed = 0.0
+        while True:
+            now = self.loop.time()
+            while self.poll_heap and self.poll_heap[0][0] <= now:
+                if spacing and next_allowed > now:
+                    break
+                _, _, job = heapq.heappop(self.poll_heap)
+                await slots.acquire()
+                self._spawn(self._poll(job, slots))
+                if spacing:
+                    next_allowed = max(next_allowed, now) + spacing
+                now = self.loop.time()
+            if self.poll_heap:
+                wait = max(self.poll_heap[0][0], next_allowed) - self.loop.time()
+            else:
+                wait = None
+            self.wake_poller.clear()
+            if wait is None:
+                await self.wake_poller.wait()
+            elif wait > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.wake_poller.wait(), wait)
+
+    async def _poll(self, job: _Job, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._poll_once(job)
+        finally:
+            slots.release()
+
+    async def _poll_once(self, job: _Job) -> None:
+        assert job.video_id is not None
+        self.progress.status_requests += 1
+        job.polls += 1
+        try:
+            video, raw = await self.videos._status_raw(job.video_id)
+        except TRANSIENT_POLL_ERRORS as exc:
+            logger.debug("status of video %s failed, polling on: %s", job.video_id, exc)
+            self._poll_again(job)
+            return
+        except PixVerseError as exc:
+            await self._finish_job(job, error=exc)
+            return
+        if not video.status.is_terminal:
+            self._poll_again(job)
+            return
+        try:
+            raise_for_terminal(video)
+        except PixVerseError as exc:
+            await self._finish_job(job, error=exc, video=video)
+            return
+        await self.journal.mark_succeeded(job.key, raw)
+        self._release()
+        self._emit(self._outcome(job, OutcomeState.SUCCEEDED, video=video))
+
+    def _poll_again(self, job: _Job) -> None:
+        delay = self.runner.poll.delay(job.polls)
+        now = self.loop.time()
+        if job.deadline is not None and now + delay > job.deadline:
+            if now >= job.deadline:
+                timeout = JobTimeoutError(
+                    f"video {job.video_id} not done within {self.poll_timeout}s; it keeps "
+                    "running and a rerun with the same journal resumes polling it",
+                    video_id=job.video_id or 0,
+                    status=None,
+                    waited=self.poll_timeout or 0.0,
+                )
+                self._release()  # the journal keeps it SUBMITTED: a rerun polls again
+                self._emit(self._outcome(job, OutcomeState.FAILED, error=timeout))
+                return
+            delay = job.deadline - now
+        self._schedule_poll(job, delay)
+
+    async def _finish_job(
+        self, job: _Job, *, error: PixVerseError, video: Video | None = None
+    ) -> None:
+        await self.journal.mark_failed(job.key, type(error).__name__, str(error))
+        self._release()
+        self._emit(self._outcome(job, OutcomeState.FAILED, error=error, video=video))
+
+
+async def _chunks(
+    requests: Iterable[Any] | AsyncIterable[Any], size: int
+) -> AsyncIterator[list[Any]]:
+    chunk: list[Any] = []
+    if isinstance(requests, AsyncIterable):
+        async for item in requests:
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    else:
+        for item in requests:
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+                await asyncio.sleep(0)
+    if chunk:
+        yield chunk

@@ -1,0 +1,252 @@
+"""The job runner against the emulator: limits, outcomes, journal, cancellation, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, VideoFailedError
+from pixverse_async.constants import Paths
+from pixverse_async.emulator import Emulator, FaultConfig
+from pixverse_async.journal import Journal, JournalState
+from pixverse_async.models import ImageToVideo, TextToVideo
+from pixverse_async.runner import Outcome, OutcomeState, Progress
+
+from .batch_child import KEY as CHILD_KEY
+from .batch_child import batch
+from .conftest import API_KEY, FAST_RETRY
+
+POLL = PollPolicy(first_delay=0.05, interval=0.02, factor=1.0, max_delay=0.02, jitter=0.0)
+
+
+def t2v(prompt: str) -> TextToVideo:
+    return TextToVideo(prompt=prompt, model="v5", duration=5, quality="540p", aspect_ratio="16:9")
+
+
+def client_for(emu: Emulator, poll: PollPolicy = POLL) -> PixVerse:
+    return PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=poll, retry=FAST_RETRY)
+
+
+async def test_mixed_outcomes_in_input_order_with_typed_errors() -> None:
+    prompts = ["ok 0", "bad #fail", "ok 1", "flagged #moderated", "rejected #reject", "ok 2"]
+    async with Emulator(api_keys={API_KEY}) as emu, client_for(emu) as client:
+        outcomes = await client.runner(concurrency=4).gather([t2v(p) for p in prompts])
+    assert [o.index for o in outcomes] == list(range(6))
+    states = [o.state for o in outcomes]
+    assert states == [
+        OutcomeState.SUCCEEDED, OutcomeState.FAILED, OutcomeState.SUCCEEDED,
+        OutcomeState.FAILED, OutcomeState.FAILED, OutcomeState.SUCCEEDED,
+    ]  # fmt: skip
+    assert outcomes[0].video is not None and outcomes[0].video.url
+    assert isinstance(outcomes[1].error, VideoFailedError)
+    assert outcomes[3].error_type == "VideoModeratedError"
+    assert outcomes[4].error_type == "ContentModerationError" and outcomes[4].video_id is None
+
+
+async def test_run_yields_in_completion_order_and_mixes_kinds() -> None:
+    async with Emulator(api_keys={API_KEY}) as emu, client_for(emu) as client:
+        image = await emu_image(emu)
+        requests = [
+            t2v("one"),
+            ImageToVideo(img_id=image, prompt="two", model="v5", duration=5, quality="540p"),
+            t2v("three #fail"),
+        ]
+        seen: list[Outcome] = []
+        async with client.runner(concurrency=3).run(requests) as stream:
+            async for outcome in stream:
+                seen.append(outcome)
+    assert sorted(o.index for o in seen) == [0, 1, 2]
+    assert {o.request.kind for o in seen} == {"text_to_video", "image_to_video"}
+
+
+async def emu_image(emu: Emulator) -> int:
+    """Register an image in the emulator as an upload would."""
+    from pixverse_async.emulator.state import Upload
+
+    upload_id = emu.state.next_id()
+    emu.state.uploads[upload_id] = Upload(upload_id, "image", "image/png", Path("x.png"), 1, API_KEY)
+    return upload_id
+
+
+async def test_concurrency_limit_is_never_exceeded() -> None:
+    async with Emulator(api_keys={API_KEY}, generation_seconds=0.1) as emu, client_for(emu) as client:
+        outcomes = await client.runner(concurrency=5).gather([t2v(f"p{i}") for i in range(40)])
+        assert all(o.ok for o in outcomes)
+        assert emu.state.peak_in_flight[API_KEY] == 5
+        assert len(emu.state.generations) == 40
+
+
+async def test_service_concurrency_limit_answers_are_absorbed_not_failed() -> None:
+    progress: list[Progress] = []
+    async with Emulator(
+        api_keys={API_KEY}, generation_seconds=0.1, max_concurrent_generations=3
+    ) as emu, client_for(emu) as client:
+        runner = client.runner(concurrency=10, hold_delay=0.05, on_progress=progress.append)
+        outcomes = await runner.gather([t2v(f"p{i}") for i in range(30)])
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+        assert Counter(g.body["prompt"] for g in emu.state.generations.values()) == Counter(
+            {f"p{i}": 1 for i in range(30)}
+        )
+        limit_answers = [
+            r for r in emu.state.requests_to(Paths.TEXT_TO_VIDEO) if r.err_code == 500044
+        ]
+        assert limit_answers, "the service limit was never hit; the test proves nothing"
+        assert progress[-1].limit_answers == len(limit_answers)
+        assert progress[-1].target_concurrency < 10
+        assert progress[-1].succeeded == 30
+
+
+async def test_status_request_rate_can_be_capped() -> None:
+    async with Emulator(api_keys={API_KEY}, generation_seconds=1.0) as emu, client_for(emu) as client:
+        runner = client.runner(concurrency=20, max_status_per_second=20)
+        await runner.gather([t2v(f"p{i}") for i in range(20)])
+        times = sorted(r.at for r in emu.state.requests_to(Paths.VIDEO_RESULT_PREFIX))
+        # in any 0.5 s window at most 10 (+1 for the edge) status requests
+        worst = max(sum(1 for t in times if s <= t < s + 0.5) for s in times)
+        assert worst <= 11
+
+
+async def test_one_scheduler_polls_many_jobs_with_bounded_requests() -> None:
+    poll = PollPolicy(first_delay=0.3, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0)
+    async with Emulator(api_keys={API_KEY}, generation_seconds=0.3) as emu, client_for(emu, poll=poll) as client:
+        await client.runner(concurrency=50).gather([t2v(f"p{i}") for i in range(50)])
+        polls = len(emu.state.requests_to(Paths.VIDEO_RESULT_PREFIX))
+        assert polls <= 50 * 3
+
+
+async def test_poll_timeout_reports_a_timeout_and_keeps_the_job_resumable(tmp_path: Path) -> None:
+    journal_path = tmp_path / "j.sqlite"
+    poll = PollPolicy(first_delay=0.01, interval=0.02, jitter=0.0, timeout=0.2)
+    async with Emulator(api_keys={API_KEY}, generation_seconds=0.8) as emu:
+        async with client_for(emu, poll=poll) as client:
+            (outcome,) = await client.runner(journal=journal_path).gather([t2v("slow")])
+            assert isinstance(outcome.error, JobTimeoutError)
+        async with Journal(journal_path) as journal:
+            assert (await journal.get(outcome.key)).state is JournalState.SUBMITTED  # type: ignore[union-attr]
+        async with client_for(emu) as client:
+            (again,) = await client.runner(journal=journal_path).gather([t2v("slow")])
+        assert again.ok and again.video_id == outcome.video_id
+        assert len(emu.state.generations) == 1
+
+
+async def test_ambiguous_submits_are_reported_and_never_resubmitted(tmp_path: Path) -> None:
+    journal_path = tmp_path / "j.sqlite"
+    faults = FaultConfig(reset=1.0, paths=(Paths.TEXT_TO_VIDEO,))
+    async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
+        async with client_for(emu) as client:
+            outcomes = await client.runner(journal=journal_path).gather([t2v("a"), t2v("b")])
+        assert [o.state for o in outcomes] == [OutcomeState.UNKNOWN] * 2
+        assert all(o.error_type == "SubmissionUnknownError" for o in outcomes)
+        assert len(emu.state.generations) == 2  # the service did act on both
+        emu.config.faults = FaultConfig()
+        async with client_for(emu) as client:
+            again = await client.runner(journal=journal_path).gather([t2v("a"), t2v("b")])
+        assert [o.state for o in again] == [OutcomeState.UNKNOWN] * 2
+        assert all(o.resumed for o in again)
+        assert len(emu.state.generations) == 2
+
+
+async def test_same_request_twice_in_a_batch_is_two_generations() -> None:
+    async with Emulator(api_keys={API_KEY}) as emu, client_for(emu) as client:
+        outcomes = await client.runner().gather([t2v("same"), t2v("same")])
+        assert all(o.ok for o in outcomes) and outcomes[0].key != outcomes[1].key
+        assert len(emu.state.generations) == 2
+
+
+async def test_async_iterable_input() -> None:
+    async def source() -> AsyncIterator[TextToVideo]:
+        for i in range(10):
+            await asyncio.sleep(0)
+            yield t2v(f"p{i}")
+
+    async with Emulator(api_keys={API_KEY}) as emu, client_for(emu) as client:
+        outcomes = await client.runner(concurrency=3).gather(source())
+        assert [o.index for o in outcomes] == list(range(10)) and all(o.ok for o in outcomes)
+
+
+async def test_rerun_with_a_journal_skips_done_and_submits_only_the_rest(tmp_path: Path) -> None:
+    journal_path = tmp_path / "j.sqlite"
+    async with Emulator(api_keys={API_KEY}) as emu:
+        async with client_for(emu) as client:
+            await client.runner(journal=journal_path).gather([t2v(f"p{i}") for i in range(5)])
+            outcomes = await client.runner(journal=journal_path).gather(
+                [t2v(f"p{i}") for i in range(8)]
+            )
+        assert [o.resumed for o in outcomes] == [True] * 5 + [False] * 3
+        assert all(o.ok for o in outcomes)
+        assert outcomes[0].video is not None and outcomes[0].video.url
+        assert len(emu.state.generations) == 8
+
+
+async def test_cancelling_the_run_cancels_its_tasks_and_keeps_the_journal(tmp_path: Path) -> None:
+    journal_path = tmp_path / "j.sqlite"
+    async with Emulator(api_keys={API_KEY}, generation_seconds=0.5) as emu:
+        async with client_for(emu) as client:
+            stream = client.runner(concurrency=4, journal=journal_path).run(
+                [t2v(f"p{i}") for i in range(20)]
+            )
+            consumer = asyncio.create_task(_drain(stream))
+            await asyncio.sleep(0.2)
+            consumer.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await consumer
+            await stream.aclose()
+            leftover = [
+                t for t in asyncio.all_tasks()
+                if t is not asyncio.current_task()
+                and not t.get_coro().__qualname__.startswith("RequestHandler")  # type: ignore[union-attr]
+            ]  # fmt: skip
+            assert leftover == []
+        async with Journal(journal_path) as journal:
+            summary = await journal.summary()
+        assert summary[JournalState.SUBMITTED] == 4
+        async with client_for(emu) as client:
+            outcomes = await client.runner(concurrency=4, journal=journal_path).gather(
+                [t2v(f"p{i}") for i in range(20)]
+            )
+        assert all(o.ok for o in outcomes)
+        assert len(emu.state.generations) == 20
+
+
+async def _drain(stream: object) -> None:
+    async for _ in stream:  # type: ignore[attr-defined]
+        pass
+
+
+@pytest.mark.parametrize("kill_after", [0.3, 0.7, 1.2])
+async def test_a_sigkilled_batch_resumes_with_one_generation_per_request(
+    tmp_path: Path, kill_after: float
+) -> None:
+    journal_path = tmp_path / "j.sqlite"
+    n = 40
+    async with Emulator(api_keys={CHILD_KEY}, generation_seconds=0.2) as emu:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.batch_child", emu.base_url, str(journal_path), str(n),
+            stdout=asyncio.subprocess.PIPE,
+            cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
+        await asyncio.sleep(kill_after + random.uniform(0, 0.2))
+        os.kill(child.pid, signal.SIGKILL)
+        await child.wait()
+        assert child.stdout is not None
+        printed = (await child.stdout.read()).decode().split("\n")
+        before = len(emu.state.generations)
+        async with PixVerse(api_key=CHILD_KEY, base_url=emu.base_url, poll=POLL) as client:
+            outcomes = await client.runner(concurrency=8, journal=journal_path).gather(batch(n))
+        per_prompt = Counter(g.body["prompt"] for g in emu.state.generations.values())
+        assert max(per_prompt.values()) == 1, "a request was generated twice"
+        for outcome in outcomes:
+            if outcome.ok:
+                assert per_prompt[f"request {outcome.index}"] == 1
+            else:
+                assert outcome.state is OutcomeState.UNKNOWN  # killed mid-submit
+        assert len(emu.state.generations) >= before
+        assert sum(1 for line in printed if line.strip()) <= n
