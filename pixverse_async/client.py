@@ -9,6 +9,7 @@ import aiohttp
 
 from .constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from .endpoints.account import Account
+from .endpoints.catalogs import Restyles, Speakers
 from .endpoints.videos import Videos
 from .errors import PixVerseError
 from .jobs import PollPolicy
@@ -73,6 +74,8 @@ class PixVerse:
         self.poll = poll or PollPolicy()
         self.videos = Videos(self._session, self.poll)
         self.account = Account(self._session)
+        self.speakers = Speakers(self._session)
+        self.restyles = Restyles(self._session)
 
     def runner(self, *, concurrency: int = 16, **options: Any) -> JobRunner:
         """A :class:`~pixverse_async.runner.JobRunner` on this client; see its options."""

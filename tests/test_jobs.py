@@ -22,6 +22,7 @@ from pixverse_async.models import VideoStatus
 
 from .conftest import API_KEY, FAST_POLL, FAST_RETRY
 
+
 def client_tasks() -> set[asyncio.Task[object]]:
     """Running tasks other than this test and the emulator's connection handlers."""
     return {
@@ -93,21 +94,22 @@ async def test_polling_rides_out_transient_status_failures() -> None:
     from pixverse_async.emulator import FaultConfig
 
     faults = FaultConfig(error_500=0.5, seed=3, paths=(Paths.VIDEO_RESULT_PREFIX,))
-    async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
-        async with PixVerse(
-            api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY
-        ) as client:
-            job = await client.videos.text_to_video(prompt="flaky", **FIELDS)
-            video = await job.wait()
-            assert video.status is VideoStatus.SUCCESSFUL
-            assert any(r.fault for r in emu.state.requests_to(Paths.VIDEO_RESULT_PREFIX))
+    async with Emulator(api_keys={API_KEY}, faults=faults) as emu, PixVerse(
+        api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY
+    ) as client:
+        job = await client.videos.text_to_video(prompt="flaky", **FIELDS)
+        video = await job.wait()
+        assert video.status is VideoStatus.SUCCESSFUL
+        assert any(r.fault for r in emu.state.requests_to(Paths.VIDEO_RESULT_PREFIX))
 
 
 async def test_download_streams_the_mp4_atomically(client: PixVerse, tmp_path: Path) -> None:
     job = await client.videos.text_to_video(prompt="a boat", **FIELDS)
     video = await job.wait()
     seen: list[tuple[int, int | None]] = []
-    saved = await client.videos.download(video, tmp_path / "boat.mp4", progress=lambda s, t: seen.append((s, t)))
+    saved = await client.videos.download(
+        video, tmp_path / "boat.mp4", progress=lambda s, t: seen.append((s, t))
+    )
     expected = sample_video_path().read_bytes()
     assert saved == tmp_path / "boat.mp4" and saved.read_bytes() == expected
     assert not (tmp_path / "boat.mp4.part").exists()

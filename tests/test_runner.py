@@ -72,12 +72,17 @@ async def emu_image(emu: Emulator) -> int:
     from pixverse_async.emulator.state import Upload
 
     upload_id = emu.state.next_id()
-    emu.state.uploads[upload_id] = Upload(upload_id, "image", "image/png", Path("x.png"), 1, API_KEY)
+    emu.state.uploads[upload_id] = Upload(
+        upload_id, "image", "image/png", Path("x.png"), 1, API_KEY
+    )
     return upload_id
 
 
 async def test_concurrency_limit_is_never_exceeded() -> None:
-    async with Emulator(api_keys={API_KEY}, generation_seconds=0.1) as emu, client_for(emu) as client:
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0.1) as emu,
+        client_for(emu) as client,
+    ):
         outcomes = await client.runner(concurrency=5).gather([t2v(f"p{i}") for i in range(40)])
         assert all(o.ok for o in outcomes)
         assert emu.state.peak_in_flight[API_KEY] == 5
@@ -86,9 +91,10 @@ async def test_concurrency_limit_is_never_exceeded() -> None:
 
 async def test_service_concurrency_limit_answers_are_absorbed_not_failed() -> None:
     progress: list[Progress] = []
-    async with Emulator(
-        api_keys={API_KEY}, generation_seconds=0.1, max_concurrent_generations=3
-    ) as emu, client_for(emu) as client:
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0.1, max_concurrent_generations=3) as emu,
+        client_for(emu) as client,
+    ):
         runner = client.runner(concurrency=10, hold_delay=0.05, on_progress=progress.append)
         outcomes = await runner.gather([t2v(f"p{i}") for i in range(30)])
         assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
@@ -105,7 +111,10 @@ async def test_service_concurrency_limit_answers_are_absorbed_not_failed() -> No
 
 
 async def test_status_request_rate_can_be_capped() -> None:
-    async with Emulator(api_keys={API_KEY}, generation_seconds=1.0) as emu, client_for(emu) as client:
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=1.0) as emu,
+        client_for(emu) as client,
+    ):
         runner = client.runner(concurrency=20, max_status_per_second=20)
         await runner.gather([t2v(f"p{i}") for i in range(20)])
         times = sorted(r.at for r in emu.state.requests_to(Paths.VIDEO_RESULT_PREFIX))
@@ -116,7 +125,10 @@ async def test_status_request_rate_can_be_capped() -> None:
 
 async def test_one_scheduler_polls_many_jobs_with_bounded_requests() -> None:
     poll = PollPolicy(first_delay=0.3, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0)
-    async with Emulator(api_keys={API_KEY}, generation_seconds=0.3) as emu, client_for(emu, poll=poll) as client:
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0.3) as emu,
+        client_for(emu, poll=poll) as client,
+    ):
         await client.runner(concurrency=50).gather([t2v(f"p{i}") for i in range(50)])
         polls = len(emu.state.requests_to(Paths.VIDEO_RESULT_PREFIX))
         assert polls <= 50 * 3

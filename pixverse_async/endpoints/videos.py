@@ -11,10 +11,29 @@ import aiohttp
 
 from ..constants import Paths
 from ..downloads import destination_for, download_to
-from ..errors import PixVerseError
+from ..errors import PixVerseError, ValidationError
 from ..jobs import GenerationJob, PollPolicy
-from ..models import GenerationResult, TextToVideo, Video, from_json, to_json
+from ..models import (
+    Extend,
+    Fusion,
+    GenerationRequest,
+    GenerationResult,
+    ImageToVideo,
+    LipSync,
+    MaskSelection,
+    MaskSelectionResult,
+    MultiTransition,
+    Restyle,
+    SoundEffect,
+    Swap,
+    TextToVideo,
+    Transition,
+    Video,
+    from_json,
+    to_json,
+)
 from ..session import Session
+from ._coerce import coerce_request
 
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=15, sock_read=60)
 
@@ -38,15 +57,25 @@ class Videos:
         self.poll = poll
 
     async def submit(
-        self, request: Any, *, max_retries: int | None = None, trace_id: str | None = None
+        self,
+        request: GenerationRequest,
+        *,
+        max_retries: int | None = None,
+        trace_id: str | None = None,
     ) -> GenerationJob:
-        """Submit any generation request object; the service charges for it once accepted."""
+        """Submit any generation request object; the service charges for it once accepted.
+
+        Retried only when the service certainly did not act on it (see README, "Retries");
+        an ambiguous failure raises :class:`~pixverse_async.errors.SubmissionUnknownError`.
+        """
+        if isinstance(request, MaskSelection):
+            raise ValidationError("kind", "mask selection is not a generation: use select_mask()")
         resp = await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id)
         result = from_json(GenerationResult, resp)
         return GenerationJob(self, result.video_id, credits=result.credits, request=request)
 
     async def _submit_raw(
-        self, request: Any, *, max_retries: int | None, trace_id: str | None
+        self, request: GenerationRequest, *, max_retries: int | None, trace_id: str | None
     ) -> Any:
         return await self._session.request(
             "POST",
@@ -64,8 +93,101 @@ class Videos:
     async def text_to_video(
         self, request: TextToVideo | None = None, /, **fields: Any
     ) -> GenerationJob:
-        """Text-to-video (``POST /openapi/v2/video/text/generate``)."""
-        return await self.submit(request if request is not None else TextToVideo(**fields))
+        """Text-to-video (``POST /openapi/v2/video/text/generate``).
+
+        Takes a :class:`~pixverse_async.models.TextToVideo` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(TextToVideo, request, fields))
+
+    async def image_to_video(
+        self, request: ImageToVideo | None = None, /, **fields: Any
+    ) -> GenerationJob:
+        """Image-to-video from an uploaded image (``POST /openapi/v2/video/img/generate``).
+
+        Takes a :class:`~pixverse_async.models.ImageToVideo` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(ImageToVideo, request, fields))
+
+    async def transition(
+        self, request: Transition | None = None, /, **fields: Any
+    ) -> GenerationJob:
+        """First-to-last-frame transition (``POST /openapi/v2/video/transition/generate``).
+
+        Takes a :class:`~pixverse_async.models.Transition` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(Transition, request, fields))
+
+    async def multi_transition(
+        self, request: MultiTransition | None = None, /, **fields: Any
+    ) -> GenerationJob:
+        """A video through 2 to 7 keyframes (``POST .../multi_transition/generate``).
+
+        Takes a :class:`~pixverse_async.models.MultiTransition` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(MultiTransition, request, fields))
+
+    async def extend(self, request: Extend | None = None, /, **fields: Any) -> GenerationJob:
+        """Extend a generated or uploaded video (``POST /openapi/v2/video/extend/generate``).
+
+        Takes a :class:`~pixverse_async.models.Extend` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(Extend, request, fields))
+
+    async def fusion(self, request: Fusion | None = None, /, **fields: Any) -> GenerationJob:
+        """Reference-to-video from subject and background images (``POST .../fusion/generate``).
+
+        Takes a :class:`~pixverse_async.models.Fusion` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(Fusion, request, fields))
+
+    async def restyle(self, request: Restyle | None = None, /, **fields: Any) -> GenerationJob:
+        """Restyle a video with an effect or a prompt (``POST /openapi/v2/video/restyle/generate``).
+
+        Takes a :class:`~pixverse_async.models.Restyle` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(Restyle, request, fields))
+
+    async def swap(self, request: Swap | None = None, /, **fields: Any) -> GenerationJob:
+        """Swap a masked object for an image (``POST /openapi/v2/video/swap/generate``).
+
+        Takes a :class:`~pixverse_async.models.Swap` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(Swap, request, fields))
+
+    async def lip_sync(self, request: LipSync | None = None, /, **fields: Any) -> GenerationJob:
+        """Lip-sync a video to audio or TTS (``POST /openapi/v2/video/lip_sync/generate``).
+
+        Takes a :class:`~pixverse_async.models.LipSync` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(LipSync, request, fields))
+
+    async def sound_effect(
+        self, request: SoundEffect | None = None, /, **fields: Any
+    ) -> GenerationJob:
+        """Add sound effects to a video (``POST /openapi/v2/video/sound_effect/generate``).
+
+        Takes a :class:`~pixverse_async.models.SoundEffect` or its fields as keywords.
+        """
+        return await self.submit(coerce_request(SoundEffect, request, fields))
+
+    async def select_mask(
+        self, request: MaskSelection | None = None, /, **fields: Any
+    ) -> MaskSelectionResult:
+        """Find swappable objects in a video (``POST /openapi/v2/video/mask/selection``).
+
+        Paid, and never retried once the service may have acted. Pass a returned
+        ``mask_id`` with the same source and ``keyframe_id`` to :meth:`swap`.
+
+        Example::
+
+            masks = await client.videos.select_mask(video_media_id=media.media_id)
+            job = await client.videos.swap(
+                video_media_id=media.media_id, keyframe_id=masks.keyframe_id,
+                mask_id=masks.mask_info[0].mask_id, img_id=image.img_id, quality="540p")
+        """
+        req = coerce_request(MaskSelection, request, fields)
+        resp = await self._session.request("POST", req.path, json_body=to_json(req), paid=True)
+        return from_json(MaskSelectionResult, resp)
 
     async def download(
         self,
