@@ -10,6 +10,8 @@ import aiohttp
 from .constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from .endpoints.account import Account
 from .endpoints.catalogs import Restyles, Speakers
+from .endpoints.images import Images
+from .endpoints.media import Media
 from .endpoints.videos import Videos
 from .errors import PixVerseError
 from .jobs import PollPolicy
@@ -74,6 +76,7 @@ class PixVerse:
         self.poll = poll or PollPolicy()
         self.videos = Videos(self._session, self.poll)
         self.account = Account(self._session)
+        self.images, self.media = Images(self._session), Media(self._session)
         self.speakers = Speakers(self._session)
         self.restyles = Restyles(self._session)
 

@@ -51,10 +51,11 @@ from .errors import (
     RateLimitError,
     SubmissionUnknownError,
     TransportError,
+    ValidationError,
 )
 from .jobs import TRANSIENT_POLL_ERRORS, PollPolicy, raise_for_terminal
 from .journal import Journal, JournalEntry, JournalState, request_key
-from .models import GenerationResult, Video, from_json, to_json
+from .models import GenerationRequest, GenerationResult, MaskSelection, Video, from_json, to_json
 
 if TYPE_CHECKING:
     from .endpoints.videos import Videos
@@ -276,7 +277,7 @@ class _Run:
         self.hold_streak = 0
         self.journal: Journal
         self.failure: BaseException | None = None
-        self.loop = asyncio.get_event_loop()
+        self.loop: asyncio.AbstractEventLoop
 
     # Top level ------------------------------------------------------------------------------
 
@@ -352,6 +353,10 @@ class _Run:
         async for chunk in _chunks(self.requests, _CHUNK):
             jobs = []
             for request in chunk:
+                if not isinstance(request, GenerationRequest) or isinstance(request, MaskSelection):
+                    self._reject(index, request)
+                    index += 1
+                    continue
                 body = to_json(request)
                 first = request_key(request.kind, body)
                 key = request_key(request.kind, body, occurrences[first])
@@ -371,6 +376,18 @@ class _Run:
                 await self.room_for_intake.wait()
         self.intake_done = True
         self.wake_dispatcher.set()
+
+    def _reject(self, index: int, request: Any) -> None:
+        """A request that is not a generation: reported as failed, never sent."""
+        self.progress.seen += 1
+        error = ValidationError(
+            "request",
+            f"{type(request).__name__} is not a generation request the runner can submit",
+        )
+        self._emit(
+            Outcome(index=index, key="", request=request, state=OutcomeState.FAILED,
+                    error=error, error_type="ValidationError", error_message=str(error))
+        )  # fmt: skip
 
     def _admit(self, job: _Job, entry: JournalEntry | None) -> None:
         state = entry.state if entry is not None else JournalState.PENDING

@@ -238,7 +238,7 @@ async def test_a_sigkilled_batch_resumes_with_one_generation_per_request(
     tmp_path: Path, kill_after: float
 ) -> None:
     journal_path = tmp_path / "j.sqlite"
-    n = 40
+    n = 80
     async with Emulator(api_keys={CHILD_KEY}, generation_seconds=0.2) as emu:
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.batch_child", emu.base_url, str(journal_path), str(n),
@@ -246,8 +246,9 @@ async def test_a_sigkilled_batch_resumes_with_one_generation_per_request(
             cwd=Path(__file__).resolve().parents[1],
         )  # fmt: skip
         await asyncio.sleep(kill_after + random.uniform(0, 0.2))
+        assert child.returncode is None, "the batch ended before it could be killed"
         os.kill(child.pid, signal.SIGKILL)
-        await child.wait()
+        assert await child.wait() == -signal.SIGKILL
         assert child.stdout is not None
         printed = (await child.stdout.read()).decode().split("\n")
         before = len(emu.state.generations)
@@ -262,3 +263,17 @@ async def test_a_sigkilled_batch_resumes_with_one_generation_per_request(
                 assert outcome.state is OutcomeState.UNKNOWN  # killed mid-submit
         assert len(emu.state.generations) >= before
         assert sum(1 for line in printed if line.strip()) <= n
+
+
+async def test_a_request_that_is_not_a_generation_fails_without_being_sent() -> None:
+    from pixverse_async import MaskSelection
+
+    async with Emulator(api_keys={API_KEY}) as emu, client_for(emu) as client:
+        outcomes = await client.runner().gather(
+            [t2v("fine"), MaskSelection(video_media_id=5), "not a request"]
+        )
+        assert [o.state for o in outcomes] == [
+            OutcomeState.SUCCEEDED, OutcomeState.FAILED, OutcomeState.FAILED,
+        ]  # fmt: skip
+        assert outcomes[1].error_type == "ValidationError"
+        assert not emu.state.requests_to(Paths.MASK_SELECTION)

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from pixverse_async import (
     APIError,
+    ConcurrencyLimitError,
     ContentModerationError,
     InvalidParameterError,
     PixVerse,
@@ -417,3 +418,73 @@ async def _json_async(body: object, status: int) -> web.Response:
 
 async def _raw_async(body: bytes, status: int) -> web.Response:
     return web.Response(body=body, status=status, content_type="text/html")
+
+
+# Seen from the emulator's records ------------------------------------------------------------
+
+
+async def test_no_second_generation_after_an_ambiguous_failure() -> None:
+    from pixverse_async.emulator import Emulator, FaultConfig
+
+    faults = FaultConfig(reset=1.0, paths=(GENERATE,))
+    async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
+            with pytest.raises(SubmissionUnknownError) as info:
+                await client.videos.text_to_video(**BODY)
+        assert len(emu.state.requests_to(GENERATE)) == 1
+        (generation,) = emu.state.generations.values()
+        assert generation.trace_id == info.value.trace_id
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected_requests"),
+    [("error_500", 3), ("html_502", 3), ("rate_limited", 3), ("concurrency_limited", 3)],
+)
+async def test_reads_are_retried_per_policy_as_the_emulator_records(
+    fault: str, expected_requests: int
+) -> None:
+    from pixverse_async.emulator import Emulator, FaultConfig
+
+    faults = FaultConfig(**{fault: 1.0}, retry_after="0")  # type: ignore[arg-type]
+    async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
+            with pytest.raises(PixVerseError):
+                await client.account.balance()
+        records = emu.state.requests_to(BALANCE)
+        assert len(records) == expected_requests
+        assert len({r.trace_id for r in records}) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected_requests", "error"),
+    [
+        ("error_500", 1, ServerError),
+        ("html_502", 1, SubmissionUnknownError),
+        ("rate_limited", 3, RateLimitError),
+        ("concurrency_limited", 3, ConcurrencyLimitError),
+    ],
+)
+async def test_paid_calls_are_retried_only_when_nothing_was_done(
+    fault: str, expected_requests: int, error: type[Exception]
+) -> None:
+    from pixverse_async.emulator import Emulator, FaultConfig
+
+    faults = FaultConfig(**{fault: 1.0}, retry_after="0")  # type: ignore[arg-type]
+    async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
+            with pytest.raises(error):
+                await client.videos.text_to_video(**BODY)
+        assert len(emu.state.requests_to(GENERATE)) == expected_requests
+        assert len(emu.state.generations) == (1 if fault == "html_502" else 0)
+
+
+async def test_authentication_errors_are_never_retried() -> None:
+    from pixverse_async import AuthenticationError
+    from pixverse_async.emulator import Emulator
+
+    async with Emulator(api_keys={"right"}) as emu:
+        async with PixVerse(api_key="wrong", base_url=emu.base_url, retry=FAST_RETRY) as client:
+            with pytest.raises(AuthenticationError) as info:
+                await client.account.balance()
+        assert info.value.http_status == 401 and info.value.err_code == 10003
+        assert len(emu.state.requests) == 1

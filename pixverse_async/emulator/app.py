@@ -171,6 +171,8 @@ class EmulatorApp:
                 status=429,
                 headers={"Retry-After": self.config.faults.retry_after},
             )
+        if fault == "concurrency_limited":
+            return error(ErrCode.CONCURRENCY_LIMIT, "concurrent generation limit reached (injected)")
         response = await handler(request)
         if fault == "html_502":
             return web.Response(

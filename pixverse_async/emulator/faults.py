@@ -5,6 +5,7 @@ fault happens matters for paid calls, so it is stated per fault:
 
 - ``error_500``: an HTTP 500 lowercase error envelope, *before* the route acts;
 - ``rate_limited``: HTTP 429 with ``Retry-After``, before the route acts;
+- ``concurrency_limited``: HTTP 200 with ErrCode 500044, before the route acts;
 - ``html_502``: an HTML page from a "proxy", *after* the route acted (a generation was created);
 - ``reset``: the connection is dropped after the request was read and the route acted;
 - ``slow``: the answer is held for ``slow_seconds`` after the route acted.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-BEFORE_FAULTS = ("error_500", "rate_limited")
+BEFORE_FAULTS = ("error_500", "rate_limited", "concurrency_limited")
 AFTER_FAULTS = ("html_502", "reset", "slow")
 
 
@@ -28,6 +29,7 @@ class FaultConfig:
     reset: float = 0.0
     slow: float = 0.0
     rate_limited: float = 0.0
+    concurrency_limited: float = 0.0
     slow_seconds: float = 2.0
     retry_after: str = "1"
     #: Only paths starting with one of these get faults; empty means every API path.
@@ -47,6 +49,7 @@ class FaultConfig:
             reset=rate,
             slow=rate,
             rate_limited=rate,
+            concurrency_limited=rate,
             **kwargs,  # type: ignore[arg-type]
         )
 

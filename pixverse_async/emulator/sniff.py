@@ -51,7 +51,9 @@ def _read(f: BinaryIO, offset: int, n: int) -> bytes:
     f.seek(offset)
     data = f.read(n)
     if len(data) < n:
-        raise Unreadable(f"the data ends at byte {offset + len(data)}, the header needs {offset + n}")
+        raise Unreadable(
+            f"the data ends at byte {offset + len(data)}, the header needs {offset + n}"
+        )
     return data
 
 

@@ -67,9 +67,7 @@ def check_text(
     if non_empty and not value.strip():
         raise ValidationError(field, "must not be empty", value)
     if max_chars is not None and len(value) > max_chars:
-        raise ValidationError(
-            field, f"at most {max_chars} characters (got {len(value)})", describe(value)
-        )
+        raise ValidationError(field, f"at most {max_chars} characters (got {len(value)})", value)
     return value
 
 

@@ -30,7 +30,6 @@ from typing import Any, TypeVar, get_args, get_origin
 import attrs
 import cattrs
 from cattrs.errors import (
-    AttributeValidationNote,
     ClassValidationError,
     IterableValidationError,
     IterableValidationNote,
@@ -222,7 +221,6 @@ def _optional(hook: Callable[[Any, Any], T]) -> Callable[[Any, Any], T | None]:
     return structure
 
 
-# cattrs' generic Optional hook dispatches on every call; these are direct (status poll path).
 def _is(expected: Any) -> Callable[[Any], bool]:
     def predicate(tp: Any) -> bool:
         return bool(tp == expected)
@@ -230,6 +228,7 @@ def _is(expected: Any) -> Callable[[Any], bool]:
     return predicate
 
 
+# cattrs' generic Optional hook dispatches on every call; these are direct (status poll path).
 for _type, _hook in ((int, _structure_int), (str, _structure_str), (bool, _structure_bool)):
     converter.register_structure_hook_func(_is(_type | None), _optional(_hook))
 
@@ -301,7 +300,7 @@ def _register_response(cls: type[Any]) -> None:
     else:
 
         def structure(value: Any, _type: Any) -> Any:
-            if value.__class__ is not dict and not isinstance(value, dict):
+            if not isinstance(value, dict):
                 raise TypeError(f"expected an object, got {_json_type(value)}")
             return generated(value, _type)
 
@@ -375,6 +374,3 @@ def _describe(exc: BaseException, where: str, owner: type[Any] | None) -> list[s
 
 def _message(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, (TypeError, ValueError)) else f"{type(exc).__name__}: {exc}"
-
-
-_ = AttributeValidationNote  # the notes `_describe` reads carry this type

@@ -339,6 +339,11 @@ class GenerationRequest:
 class TextToVideo(GenerationRequest):
     """``POST /openapi/v2/video/text/generate``.
 
+    Sound and speech are opt-in: ``sound_effect_content`` needs ``sound_effect_switch=True``;
+    ``lip_sync_switch=True`` needs ``lip_sync_tts_speaker_id`` and ``lip_sync_tts_content``
+    (at most 140 characters), and those need the switch (the same on image-to-video and
+    transition).
+
     >>> from pixverse_async.models import TextToVideo, to_json
     >>> req = TextToVideo(prompt="a cat naps", model="v5", duration=5, quality="540p",
     ...                   aspect_ratio="16:9", camera_movement="zoom_in")
