@@ -68,15 +68,20 @@ One = Callable[[], Awaitable[object]]
 
 @dataclass
 class Rates:
-    """Requests per second of every run of one method at one concurrency."""
+    """Requests/s and client CPU per request of every run of one method at one concurrency."""
 
     method: str
     concurrency: int
     per_second: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return median(self.per_second)
+
+    @property
+    def median_cpu_us(self) -> float:
+        return median(self.cpu_us)
 
     @property
     def spread(self) -> str:
@@ -84,17 +89,27 @@ class Rates:
         return f"{min(self.per_second):.0f}-{max(self.per_second):.0f}"
 
 
-async def drive(n: int, concurrency: int, one: One) -> float:
-    """Call ``one()`` ``n`` times from ``concurrency`` coroutines; return requests/s."""
+Run = tuple[float, float]
+"""The result of one timed run: requests/s and client CPU microseconds per request."""
+
+
+async def drive(n: int, concurrency: int, one: One) -> Run:
+    """Call ``one()`` ``n`` times from ``concurrency`` coroutines.
+
+    Returns requests/s and this process's CPU time (user + system) per request, which is
+    less disturbed than the rate by other work on the machine.
+    """
     remaining = iter(range(n))
 
     async def worker() -> None:
         for _ in remaining:
             await one()
 
+    cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return n / elapsed, (time.process_time() - cpu) / n * 1e6
 
 
 # ------------------------------------------------------------------------- clients per method
@@ -106,7 +121,7 @@ def _check(doc: dict[str, object]) -> object:
     return doc["Resp"]
 
 
-async def _run_submits(method: str, base_url: str, n: int, concurrency: int) -> float:
+async def _run_submits(method: str, base_url: str, n: int, concurrency: int) -> Run:
     """One timed run of ``n`` submits by ``method`` (after an untimed warm-up)."""
     warmup = max(2 * concurrency, 20)
     if method == "sdk":
@@ -167,7 +182,7 @@ async def _make_video(base_url: str) -> int:
         return job.video_id
 
 
-async def _run_status(method: str, base_url: str, video_id: int, n: int, concurrency: int) -> float:
+async def _run_status(method: str, base_url: str, video_id: int, n: int, concurrency: int) -> Run:
     warmup = max(2 * concurrency, 20)
     if method == "sdk":
         async with PixVerse(api_key=API_KEY, base_url=base_url) as client:
@@ -198,7 +213,7 @@ def _interleaved(
     methods: Sequence[str],
     concurrencies: Sequence[int],
     rounds: int,
-    run: Callable[[str, str, int], Awaitable[float]],
+    run: Callable[[str, str, int], Awaitable[Run]],
     *,
     setup: Callable[[str], Awaitable[None]] | None = None,
     out: Callable[[str], None] = print,
@@ -211,51 +226,37 @@ def _interleaved(
                 asyncio.run(setup(emu.url))
             for round_number in range(rounds):
                 for method in methods:
-                    rate = asyncio.run(run(method, emu.url, concurrency))
+                    rate, cpu_us = asyncio.run(run(method, emu.url, concurrency))
                     results[method, concurrency].per_second.append(rate)
+                    results[method, concurrency].cpu_us.append(cpu_us)
                     out(
                         f"  concurrency {concurrency:>3}  round {round_number + 1}  "
-                        f"{method:<8} {rate:8.0f} req/s"
+                        f"{method:<8} {rate:8.0f} req/s {cpu_us:6.0f} us CPU/req"
                     )
     return results
 
 
-def submit_table(results: dict[tuple[str, int], Rates], concurrencies: Sequence[int]) -> str:
+def comparison_table(
+    results: dict[tuple[str, int], Rates], methods: Sequence[str], concurrencies: Sequence[int]
+) -> str:
+    """Median requests/s and client CPU per request of each method; the first is the SDK."""
+    sdk_name, others = methods[0], methods[1:]
     rows = []
     for c in concurrencies:
-        sdk, raw, hx = (results[m, c] for m in SUBMIT_METHODS)
-        rows.append(
-            [
-                str(c),
-                f"{sdk.median:.0f}",
-                f"{raw.median:.0f}",
-                f"{hx.median:.0f}",
-                f"{sdk.median / raw.median:.2f}",
-                f"{sdk.median / hx.median:.2f}",
-                f"{sdk.spread} / {raw.spread} / {hx.spread}",
-            ]
-        )
-    headers = [
-        "concurrency", "SDK req/s", "aiohttp req/s", "httpx req/s", "SDK/aiohttp",
-        "SDK/httpx", "range of runs (SDK / aiohttp / httpx)",
-    ]  # fmt: skip
-    return table(headers, rows)
-
-
-def status_table(results: dict[tuple[str, int], Rates], concurrencies: Sequence[int]) -> str:
-    rows = []
-    for c in concurrencies:
-        sdk, raw = (results[m, c] for m in STATUS_METHODS)
-        rows.append(
-            [
-                str(c),
-                f"{sdk.median:.0f}",
-                f"{raw.median:.0f}",
-                f"{sdk.median / raw.median:.2f}",
-                f"{sdk.spread} / {raw.spread}",
-            ]
-        )
-    headers = ["concurrency", "SDK get() req/s", "aiohttp GET req/s", "SDK/aiohttp", "range"]
+        sdk = results[sdk_name, c]
+        row = [str(c)]
+        row += [f"{results[m, c].median:.0f}" for m in methods]
+        row += [f"{sdk.median / results[m, c].median:.2f}" for m in others]
+        row += [f"{results[m, c].median_cpu_us:.0f}" for m in methods]
+        row += [f"{sdk.median_cpu_us / results[m, c].median_cpu_us:.2f}" for m in others]
+        row.append(" / ".join(results[m, c].spread for m in methods))
+        rows.append(row)
+    headers = ["concurrency"]
+    headers += [f"{m} req/s" for m in methods]
+    headers += [f"{sdk_name}/{m}" for m in others]
+    headers += [f"{m} CPU us/req" for m in methods]
+    headers += [f"CPU {sdk_name}/{m}" for m in others]
+    headers.append(f"req/s range ({' / '.join(methods)})")
     return table(headers, rows)
 
 
@@ -428,11 +429,11 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
 
     out(f"submits: N={s.n}, concurrency {s.concurrencies}, {s.rounds} interleaved rounds")
 
-    async def submits(method: str, url: str, concurrency: int) -> float:
+    async def submits(method: str, url: str, concurrency: int) -> Run:
         return await _run_submits(method, url, s.n, concurrency)
 
     results = _interleaved(SUBMIT_METHODS, s.concurrencies, s.rounds, submits, out=out)
-    text = submit_table(results, s.concurrencies)
+    text = comparison_table(results, SUBMIT_METHODS, s.concurrencies)
     out(text)
     section(
         "Submit overhead",
@@ -451,11 +452,11 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
     async def make(url: str) -> None:
         video["id"] = await _make_video(url)
 
-    async def polls(method: str, url: str, concurrency: int) -> float:
+    async def polls(method: str, url: str, concurrency: int) -> Run:
         return await _run_status(method, url, video["id"], s.status_n, concurrency)
 
     results = _interleaved(STATUS_METHODS, s.concurrencies, s.rounds, polls, setup=make, out=out)
-    text = status_table(results, s.concurrencies)
+    text = comparison_table(results, STATUS_METHODS, s.concurrencies)
     out(text)
     section(
         "Status polling and decoding",

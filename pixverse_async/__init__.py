@@ -46,7 +46,14 @@ from .errors import (
     error_for_code,
 )
 from .jobs import GenerationJob, PollPolicy
-from .journal import Journal, JournalEntry, JournalState
+from .journal import (
+    Journal,
+    JournalEntry,
+    JournalError,
+    JournalLockedError,
+    JournalState,
+    JournalStateError,
+)
 from .models import (
     REQUEST_KINDS,
     AspectRatio,
@@ -85,23 +92,40 @@ from .models import (
     build_request,
 )
 from .retry import RetryPolicy
-from .runner import JobRunner, Outcome, OutcomeState, Progress
+from .runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
+from .uploads import (
+    AsyncSizedSource,
+    EmptyFileError,
+    ExtensionMismatchError,
+    FileChangedError,
+    FileTooLargeError,
+    ImageDimensionsError,
+    TruncatedFileError,
+    UnsupportedFileTypeError,
+    UploadError,
+)
 
 __all__ = [
     "APIError",
     "AspectRatio",
+    "AsyncSizedSource",
     "AuthenticationError",
     "Balance",
     "CameraMovement",
     "ConcurrencyLimitError",
     "ContentModerationError",
     "ERROR_CODE_TABLE",
+    "EmptyFileError",
     "Extend",
+    "ExtensionMismatchError",
+    "FileChangedError",
+    "FileTooLargeError",
     "Fusion",
     "FusionReferenceType",
     "GenerationJob",
     "GenerationRequest",
     "GenerationResult",
+    "ImageDimensionsError",
     "ImageReference",
     "ImageToVideo",
     "ImageUpload",
@@ -112,7 +136,10 @@ __all__ = [
     "JobTimeoutError",
     "Journal",
     "JournalEntry",
+    "JournalError",
+    "JournalLockedError",
     "JournalState",
+    "JournalStateError",
     "LipSync",
     "MaskInfo",
     "MaskSelection",
@@ -139,6 +166,7 @@ __all__ = [
     "RestyleEffect",
     "RestylePage",
     "RetryPolicy",
+    "RunStream",
     "ServerError",
     "SoundEffect",
     "Speaker",
@@ -149,6 +177,9 @@ __all__ = [
     "TextToVideo",
     "Transition",
     "TransportError",
+    "TruncatedFileError",
+    "UnsupportedFileTypeError",
+    "UploadError",
     "ValidationError",
     "Video",
     "VideoDeletedError",

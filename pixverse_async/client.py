@@ -86,6 +86,7 @@ class PixVerse:
 
     @property
     def base_url(self) -> str:
+        """The API's base URL this client talks to."""
         return self._session.base_url
 
     @property

@@ -114,8 +114,8 @@ class SubmissionUnknownError(PixVerseError):
         self.cause = cause
         super().__init__(
             f"{method} {path} was sent but its outcome is unknown ({cause}); "
-            f"trace_id={trace_id}. The service may have started (and charged for) this "
-            "generation, so the SDK did not retry it: check for it before submitting again."
+            f"trace_id={trace_id}. The service may have acted on (and charged for) this call, "
+            "so the SDK did not retry it: check for it before submitting again."
         )
 
 

@@ -97,6 +97,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """True when the request produced its video."""
         return self.state is OutcomeState.SUCCEEDED
 
 
@@ -117,6 +118,7 @@ class Progress:
 
     @property
     def done(self) -> int:
+        """Requests that reached an outcome."""
         return self.succeeded + self.failed + self.unknown
 
 
@@ -214,6 +216,7 @@ class RunStream:
 
     @property
     def progress(self) -> Progress:
+        """The run's counts so far."""
         return self._run.progress
 
     def __aiter__(self) -> AsyncIterator[Outcome]:
@@ -237,6 +240,7 @@ class RunStream:
             await self._task
 
     async def aclose(self) -> None:
+        """Stop the run: cancel and await its tasks (safe to call twice)."""
         if self._task is None:
             return
         if not self._task.done():

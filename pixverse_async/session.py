@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -55,6 +56,8 @@ DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=15, sock_read=60)
 #: Bodies larger than this are not read; error bodies are cut to it.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 _ERR_MSG_MAX_CHARS = 500
+# An ErrCode sent as text: ASCII digits only ("²" is a digit to str.isdigit, not to int()).
+_CODE_TEXT = re.compile(r"\s*-?[0-9]{1,19}\s*", re.ASCII)
 _RATE_LIMIT_CODES = frozenset({ErrCode.CONCURRENCY_LIMIT, ErrCode.HIGH_LOAD})
 
 Body = Callable[[], Any]
@@ -256,9 +259,12 @@ class Session:
                 params=attempt.params,
                 headers=attempt.headers,
                 timeout=attempt.timeout or self.timeout,
+                # aiohttp re-sends custom headers (API-KEY) to any redirect target; the API
+                # never redirects, so a 3xx is answered as an error and the key stays here.
+                allow_redirects=False,
             ) as response:
                 status = response.status
-                raw = await response.content.read(MAX_RESPONSE_BYTES + 1)
+                raw = await _read_capped(response.content, MAX_RESPONSE_BYTES + 1)
                 retry_after = response.headers.get("Retry-After")
                 content_type = response.headers.get("Content-Type", "")
         except aiohttp.ClientConnectorError as exc:
@@ -294,7 +300,11 @@ class Session:
 
     def _transport_error(self, attempt: _Attempt, exc: BaseException) -> TransportError:
         return TransportError(
-            _describe(exc), method=attempt.method, path=attempt.path, trace_id=attempt.trace_id
+            _describe(exc),
+            method=attempt.method,
+            path=attempt.path,
+            trace_id=attempt.trace_id,
+            attempts=attempt.number,
         )
 
     def _decode(
@@ -380,6 +390,18 @@ class Session:
         )
 
 
+async def _read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to ``limit`` bytes. ``StreamReader.read(n)`` returns only what is buffered
+    (one network chunk), so a large body is read in a loop until EOF or ``limit``."""
+    data = bytearray()
+    while len(data) < limit:
+        chunk = await stream.read(limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
 def _parse_envelope(raw: bytes) -> tuple[int | None, str, Any] | None:
     """``(err_code, err_msg, resp)`` from either envelope shape, or None if it is not one."""
     if not raw:
@@ -404,7 +426,7 @@ def _as_code(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+    if isinstance(value, str) and _CODE_TEXT.fullmatch(value):
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)

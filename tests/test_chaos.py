@@ -26,11 +26,23 @@ N = 2000
 def requests(image_a: int, image_b: int) -> list[object]:
     out: list[object] = []
     for i in range(N):
-        prompt = f"chaos {i}" + (" #fail" if i % 50 == 7 else "") + (" #moderated" if i % 50 == 9 else "")
+        prompt = (
+            f"chaos {i}"
+            + (" #fail" if i % 50 == 7 else "")
+            + (" #moderated" if i % 50 == 9 else "")
+        )
         if i % 3 == 0:
-            out.append(TextToVideo(prompt=prompt, model="v5", duration=5, quality="540p", aspect_ratio="16:9"))
+            out.append(
+                TextToVideo(
+                    prompt=prompt, model="v5", duration=5, quality="540p", aspect_ratio="16:9"
+                )
+            )
         elif i % 3 == 1:
-            out.append(ImageToVideo(img_id=image_a, prompt=prompt, model="v4.5", duration=5, quality="360p"))
+            out.append(
+                ImageToVideo(
+                    img_id=image_a, prompt=prompt, model="v4.5", duration=5, quality="360p"
+                )
+            )
         else:
             out.append(Transition(first_frame_img=image_a, last_frame_img=image_b, prompt=prompt,
                                   model="v5", duration=5, quality="540p"))  # fmt: skip
@@ -46,14 +58,18 @@ async def test_chaos_batch_ends_every_request_and_never_generates_twice() -> Non
         images = []
         for _ in range(2):
             upload_id = emu.state.next_id()
-            emu.state.uploads[upload_id] = Upload(upload_id, "image", "image/png", emu.app.storage, 1, API_KEY)
+            emu.state.uploads[upload_id] = Upload(
+                upload_id, "image", "image/png", emu.app.storage, 1, API_KEY
+            )
             images.append(upload_id)
         async with PixVerse(
             api_key=API_KEY,
             base_url=emu.base_url,
             timeout=aiohttp.ClientTimeout(total=None, sock_read=0.4),
             retry=RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05),
-            poll=PollPolicy(first_delay=0.05, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0),
+            poll=PollPolicy(
+                first_delay=0.05, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0
+            ),
         ) as client:
             runner = client.runner(concurrency=64, hold_delay=0.02, max_hold_delay=0.1)
             outcomes = await runner.gather(requests(*images))

@@ -16,16 +16,19 @@ import asyncio
 import gzip
 import json
 import math
+import os
 import threading
+import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from pixverse_async import PixVerse, RetryPolicy, TextToVideo
@@ -48,17 +51,26 @@ from pixverse_async.models import (
     Speaker,
     SpeakerPage,
     Video,
+    VideoStatus,
     from_json,
 )
 from pixverse_async.retry import RetryableFailure
 from pixverse_async.session import MAX_RESPONSE_BYTES, Session, _Attempt
 
+from .conftest import ScriptedServer
+
 # Explicit example counts (README, "Reliability", reports them).
-DECODE_EXAMPLES = 3000
-WIRE_EXAMPLES = 120
+DECODE_EXAMPLES = 2000
+WIRE_EXAMPLES = 200
 MUTATION_EXAMPLES = 150  # per response class
 
 KEY = "sk-hostile-0000"
+
+
+def one_in(n: int) -> st.SearchStrategy[bool]:
+    """True about once in ``n`` draws (hypothesis leans to the first values of a list)."""
+    return st.sampled_from([False] * (n - 1) + [True])
+
 
 # --- strategies -------------------------------------------------------------------------------
 
@@ -72,20 +84,19 @@ JSON_SCALARS = (
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 #: ErrCode values a broken server might send: every JSON type, digit strings that int() takes
 #: and some it does not ("²" is a digit to str.isdigit, "--1" passes a naive lstrip("-")).
-ERR_CODES = (
-    st.sampled_from(
-        [0, 10002, 400013, 500044, 500054, 500063, -1, 2**63, 2**80, "0", "500044", " 400017 ",
-         "-0", "--1", "- 1", "²", "١٢", "1e3", "0x10", "", "500044.0", 0.0, 500044.0, 1e300,
-         -0.0, math.nan, math.inf, True, False, None, [], {}, [500044], {"code": 500044}]
-    )  # fmt: skip
-    | JSON_SCALARS
-    | JSON_VALUES
-)
+ODD_CODES = [
+    0, 10002, 400013, 500044, 500054, 500063, -1, 2**63, 2**80, "0", "500044", " 400017 ",
+    "-0", "--1", "- 1", "²", "١٢", "1e3", "0x10", "", "500044.0", 0.0, 500044.0, 1e300,
+    -0.0, math.nan, math.inf, True, False, None, [], {}, [500044], {"code": 500044},
+]  # fmt: skip
+ERR_CODES = st.sampled_from(ODD_CODES) | JSON_SCALARS | JSON_VALUES
 RESPS = st.sampled_from([None, "", [], {}, 0, "ok", {"video_id": 1}]) | JSON_VALUES
 
 
@@ -95,13 +106,13 @@ def envelopes(draw: st.DrawFn) -> Any:
     upper = draw(st.booleans())
     names = ("ErrCode", "ErrMsg", "Resp") if upper else ("err_code", "err_msg", "resp")
     doc: dict[str, Any] = {}
-    if draw(st.integers(0, 9)) > 0:
+    if not draw(one_in(10)):
         doc[names[0]] = draw(ERR_CODES)
     if draw(st.booleans()):
         doc[names[1]] = draw(st.text(max_size=40) | JSON_VALUES)
     if draw(st.booleans()):
         doc[names[2]] = draw(RESPS)
-    if draw(st.integers(0, 4)) == 0:
+    if draw(one_in(5)):
         doc.update(draw(st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3)))
     return doc
 
@@ -110,15 +121,16 @@ def _deep(depth: int) -> bytes:
     return b'{"ErrCode":' + b"[" * depth + b"]" * depth + b"}"
 
 
+BODY_SHAPES = [
+    "envelope", "envelope", "envelope", "truncated", "corrupt", "json", "binary", "html", "empty",
+    "deep", "nonutf8", "nan",
+]  # fmt: skip
+
+
 @st.composite
 def bodies(draw: st.DrawFn) -> bytes:
     """Raw response bodies: envelopes (maybe cut short or corrupted) and plain garbage."""
-    shape = draw(
-        st.sampled_from(
-            ["envelope", "envelope", "envelope", "truncated", "corrupt", "json", "binary",
-             "html", "empty", "deep", "nonutf8", "nan"]
-        )  # fmt: skip
-    )
+    shape = draw(st.sampled_from(BODY_SHAPES))
     if shape == "empty":
         return b""
     if shape == "binary":
@@ -142,14 +154,15 @@ def bodies(draw: st.DrawFn) -> bytes:
     return doc
 
 
+ODD_RETRY_AFTER = [
+    "0", "1", "-5", "0.01", "1e309", "-1e309", "nan", "inf", "-inf", "99999999999999999999",
+    "1e300", "", " ", "soon", "Wed, 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 9999 07:28:00 GMT",
+    "Mon, 32 Foo 2020 99:99:99 GMT", "Thu, 01 Jan 1970 00:00:00 +9999",
+    "Sun, 06 Nov 0001 08:49:37 GMT", "Fri, 31 Dec 99999 23:59:59 -0000", "\x00", "1,2",
+]  # fmt: skip
 RETRY_AFTER = st.one_of(
     st.none(),
-    st.sampled_from(
-        ["0", "1", "-5", "0.01", "1e309", "-1e309", "nan", "inf", "-inf", "99999999999999999999",
-         "1e300", "", " ", "soon", "Wed, 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 9999 07:28:00 GMT",
-         "Mon, 32 Foo 2020 99:99:99 GMT", "Thu, 01 Jan 1970 00:00:00 +9999", "Sun, 06 Nov 0001 "
-         "08:49:37 GMT", "Fri, 31 Dec 99999 23:59:59 -0000", "\x00", "1,2"]
-    ),  # fmt: skip
+    st.sampled_from(ODD_RETRY_AFTER),
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
 )
 STATUSES = st.sampled_from([200, 201, 204, 400, 401, 403, 404, 413, 429, 500, 502, 503, 504]) | (
@@ -178,6 +191,12 @@ def _attempt(paid: bool) -> _Attempt:
     )
 
 
+def _note(what: str) -> None:
+    """Count outcomes (``--hypothesis-show-statistics``) when run by hypothesis."""
+    if currently_in_test_context():
+        event(what)
+
+
 def _check_decode(
     session: Session, paid: bool, status: int, raw: bytes, ctype: str, retry_after: str | None
 ) -> str:
@@ -191,6 +210,7 @@ def _check_decode(
             0 <= failure.retry_after <= session.retry.retry_after_cap
         )
         str(failure.error), repr(failure.error)
+        _note(f"retryable {type(failure.error).__name__}")
         return "retryable"
     except PixVerseError as exc:
         str(exc), repr(exc)
@@ -198,7 +218,9 @@ def _check_decode(
             assert exc.http_status == status
             assert exc.err_code is None or isinstance(exc.err_code, int)
             assert isinstance(exc.err_msg, str) and len(exc.err_msg) <= 1000
+        _note(type(exc).__name__)
         return type(exc).__name__
+    _note("success")
     assert 0 <= status < 400, "an error status was taken for success"
     return "ok"
 
@@ -338,21 +360,25 @@ def hostile() -> Iterator[HostileServer]:
 
 
 HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+HEADER_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
 
 
 @st.composite
-def answers(draw: st.DrawFn) -> Answer:
+def answers(draw: st.DrawFn, resp_cls: type[Any]) -> Answer:
     status = draw(st.sampled_from([200, 200, 201, 204, 400, 401, 404, 429, 500, 502, 503]) | (
         st.integers(200, 599)))  # fmt: skip
     mode = draw(st.sampled_from(["normal", "normal", "normal", "chunked", "short", "gzip-bomb"]))
-    size = draw(st.sampled_from(["small"] * 12 + ["huge"]))
+    size = draw(st.sampled_from(["small"] * 6 + ["success"] * 6 + ["huge"]))
     if size == "huge":
         body = b'{"ErrCode":0,"ErrMsg":"","Resp":{"id":1,"status":1}}' + b" " * MAX_RESPONSE_BYTES
+    elif size == "success":  # a success envelope whose Resp may be broken in one place
+        resp = draw(mutated(resp_cls)) if draw(st.booleans()) else VALID[resp_cls]
+        body = json.dumps({"ErrCode": draw(st.sampled_from([0, "0", 0.0])), "Resp": resp}).encode()
     else:
         body = draw(bodies())
     headers: dict[str, str] = {"Content-Type": draw(CONTENT_TYPES)}
-    retry_after = draw(RETRY_AFTER.filter(lambda v: v is None or v.isprintable()))
-    if retry_after is not None:
+    retry_after = draw(RETRY_AFTER)
+    if retry_after is not None and retry_after.isprintable():
         headers["Retry-After"] = retry_after
     encoding = draw(st.sampled_from([None, None, None, "gzip", "deflate", "br", "x-garbage"]))
     if encoding is not None and mode != "gzip-bomb":
@@ -361,8 +387,8 @@ def answers(draw: st.DrawFn) -> Answer:
             body = gzip.compress(body)
         elif encoding == "deflate" and draw(st.booleans()):
             body = zlib.compress(body)
-    if draw(st.integers(0, 5)) == 0:
-        headers[draw(HEADER_TEXT.filter(lambda s: s.isalnum()))] = draw(HEADER_TEXT)
+    if draw(one_in(6)):
+        headers[draw(HEADER_NAMES)] = draw(HEADER_TEXT)
     return Answer(status=status, body=body, headers=headers, mode=mode)
 
 
@@ -383,7 +409,11 @@ async def _balance(client: PixVerse) -> Any:
     return await client.account.balance()
 
 
-CALLS: dict[str, Call] = {"videos.get": _get, "videos.submit": _submit, "balance": _balance}
+CALLS: dict[str, tuple[Call, type[Any]]] = {
+    "videos.get": (_get, Video),
+    "videos.submit": (_submit, GenerationResult),
+    "balance": (_balance, Balance),
+}
 
 
 async def _run(base_url: str, call: Call) -> Any:
@@ -397,18 +427,21 @@ async def _run(base_url: str, call: Call) -> Any:
 
 
 @settings(max_examples=WIRE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-@given(answer=answers(), name=st.sampled_from(sorted(CALLS)))
+@given(data=st.data(), name=st.sampled_from(sorted(CALLS)))
 def test_any_answer_over_the_wire_raises_only_pixverse_errors(
-    hostile: HostileServer, answer: Answer, name: str
+    hostile: HostileServer, data: Any, name: str
 ) -> None:
-    hostile.answer = answer
+    call, resp_cls = CALLS[name]
+    hostile.answer = answer = data.draw(answers(resp_cls))
     try:
-        result = asyncio.run(_run(hostile.base_url, CALLS[name]))
+        result = asyncio.run(_run(hostile.base_url, call))
     except PixVerseError as exc:
         str(exc), repr(exc)
+        _note(type(exc).__name__)
         if isinstance(exc, SubmissionUnknownError):
             assert name == "videos.submit"
         return
+    _note("success")
     assert 200 <= answer.status < 400, f"HTTP {answer.status} taken for success: {result!r}"
 
 
@@ -429,7 +462,7 @@ def test_large_valid_answer_is_read_whole(hostile: HostileServer, mode: str) -> 
     assert result.total == 9000 and len(result.data) == 9000
 
 
-def test_gzip_bomb_is_not_inflated_whole(hostile: HostileServer) -> None:
+def test_gzip_bomb_is_cut_at_the_cap(hostile: HostileServer) -> None:
     hostile.answer = Answer(mode="gzip-bomb", headers={"Content-Type": "application/json"})
     with pytest.raises(PixVerseError):
         asyncio.run(_run(hostile.base_url, _balance))
@@ -488,15 +521,21 @@ def _mutate(doc: Any, path: tuple[Any, ...], action: str, value: Any) -> Any:
     return doc
 
 
+@st.composite
+def mutated(draw: st.DrawFn, cls: type[Any]) -> Any:
+    """A valid answer of ``cls`` with one value (maybe nested) deleted or replaced by garbage."""
+    valid = VALID[cls]
+    path = draw(st.sampled_from(_paths(valid)))
+    action = draw(st.sampled_from(["delete", "replace"]) if path else st.just("replace"))
+    return _mutate(valid, path, action, draw(GARBAGE))
+
+
 @pytest.mark.parametrize("cls", list(VALID), ids=lambda c: c.__name__)
 @settings(max_examples=MUTATION_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_from_json_of_broken_answers_raises_only_decoding_error(cls: type[Any], data: Any) -> None:
-    valid = VALID[cls]
-    assert isinstance(from_json(cls, valid), cls)
-    path = data.draw(st.sampled_from(_paths(valid)))
-    action = data.draw(st.sampled_from(["delete", "replace"]) if path else st.just("replace"))
-    doc = _mutate(valid, path, action, data.draw(GARBAGE))
+    assert isinstance(from_json(cls, VALID[cls]), cls)
+    doc = data.draw(mutated(cls))
     try:
         result = from_json(cls, doc)
     except ResponseDecodingError as exc:
@@ -504,3 +543,63 @@ def test_from_json_of_broken_answers_raises_only_decoding_error(cls: type[Any], 
         return
     assert isinstance(result, cls)
     repr(result)
+
+
+# --- hostile media answers: a download writes only where it was told --------------------------
+
+EVIL_DISPOSITIONS = [
+    'attachment; filename="../../evil.mp4"',
+    "attachment; filename*=UTF-8''..%2F..%2Fevil-star.mp4",
+    'attachment; filename="/tmp/evil-{tag}.mp4"',
+    'inline; filename="..\\\\..\\\\evil.mp4"',
+]
+
+
+def _media_reply(disposition: str, body: bytes) -> Callable[[web.Request], Any]:
+    async def reply(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=body, headers={"Content-Type": "video/mp4", "Content-Disposition": disposition}
+        )
+
+    return reply
+
+
+def _listing(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("disposition", EVIL_DISPOSITIONS)
+@pytest.mark.parametrize("into", ["file", "folder"])
+async def test_download_ignores_server_chosen_file_names(
+    scripted: ScriptedServer, tmp_path: Path, disposition: str, into: str
+) -> None:
+    tag = uuid.uuid4().hex
+    body = b"\x00\x00\x00\x18ftypmp42" + os.urandom(5000)
+    work = tmp_path / "work"
+    work.mkdir()
+    scripted.add(_media_reply(disposition.format(tag=tag), body))
+    parent_before = sorted(os.listdir(tmp_path.parent))
+    tmp_before = set(os.listdir("/tmp"))
+    video = Video(id=77, status=VideoStatus(1), url=scripted.base_url + "/cdn/77.mp4")
+    target = work / "out.mp4" if into == "file" else work
+    async with PixVerse(api_key=KEY, base_url=scripted.base_url) as client:
+        saved = await client.videos.download(video, target)
+    expected = work / ("out.mp4" if into == "file" else "77.mp4")
+    assert saved == expected and expected.read_bytes() == body
+    assert _listing(tmp_path) == ["work", f"work/{expected.name}"]
+    assert sorted(os.listdir(tmp_path.parent)) == parent_before
+    assert not [n for n in set(os.listdir("/tmp")) - tmp_before if tag in n or "evil" in n]
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://127.0.0.1/x.mp4", "../../evil.mp4", "", "javascript:x"]
+)
+async def test_download_refuses_non_http_urls(
+    scripted: ScriptedServer, tmp_path: Path, url: str
+) -> None:
+    video = Video(id=5, status=VideoStatus(1), url=url)
+    async with PixVerse(api_key=KEY, base_url=scripted.base_url) as client:
+        with pytest.raises(PixVerseError):
+            await client.videos.download(video, tmp_path / "v.mp4")
+    assert _listing(tmp_path) == []
+    assert scripted.requests == []

@@ -509,7 +509,7 @@ CASES: list[tuple[type[Any], dict[str, Any], str]] = [
     (MultiTransition, {"multi_transition": frames(1, 1, 1, 1, 1, 1, 1, None)}, "multi_transition"),
     (MultiTransition, {"multi_transition": frames(None, None)}, "multi_transition[0].duration"),
     (MultiTransition, {"multi_transition": frames(3, None, None)}, "multi_transition[1].duration"),
-    (MultiTransition, {"multi_transition": frames(10, 10, 10, 1)}, "multi_transition"),
+    (MultiTransition, {"multi_transition": frames(10, 10, 11, None)}, "multi_transition"),
     (MultiTransition, {"multi_transition": frames(0, None)}, "multi_transition[0].duration"),
     (MultiTransition, {"multi_transition": frames(True, None)}, "multi_transition[0].duration"),
     (

@@ -301,6 +301,7 @@ async def test_refused_connection_is_retried_even_for_paid_calls(unused_tcp_port
             await post(client)
     assert not isinstance(info.value, SubmissionUnknownError)
     assert "ClientConnectorError" in str(info.value)
+    assert info.value.attempts == 3 and "attempts=3" in str(info.value)
 
 
 async def test_retry_after_seconds_is_honoured(

@@ -8,10 +8,13 @@ Files are a few KB, built from headers; sizes over the limits use sparse files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import os
 import random
 import socket
+import sys
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +40,8 @@ from pixverse_async.uploads import (
     ImageDimensionsError,
     TruncatedFileError,
     UnsupportedFileTypeError,
+    inspect_upload,
+    make_payload,
 )
 
 from .conftest import API_KEY, FAST_RETRY, ScriptedServer
@@ -577,6 +582,30 @@ async def test_ambiguous_failure_is_not_retried(tmp_path: Path) -> None:
         (record,) = emu.state.requests_to(Paths.IMAGE_UPLOAD)
         assert record.trace_id == err.value.trace_id
         assert len(emu.state.uploads) == 1  # the service did store it
+
+
+async def test_cancelled_body_write_closes_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiohttp cancels the body write when an answer comes early (429): no file may leak."""
+    path = write(tmp_path, "c.mp4", ftyp(b"isom") + tail())
+    info = await inspect_upload(path, kind="media")
+    leaked: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: leaked.append(u.object))
+
+    class Sink:
+        async def write(self, data: bytes) -> None:
+            pass
+
+    for _ in range(20):
+        task = asyncio.create_task(make_payload(info, path).write(Sink()))  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # the file is being opened in a worker thread
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.005)
+        gc.collect()
+    assert leaked == []
 
 
 # ------------------------------------------------------------------------------- memory

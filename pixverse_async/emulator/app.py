@@ -82,10 +82,12 @@ def _error_json(body: dict[str, Any], status: int, code: int) -> ErrorResponse:
 
 
 def envelope(resp: Any) -> web.Response:
+    """A success answer: ``{"ErrCode": 0, "ErrMsg": "success", "Resp": resp}``, HTTP 200."""
     return web.json_response({"ErrCode": ErrCode.SUCCESS, "ErrMsg": "success", "Resp": resp})
 
 
 def error(code: int, message: str, *, status: int = 200) -> web.Response:
+    """An error answer with ``ErrCode`` ``code`` and a null ``Resp`` (HTTP 200 by default)."""
     return _error_json({"ErrCode": code, "ErrMsg": message, "Resp": None}, status, code)
 
 
@@ -96,6 +98,7 @@ def moderation_error(message: str) -> web.Response:
 
 
 def rejection(rej: Rejection) -> web.Response:
+    """The error answer for a request the validation refused."""
     return error(rej.err_code, rej.err_msg)
 
 
@@ -172,7 +175,9 @@ class EmulatorApp:
                 headers={"Retry-After": self.config.faults.retry_after},
             )
         if fault == "concurrency_limited":
-            return error(ErrCode.CONCURRENCY_LIMIT, "concurrent generation limit reached (injected)")
+            return error(
+                ErrCode.CONCURRENCY_LIMIT, "concurrent generation limit reached (injected)"
+            )
         response = await handler(request)
         if fault == "html_502":
             return web.Response(
@@ -194,7 +199,7 @@ class EmulatorApp:
     async def _json_body(self, request: web.Request) -> tuple[Any, web.Response | None]:
         try:
             return await request.json(), None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep: not JSON
             return None, error(ErrCode.INVALID_PARAMETER, "body is not valid JSON")
 
     def _check_references(self, path: str, body: Any, api_key: str) -> web.Response | None:
@@ -216,6 +221,26 @@ class EmulatorApp:
                     return error(ErrCode.NOT_FOUND, f"{name}: unknown {wanted} media id {ref}")
         return None
 
+    def _check_mask(self, body: dict[str, Any]) -> web.Response | None:
+        """A swap's video, ``keyframe_id`` and ``mask_id`` must come from one mask selection."""
+        selection = self.state.masks.get(body["mask_id"])
+        if selection is None:
+            return error(ErrCode.INVALID_PARAMETER, f"mask_id: unknown mask {body['mask_id']!r}")
+        field, source = _video_source(body)
+        if (field, source) != (selection.source_field, selection.source_id):
+            return error(
+                ErrCode.INVALID_PARAMETER,
+                f"mask_id: mask {body['mask_id']!r} was not selected on {field} {source}",
+            )
+        keyframe = body.get("keyframe_id") or 1
+        if keyframe != selection.keyframe_id:
+            return error(
+                ErrCode.INVALID_PARAMETER,
+                f"keyframe_id: mask {body['mask_id']!r} was selected on keyframe "
+                f"{selection.keyframe_id}, not {keyframe}",
+            )
+        return None
+
     def _admit(self, request: web.Request, body: Any) -> web.Response | None:
         """Everything a paid call is checked for before the service acts on it."""
         path = request.path
@@ -224,6 +249,8 @@ class EmulatorApp:
             return rejection(rej)
         api_key: str = request.headers[API_KEY_HEADER]
         refused = self._check_references(path, body, api_key)
+        if refused is None and path == Paths.SWAP:
+            refused = self._check_mask(body)
         if refused is not None:
             return refused
         prompt = str(body.get("prompt") or body.get("restyle_prompt") or "")
@@ -289,10 +316,10 @@ class EmulatorApp:
         refused = self._admit(request, body)
         if refused is not None:
             return refused
-        source_field = "source_video_id" if "source_video_id" in body else "video_media_id"
-        keyframe = body.get("keyframe_id", 1)
+        source_field, source_id = _video_source(body)
+        keyframe = body.get("keyframe_id") or 1
         mask_ids = tuple(str(self.state.next_id()) for _ in range(2))
-        selection = MaskSelection(source_field, body[source_field], keyframe, mask_ids)
+        selection = MaskSelection(source_field, source_id, keyframe, mask_ids)
         for mask_id in mask_ids:
             self.state.masks[mask_id] = selection
         self.state.credits_used[request.headers[API_KEY_HEADER]] += 5
@@ -316,7 +343,7 @@ class EmulatorApp:
 
     async def video_result(self, request: web.Request) -> web.Response:
         raw_id = request.match_info["video_id"]
-        if not raw_id.isdigit():
+        if not (raw_id.isascii() and raw_id.isdigit()):  # "²" is a digit to isdigit()
             return error(ErrCode.INVALID_PARAMETER, "video_id must be an integer")
         gen = self.state.generations.get(int(raw_id))
         if gen is None or gen.api_key != request.headers[API_KEY_HEADER]:
@@ -378,9 +405,16 @@ class EmulatorApp:
     async def serve_video(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         stem = name.removesuffix(".mp4")
-        if not stem.isdigit() or int(stem) not in self.state.generations:
+        if not (stem.isascii() and stem.isdigit()) or int(stem) not in self.state.generations:
             raise web.HTTPNotFound()
         return web.FileResponse(sample_video_path(), headers={"Content-Type": "video/mp4"})
+
+
+def _video_source(body: dict[str, Any]) -> tuple[str, int]:
+    """The video field of a validated mask selection or swap body, and its id."""
+    if body.get("source_video_id") is not None:
+        return "source_video_id", body["source_video_id"]
+    return "video_media_id", body["video_media_id"]
 
 
 def sample_video_path() -> Path:

@@ -57,7 +57,7 @@ import aiofiles
 from aiohttp import BodyPartReader, web
 from yarl import URL
 
-from ..constants import API_KEY_HEADER, ErrCode, Paths
+from ..constants import API_KEY_HEADER, ErrCode, Limits, Paths
 from .app import EmulatorApp, envelope, error
 from .sniff import Format, Unreadable, identify, image_size
 from .state import Upload
@@ -67,9 +67,9 @@ __all__ = ["FIELD_LIMIT", "MAX_IMAGE_SIDE", "MULTIPART_OVERHEAD", "SERVE_PREFIX"
 #: Bytes of multipart framing allowed on top of a file's limit before ``Content-Length``
 #: alone condemns a request.
 MULTIPART_OVERHEAD = 64 * 1024
-#: Largest text field (``image_url``, ``file_url`` or an ignored one), in bytes.
+#: Largest URL field (``image_url``, ``file_url``), in bytes.
 FIELD_LIMIT = 8 * 1024
-MAX_IMAGE_SIDE = 4000
+MAX_IMAGE_SIDE = Limits.IMAGE_MAX_SIDE_PX
 SERVE_PREFIX = "/media/uploads/"
 _READ_CHUNK = 256 * 1024
 _URL_MAX_CHARS = 2048
@@ -352,14 +352,15 @@ class UploadRoutes:
         """``GET /media/uploads/{id}{ext}``: a stored upload's bytes."""
         name = request.match_info["name"]
         stem = name.split(".", 1)[0]
-        upload = self.app.state.uploads.get(int(stem)) if stem.isdigit() else None
+        digits = stem.isascii() and stem.isdigit()  # "²" is a digit to isdigit(), not to int()
+        upload = self.app.state.uploads.get(int(stem)) if digits else None
         if upload is None or upload.size == 0 or upload.path.name != name:
             raise web.HTTPNotFound()
         return web.FileResponse(upload.path, headers={"Content-Type": upload.mime})
 
 
 async def _read_field(part: BodyPartReader) -> str:
-    """A text part, at most :data:`FIELD_LIMIT` bytes, as UTF-8."""
+    """A URL part, at most :data:`FIELD_LIMIT` bytes, as UTF-8."""
     data = bytearray()
     while chunk := await part.read_chunk(FIELD_LIMIT):
         data += chunk

@@ -36,7 +36,9 @@ cross-field rules; the first failure wins.
 
 Decisions (where the pages are silent or contradict themselves)
 --------------------------------------------------------------
-* ``null``, ``""``/blank strings and ``[]`` count as "not given" for optional fields too.
+* ``null``, ``""``/blank strings and ``[]`` count as "not given" for optional fields too, but
+  only where the field holds that JSON type: ``"seed": ""`` or ``"lip_sync_switch": []`` is
+  the wrong type (400013), as the client sees it (a blank string is no integer).
 * Unknown keys are ignored, as the live service does. ``camera_movement`` is checked on text-
   and image-to-video only (NOTES); on other pages it is an unknown key.
 * Models: any non-empty string is accepted (v5.5, v6...). Model-specific rules apply only to
@@ -259,9 +261,9 @@ def _check_object(
             return _empty(prefix + f.name)
     for f in fields:
         value = obj.get(f.name)
-        if _absent(value):
-            continue
-        rejection = f.check(prefix + f.name, value)
+        rejection = None if value is None else f.check(prefix + f.name, value)
+        if _absent(value) and (rejection is None or rejection.err_code != ErrCode.WRONG_PARAMETER):
+            continue  # "not given"; but a blank string or [] is never an integer or a boolean
         if rejection is not None:
             return rejection
     return None

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import attrs
+
+from ..errors import ValidationError
+
 T = TypeVar("T")
 
 
 def coerce_request(cls: type[T], request: T | None, fields: dict[str, Any]) -> T:
-    """``request`` as it is, or ``cls(**fields)``; never both."""
+    """``request`` as it is, or ``cls(**fields)``; never both.
+
+    A missing required field or an unknown one is a :class:`ValidationError` naming it, like
+    every other rule, rather than Python's ``TypeError``.
+    """
     if request is not None:
         if fields:
             raise TypeError(f"pass either a {cls.__name__} or its fields as keywords, not both")
         if not isinstance(request, cls):
             raise TypeError(f"expected {cls.__name__}, got {type(request).__name__}")
         return request
+    known = attrs.fields_dict(cls)  # type: ignore[arg-type]
+    for name in fields:
+        if name not in known:
+            raise ValidationError(name, f"is not a field of {cls.__name__}")
+    for name, field in known.items():
+        if field.default is attrs.NOTHING and name not in fields:
+            raise ValidationError(name, "is required")
     return cls(**fields)

@@ -27,7 +27,11 @@ from ..uploads import (
     upload_error_from,
 )
 
-__all__ = ["Images", "send_upload"]
+__all__ = ["UPLOAD_TIMEOUT", "Images", "send_upload"]
+
+#: Uploads have no overall deadline (50 MB on a slow link takes minutes); a stalled
+#: connection still fails after ``sock_read`` seconds without an answer.
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=15, sock_read=120)
 
 
 async def send_upload(
@@ -69,7 +73,7 @@ async def send_upload(
         body=body,
         paid=True,
         max_retries=max_retries,
-        timeout=timeout,
+        timeout=timeout or UPLOAD_TIMEOUT,
         trace_id=trace_id,
         body_error=upload_error_from,
     )
@@ -121,8 +125,8 @@ class Images:
         changes while it streams raises :class:`~pixverse_async.uploads.FileChangedError`.
 
         ``progress(sent, total)`` is called as the bytes go out (``sent`` restarts at 0 on
-        a retry). ``name`` is the file name sent (default: the path's base name). Large files
-        on slow links may need a ``timeout`` longer than the client's (``total=None``).
+        a retry). ``name`` is the file name sent (default: the path's base name). ``timeout``
+        defaults to :data:`UPLOAD_TIMEOUT` (no overall deadline; 120 s without an answer).
 
         Example::
 

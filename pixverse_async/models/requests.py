@@ -29,6 +29,9 @@ Decisions where the pages are silent or loose (each is tested):
   ``sound_effect_switch=True`` (a switch alone is fine: the service then picks the sound).
   Otherwise the service would silently ignore them.
 - ``img_ids`` (image-to-video) is for multi-image templates, so it needs ``template_id``.
+- Multi-transition: the video runs from each frame to the next, so the total (1 to 30 s) is
+  the sum of every frame's ``duration`` but the last; the last frame's ``duration`` may be
+  left out or 0 (the page's example sends 0) and is not counted.
 - ``Swap.keyframe_id`` defaults to 1 (the page's default) and is always sent (the page marks it
   required).
 - The transition page marks its sound/lip-sync fields required and types the switches as
@@ -187,7 +190,7 @@ def _from_mapping(cls: type[T], data: Mapping[Any, Any], prefix: str = "") -> T:
 _prompt = text(_PROMPT_MAX, non_empty=True)
 _optional_prompt = text(_PROMPT_MAX, optional=True)
 _optional_text = text(optional=True)
-_tts_content = text(Limits.TTS_CONTENT_MAX_CHARS, optional=True)
+_tts_content = text(Limits.TTS_CONTENT_MAX_CHARS, optional=True, non_empty=True)
 _speaker = text(optional=True, non_empty=True)
 _id = ident()
 _optional_id = ident(optional=True)
@@ -488,7 +491,8 @@ class Transition(GenerationRequest):
 class MultiTransitionFrame:
     """One keyframe of a multi-transition video.
 
-    ``duration`` (seconds, from 1) is required on every frame but the last.
+    ``duration`` (seconds, from 1) is required on every frame but the last; the last frame's
+    is optional, may be 0 (as in the page's example) and is not counted in the total.
 
     >>> from pixverse_async.models import MultiTransitionFrame
     >>> MultiTransitionFrame(img_id=7, duration=3, prompt="turns around").duration
@@ -496,7 +500,7 @@ class MultiTransitionFrame:
     """
 
     img_id: int = attrs.field(validator=_id)
-    duration: int | None = attrs.field(default=None, validator=integer(1, MAX_INT32, optional=True))
+    duration: int | None = attrs.field(default=None, validator=integer(0, MAX_INT32, optional=True))
     prompt: str | None = attrs.field(default=None, validator=_optional_prompt)
 
 
@@ -531,13 +535,19 @@ class MultiTransition(GenerationRequest):
         total = 0
         last = len(self.multi_transition) - 1
         for i, frame in enumerate(self.multi_transition):
+            if i == last:
+                break  # the last frame's duration (optional, often 0) is not part of the video
             if frame.duration is None:
-                if i != last:
-                    raise ValidationError(
-                        f"multi_transition[{i}].duration", "required on every frame but the last"
-                    )
-            else:
-                total += frame.duration
+                raise ValidationError(
+                    f"multi_transition[{i}].duration", "required on every frame but the last"
+                )
+            if frame.duration < 1:
+                raise ValidationError(
+                    f"multi_transition[{i}].duration",
+                    f"must be at least 1 on every frame but the last (got {frame.duration})",
+                    frame.duration,
+                )
+            total += frame.duration
         low = Limits.MULTI_TRANSITION_MIN_TOTAL_SECONDS
         high = Limits.MULTI_TRANSITION_MAX_TOTAL_SECONDS
         if not low <= total <= high:

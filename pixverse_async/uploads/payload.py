@@ -21,14 +21,13 @@ import os
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-import aiofiles
 from aiohttp import MultipartWriter
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 
 from ..errors import PixVerseError
 from .exceptions import FileChangedError, SourceConsumedError, UploadError
-from .preflight import AsyncSizedSource, UploadInfo, UploadSource, is_url
+from .preflight import AsyncSizedSource, UploadInfo, UploadSource, is_url, open_binary
 
 __all__ = [
     "CHUNK_SIZE",
@@ -148,7 +147,8 @@ class FileUploadPayload(UploadPayload):
 
     async def _chunks(self) -> AsyncGenerator[bytes, None]:
         expected = self._info.size
-        async with aiofiles.open(self._path, "rb") as f:
+        f = await open_binary(self._path)  # not aiofiles.open: see open_binary
+        try:
             now = os.fstat(f.fileno()).st_size
             if now != expected:
                 raise self._changed(now, f"it has {now} bytes now")
@@ -162,6 +162,8 @@ class FileUploadPayload(UploadPayload):
                 if remaining == 0 and await f.read(1):
                     raise self._changed(expected + 1, f"it grew past {expected} bytes")
                 yield chunk
+        finally:
+            await f.close()
 
 
 class BytesUploadPayload(UploadPayload):

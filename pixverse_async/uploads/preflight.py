@@ -7,6 +7,7 @@ path, bytes, or an :class:`AsyncSizedSource`; URLs are not inspected (see :func:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import struct
@@ -310,7 +311,7 @@ async def inspect_upload(
         form = build_multipart(info.field, info, "cat.png", progress=None)
     """
     if kind not in ("image", "media"):
-        raise ValueError(f"kind must be 'image' or 'media', got {kind!r}")
+        raise ValidationError("kind", f"must be 'image' or 'media' (got {kind!r:.60})", kind)
     field = field_for(kind)
     if is_url(source):
         raise ValidationError(
@@ -576,6 +577,42 @@ class _BytesReader(_WindowReader):
         return bytes(self._view[offset : offset + n])
 
 
+_ORPHAN_CLOSES: set[asyncio.Task[None]] = set()
+
+
+async def open_binary(path: str) -> AsyncBufferedReader:
+    """``aiofiles.open(path, "rb")``, without leaking the file if the caller is cancelled.
+
+    aiofiles opens in a worker thread; a cancellation that lands while the thread runs drops
+    its result, and the file it opened stays open until garbage collection (ResourceWarning).
+    That happens to an upload whose body write aiohttp cancels as the answer arrives early
+    (a 429, or a refusal before the body was read). Here the open is shielded and, if the
+    caller was cancelled, the file is closed as soon as it exists.
+    """
+    opening = asyncio.ensure_future(_open_binary(path))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_orphan)
+        raise
+
+
+async def _open_binary(path: str) -> AsyncBufferedReader:
+    return await aiofiles.open(path, "rb")
+
+
+def _close_orphan(opening: asyncio.Future[AsyncBufferedReader]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    task = asyncio.ensure_future(_close(opening.result()))
+    _ORPHAN_CLOSES.add(task)
+    task.add_done_callback(_ORPHAN_CLOSES.discard)
+
+
+async def _close(file: AsyncBufferedReader) -> None:
+    await file.close()
+
+
 class _FileReader(_WindowReader):
     def __init__(self, path: str, size: int) -> None:
         super().__init__(size)
@@ -584,7 +621,7 @@ class _FileReader(_WindowReader):
 
     async def _fetch(self, offset: int, n: int) -> bytes:
         if self._file is None:
-            self._file = await aiofiles.open(self._path, "rb")
+            self._file = await open_binary(self._path)
         await self._file.seek(offset)
         data = await self._file.read(n)
         self._used += len(data)

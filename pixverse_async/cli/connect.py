@@ -1,0 +1,63 @@
+"""The client a command talks through: the real API, a given URL, or an in-process emulator.
+
+The API key comes from ``--api-key`` or ``$PIXVERSE_API_KEY``, the base URL from
+``--base-url`` or ``$PIXVERSE_BASE_URL``. With ``--emulator`` the command starts an emulator
+in the same process (any key works; nothing is charged) and stops it when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+from ..client import PixVerse
+from ..constants import API_KEY_ENV
+from ..emulator import Emulator
+from ..jobs import PollPolicy
+from .errors import UsageError
+
+EMULATOR_KEY = "pixverse-emulator-key"
+#: How long a generation takes on the in-process emulator (``--emulator`` and ``demo``).
+EMULATOR_GENERATION_SECONDS = 1.0
+#: Polling suited to the in-process emulator's one-second generations.
+EMULATOR_POLL = PollPolicy(
+    first_delay=0.6, interval=0.2, factor=1.0, max_delay=0.2, jitter=0.0, timeout=120.0
+)
+
+
+def poll_policy(args: argparse.Namespace) -> PollPolicy | None:
+    """The polling policy ``--poll-interval`` asks for (None: the client's default)."""
+    interval: float | None = getattr(args, "poll_interval", None)
+    if interval is None:
+        return None
+    return PollPolicy(first_delay=interval, interval=interval, factor=1.0, max_delay=interval)
+
+
+@contextlib.asynccontextmanager
+async def emulated_client(poll: PollPolicy | None = None) -> AsyncIterator[PixVerse]:
+    """A client on a fresh in-process emulator; both stop when the block ends."""
+    async with (
+        Emulator(api_keys={EMULATOR_KEY}, generation_seconds=EMULATOR_GENERATION_SECONDS) as emu,
+        PixVerse(api_key=EMULATOR_KEY, base_url=emu.base_url, poll=poll or EMULATOR_POLL) as client,
+    ):
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def open_client(args: argparse.Namespace) -> AsyncIterator[PixVerse]:
+    """The client for a command's global options; closed when the block ends."""
+    poll = poll_policy(args)
+    if getattr(args, "emulator", False):
+        async with emulated_client(poll) as client:
+            yield client
+        return
+    key = getattr(args, "api_key", None) or os.environ.get(API_KEY_ENV)
+    if not key:
+        raise UsageError(
+            f"no API key: set {API_KEY_ENV}, pass --api-key KEY, "
+            "or add --emulator to run against a local emulator"
+        )
+    async with PixVerse(api_key=key, base_url=getattr(args, "base_url", None), poll=poll) as client:
+        yield client

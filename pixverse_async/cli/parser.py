@@ -1,0 +1,107 @@
+"""The argument parser of the ``pixverse`` command."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .._version import __version__
+from ..constants import API_KEY_ENV, BASE_URL_ENV
+from . import (
+    cmd_batch,
+    cmd_catalog,
+    cmd_demo,
+    cmd_emulator,
+    cmd_generate,
+    cmd_upload,
+    cmd_videos,
+)
+
+EPILOG = """\
+exit codes: 0 success; 1 a job failed or ended unknown, or an API, network or file error;
+2 a usage or validation error (nothing was sent); 130 interrupted.
+
+examples:
+  pixverse demo
+  pixverse --emulator generate text --prompt "a red kite over the sea" --download out/
+  pixverse generate image --img-id cat.png --prompt "the cat yawns" --wait
+  pixverse batch jobs.jsonl --concurrency 16 --out videos/
+"""
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name.
+
+    In subcommands they default to "not given" so that a value given before the command
+    name is not overwritten.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if in_subcommand else value
+
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--api-key", metavar="KEY", default=default(None), help=f"API key (default: ${API_KEY_ENV})"
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default(None),
+        help=f"API base URL (default: ${BASE_URL_ENV}, else the PixVerse API)",
+    )
+    group.add_argument(
+        "--emulator",
+        action="store_true",
+        default=default(False),
+        help="run against an in-process emulator (any key; nothing is charged)",
+    )
+    group.add_argument(
+        "--poll-interval",
+        metavar="SECONDS",
+        type=_positive_float,
+        default=default(None),
+        help="seconds between status checks (default: 5 s, then 2 s growing to 15 s)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="print JSON (one object per line) instead of tables",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),
+        help="log every request (method, path, trace id, status) to stderr",
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="pixverse",
+        description="PixVerse video generation from the command line (pixverse-async).",
+        parents=[global_options(in_subcommand=False)],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pixverse-async {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = global_options(in_subcommand=True)
+    cmd_demo.register(commands, common)
+    cmd_generate.register(commands, common)
+    cmd_upload.register(commands, common)
+    cmd_videos.register(commands, common)
+    cmd_batch.register(commands, common)
+    cmd_catalog.register(commands, common)
+    cmd_emulator.register(commands)
+    return parser
