@@ -231,6 +231,12 @@ class Session:
             body_error=body_error,
         )
         retries = self.retry.max_retries if max_retries is None else max_retries
+        try:
+            # Most calls succeed at once: the first attempt skips backoff's per-call
+            # bookkeeping (clock reads, a wait generator, a details dict).
+            return await self._attempt(attempt)
+        except RetryableFailure as failure:
+            replay = [failure]
         retrier = self._retriers.get(retries)
         if retrier is None:
             retrier = self._retriers[retries] = backoff.on_exception(
@@ -239,11 +245,19 @@ class Session:
                 max_tries=retries + 1,
                 jitter=None,
                 on_backoff=_log_backoff,
-            )(self._attempt)
+            )(self._retry_attempt)
         try:
-            return await retrier(attempt)
+            return await retrier(attempt, replay)
         except RetryableFailure as failure:
             raise failure.error from failure.error.__cause__
+
+    async def _retry_attempt(self, attempt: _Attempt, replay: list[RetryableFailure]) -> Any:
+        """backoff's target once the first attempt failed: its first try re-raises that
+        failure, so the waits, the log lines and the count of tries are as if backoff had
+        made every attempt."""
+        if replay:
+            raise replay.pop()
+        return await self._attempt(attempt)
 
     async def _attempt(self, attempt: _Attempt) -> Any:
         session = self.client_session()

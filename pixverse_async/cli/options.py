@@ -69,7 +69,7 @@ def parse_json(text: str) -> Any:
 
 def parse_id_or_source(text: str) -> int | str:
     """An id, or else a file path / URL to upload."""
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def parse_id_list(text: str) -> Any:

@@ -26,7 +26,7 @@ Replace = Callable[[UploadKind, Any], Any]
 
 def _swap(kind: UploadKind, value: Any, replace: Replace) -> Any:
     if isinstance(value, str):
-        return int(value) if value.isdigit() else replace(kind, value)
+        return int(value) if value.isascii() and value.isdigit() else replace(kind, value)
     return value
 
 
