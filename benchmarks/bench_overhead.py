@@ -13,7 +13,10 @@ Four measurements, each printed as a table (nothing is asserted):
    ``ClientSession``, the same headers with a fresh UUID4 trace id, the same JSON body,
    ``json.loads`` of the answer) and (c) ``httpx.AsyncClient`` with a pool sized for the
    concurrency. Runs are interleaved (A B C A B C ...) over ``--rounds`` rounds; the table shows
-   the median requests/s and the ratios SDK/aiohttp and SDK/httpx.
+   the median requests/s and the ratios SDK/aiohttp and SDK/httpx, and the client's CPU time
+   per request (``time.process_time()``; the steadiest figure on a shared machine). A run
+   stops starting calls after ``--max-seconds`` (4 s): only the slowest client (httpx at
+   high concurrency) ever reaches it, and its rate is then over the calls it made.
 2. **Status polls.** ``client.videos.get(id)`` (GET, envelope check, cattrs decoding into a
    ``Video``) against a raw aiohttp GET of the same URL and ``json.loads``.
 3. **Import time.** ``python -X importtime -c "import pixverse_async"`` against
@@ -21,12 +24,14 @@ Four measurements, each printed as a table (nothing is asserted):
 4. **Memory.** RSS growth of a client process per 1,000 idle in-flight runner jobs: the
    emulator's generations last 600 s, the poll policy waits an hour before the first poll,
    ``concurrency`` equals the job count; RSS is read (after ``gc.collect()``) before the run
-   and once every job is submitted, then the run is cancelled.
+   and once every job is submitted, then the run is cancelled. A second fresh process does
+   the same under ``tracemalloc`` for the live Python memory per job.
 
 The emulator (``python -m pixverse_async.emulator``, instant generations and no concurrency
 limit) runs in its own process, so it does not share the client's event loop; it is a single
 Python process too, so on a small machine it may be what bounds the absolute requests/s. The
-ratios compare clients against the same server under the same load.
+ratios compare clients against the same server under the same load: when the emulator is the
+bottleneck they tend to 1.0, when the client is they tend to the inverse of the CPU ratio.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import json
 import subprocess
 import sys
 import time
+import tracemalloc
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -93,23 +99,30 @@ Run = tuple[float, float]
 """The result of one timed run: requests/s and client CPU microseconds per request."""
 
 
-async def drive(n: int, concurrency: int, one: One) -> Run:
-    """Call ``one()`` ``n`` times from ``concurrency`` coroutines.
+async def drive(n: int, concurrency: int, one: One, max_seconds: float | None = None) -> Run:
+    """Call ``one()`` ``n`` times from ``concurrency`` coroutines (no new call is started
+    after ``max_seconds``, when given: the rate is then over the calls made).
 
     Returns requests/s and this process's CPU time (user + system) per request, which is
     less disturbed than the rate by other work on the machine.
     """
     remaining = iter(range(n))
+    done = 0
+    started = time.perf_counter()
+    deadline = started + max_seconds if max_seconds else None
 
     async def worker() -> None:
+        nonlocal done
         for _ in remaining:
             await one()
+            done += 1
+            if deadline is not None and time.perf_counter() > deadline:
+                return
 
     cpu = time.process_time()
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    return n / elapsed, (time.process_time() - cpu) / n * 1e6
+    return done / elapsed, (time.process_time() - cpu) / done * 1e6
 
 
 # ------------------------------------------------------------------------- clients per method
@@ -121,7 +134,9 @@ def _check(doc: dict[str, object]) -> object:
     return doc["Resp"]
 
 
-async def _run_submits(method: str, base_url: str, n: int, concurrency: int) -> Run:
+async def _run_submits(
+    method: str, base_url: str, n: int, concurrency: int, max_seconds: float | None = None
+) -> Run:
     """One timed run of ``n`` submits by ``method`` (after an untimed warm-up)."""
     warmup = max(2 * concurrency, 20)
     if method == "sdk":
@@ -131,7 +146,7 @@ async def _run_submits(method: str, base_url: str, n: int, concurrency: int) -> 
                 return await client.videos.text_to_video(**FIELDS)
 
             await drive(warmup, concurrency, sdk_one)
-            return await drive(n, concurrency, sdk_one)
+            return await drive(n, concurrency, sdk_one, max_seconds)
 
     url = base_url + Paths.TEXT_TO_VIDEO
     if method == "aiohttp":
@@ -153,7 +168,7 @@ async def _run_submits(method: str, base_url: str, n: int, concurrency: int) -> 
                 return _check(json.loads(raw))["video_id"]  # type: ignore[index]
 
             await drive(warmup, concurrency, aiohttp_one)
-            return await drive(n, concurrency, aiohttp_one)
+            return await drive(n, concurrency, aiohttp_one, max_seconds)
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=60) as hc:
@@ -173,7 +188,7 @@ async def _run_submits(method: str, base_url: str, n: int, concurrency: int) -> 
             return _check(json.loads(resp.content))["video_id"]  # type: ignore[index]
 
         await drive(warmup, concurrency, httpx_one)
-        return await drive(n, concurrency, httpx_one)
+        return await drive(n, concurrency, httpx_one, max_seconds)
 
 
 async def _make_video(base_url: str) -> int:
@@ -182,7 +197,14 @@ async def _make_video(base_url: str) -> int:
         return job.video_id
 
 
-async def _run_status(method: str, base_url: str, video_id: int, n: int, concurrency: int) -> Run:
+async def _run_status(
+    method: str,
+    base_url: str,
+    video_id: int,
+    n: int,
+    concurrency: int,
+    max_seconds: float | None = None,
+) -> Run:
     warmup = max(2 * concurrency, 20)
     if method == "sdk":
         async with PixVerse(api_key=API_KEY, base_url=base_url) as client:
@@ -191,7 +213,7 @@ async def _run_status(method: str, base_url: str, video_id: int, n: int, concurr
                 return await client.videos.get(video_id)
 
             await drive(warmup, concurrency, sdk_one)
-            return await drive(n, concurrency, sdk_one)
+            return await drive(n, concurrency, sdk_one, max_seconds)
 
     url = base_url + Paths.VIDEO_RESULT_PREFIX + str(video_id)
     async with aiohttp.ClientSession() as http:
@@ -203,7 +225,7 @@ async def _run_status(method: str, base_url: str, video_id: int, n: int, concurr
             return _check(json.loads(raw))
 
         await drive(warmup, concurrency, aiohttp_one)
-        return await drive(n, concurrency, aiohttp_one)
+        return await drive(n, concurrency, aiohttp_one, max_seconds)
 
 
 # ------------------------------------------------------------------------------- measurements
@@ -265,7 +287,7 @@ def comparison_table(
 
 def _importtime(module: str) -> tuple[float, dict[str, float]]:
     """Cumulative import time of ``module`` (ms) in a fresh process, and the self time (ms)
-    of every top-level package imported for it."""
+    of every top-level package imported for it (``pixverse_async`` modules one by one)."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", f"import {module}"],
         cwd=ROOT,
@@ -281,9 +303,8 @@ def _importtime(module: str) -> tuple[float, dict[str, float]]:
         parts = line[len("import time:") :].split("|")
         if len(parts) != 3 or not parts[0].strip().isdigit():
             continue  # the header line
-        self_us, cumulative_us, name = int(parts[0]), int(parts[1]), parts[2]
-        name = name.strip()
-        package = name.split(".")[0]
+        self_us, cumulative_us, name = int(parts[0]), int(parts[1]), parts[2].strip()
+        package = name if name.startswith("pixverse_async.") else name.split(".")[0]
         by_package[package] = by_package.get(package, 0.0) + self_us / 1000
         if name == module:
             total = cumulative_us / 1000
@@ -312,18 +333,23 @@ def import_times(runs: int, out: Callable[[str], None] = print) -> str:
         ],
     ]
     text = table(["statement", "median ms", "best ms", "x aiohttp"], rows)
-    # Where the extra time goes: packages pixverse_async pulls in beyond aiohttp's.
+    # Where the extra time goes: modules and packages beyond what `import aiohttp` loads.
     names = set().union(*packages["pixverse_async"])
-    extra = []
+    own, others = [], []
     for name in names:
         sdk_self = median([p.get(name, 0.0) for p in packages["pixverse_async"]])
         base_self = median([p.get(name, 0.0) for p in packages["aiohttp"]])
         if sdk_self - base_self > 0.5:
-            extra.append((sdk_self - base_self, name))
-    extra.sort(reverse=True)
-    if extra:
-        listing = ", ".join(f"{name} {ms:.0f} ms" for ms, name in extra[:8])
-        text += f"\n\nextra self time over `import aiohttp`, by package (median): {listing}"
+            (own if name.startswith("pixverse_async") else others).append(
+                (sdk_self - base_self, name)
+            )
+    for title, found in (("SDK modules", own), ("other packages", others)):
+        found.sort(reverse=True)
+        if found:
+            listing = ", ".join(f"{name} {ms:.1f}" for ms, name in found[:8])
+            text += f"\nself ms beyond `import aiohttp`, {title} (median): {listing}"
+    if own:
+        text += f"\nall SDK modules together: {sum(ms for ms, _ in own):.0f} ms"
     out(text)
     return text
 
@@ -331,48 +357,68 @@ def import_times(runs: int, out: Callable[[str], None] = print) -> str:
 # Memory --------------------------------------------------------------------------------------
 
 
-def memory_per_1000_jobs(jobs: int, out: Callable[[str], None] = print) -> str:
-    """RSS growth of a fresh client process per 1,000 idle in-flight runner jobs."""
-    args = ("--generation-seconds", "600", "--concurrency-limit", "1000000000")
-    with emulator(API_KEY, args=args) as emu:
-        command = [sys.executable, "-m", "benchmarks.bench_overhead", "--memory-worker"]
-        done = subprocess.run(
-            [*command, "--url", emu.url, "--memory-jobs", str(jobs)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+def _memory_run(url: str, jobs: int, traced: bool) -> dict[str, float]:
+    command = [sys.executable, "-m", "benchmarks.bench_overhead", "--memory-worker"]
+    command += ["--url", url, "--memory-jobs", str(jobs)]
+    done = subprocess.run(
+        [*command, *(["--traced"] if traced else [])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the memory worker failed:\n{done.stderr[-3000:]}")
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def memory_per_1000_jobs(jobs: int, out: Callable[[str], None] = print) -> str:
+    """RSS growth of a fresh client process per 1,000 idle in-flight runner jobs, and the
+    live Python memory (tracemalloc, in a second fresh process) they hold."""
+    args = ("--generation-seconds", "600", "--concurrency-limit", "1000000000")
+    with emulator(API_KEY, args=args) as emu:
+        report = _memory_run(emu.url, jobs, traced=False)
+        traced = _memory_run(emu.url, jobs, traced=True)
     growth = report["after_mb"] - report["before_mb"]
+    heap = traced["after_mb"] - traced["before_mb"]
     rows = [
         [
-            str(report["jobs"]),
+            f"{jobs:,}",
             f"{report['before_mb']:.1f}",
             f"{report['after_mb']:.1f}",
-            f"{growth:.1f}",
-            f"{growth / report['jobs'] * 1000:.2f}",
+            f"{growth / jobs * 1000:.2f}",
+            f"{heap / jobs * 1000:.2f}",
+            f"{heap * 1024 * 1024 / jobs:,.0f}",
             f"{report['submit_seconds']:.1f}",
         ]
     ]
     headers = [
-        "jobs in flight", "RSS before MiB", "RSS in flight MiB", "growth MiB",
-        "MiB per 1,000 jobs", "time to submit all s",
+        "jobs in flight", "RSS before MiB", "RSS in flight MiB", "RSS MiB per 1,000",
+        "Python heap MiB per 1,000", "heap bytes per job", "time to submit all s",
     ]  # fmt: skip
     text = table(headers, rows)
     out(text)
     return text
 
 
-async def _memory_worker(base_url: str, jobs: int) -> dict[str, float]:
+async def _memory_worker(base_url: str, jobs: int, traced: bool) -> dict[str, float]:
+    """RSS, or with ``traced`` the memory tracemalloc sees, before and with ``jobs`` idle
+    jobs in flight (in MiB)."""
     requests = [TextToVideo(**{**FIELDS, "prompt": f"{PROMPT} #{i}"}) for i in range(jobs)]
     idle = PollPolicy(first_delay=3600, interval=3600, jitter=0, timeout=None)
+
+    def measure() -> float:
+        gc.collect()
+        if traced:
+            return tracemalloc.get_traced_memory()[0] / (1024 * 1024)
+        return rss_mb()
+
     async with PixVerse(api_key=API_KEY, base_url=base_url, poll=idle) as client:
         await client.account.balance()  # the connection pool and the session exist now
-        gc.collect()
-        before = rss_mb()
+        if traced:
+            tracemalloc.start()
+        before = measure()
         started = time.perf_counter()
         stream = client.runner(concurrency=jobs).run(requests)
         async with stream:
@@ -382,8 +428,7 @@ async def _memory_worker(base_url: str, jobs: int) -> dict[str, float]:
                     raise RuntimeError(f"a job ended early: {first.result()}")
                 await asyncio.sleep(0.05)
             submit_seconds = time.perf_counter() - started
-            gc.collect()
-            after = rss_mb()
+            after = measure()
             first.cancel()
             await asyncio.gather(first, return_exceptions=True)
     return {
@@ -405,6 +450,7 @@ class Settings:
     status_n: int
     import_runs: int
     memory_jobs: int
+    max_seconds: float
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -416,6 +462,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         status_n=args.status_n or (1000 if quick else 3000),
         import_runs=args.import_runs or (3 if quick else 7),
         memory_jobs=args.memory_jobs or (1000 if quick else 5000),
+        max_seconds=args.max_seconds,
     )
 
 
@@ -430,19 +477,21 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
     out(f"submits: N={s.n}, concurrency {s.concurrencies}, {s.rounds} interleaved rounds")
 
     async def submits(method: str, url: str, concurrency: int) -> Run:
-        return await _run_submits(method, url, s.n, concurrency)
+        return await _run_submits(method, url, s.n, concurrency, s.max_seconds)
 
     results = _interleaved(SUBMIT_METHODS, s.concurrencies, s.rounds, submits, out=out)
     text = comparison_table(results, SUBMIT_METHODS, s.concurrencies)
     out(text)
     section(
         "Submit overhead",
-        f"{s.n:,} text-to-video submits per run, {s.rounds} interleaved rounds, median "
-        "requests/s. SDK = `client.videos.text_to_video(**fields)` (builds and validates the "
-        "request, JSON, retry wrapper, envelope and `GenerationResult` decoding, a "
-        "`GenerationJob`); aiohttp / httpx = hand-written calls with the same headers and "
-        "body. The emulator is one Python process on the same machine: it bounds the "
-        "absolute figures, the ratios compare the clients against the same server.",
+        f"{s.n:,} text-to-video submits per run (a run stops starting calls after "
+        f"{s.max_seconds:g} s), {s.rounds} interleaved rounds, medians. SDK = "
+        "`client.videos.text_to_video(**fields)` (builds and validates the request, JSON, "
+        "retries, envelope and `GenerationResult` decoding, a `GenerationJob`); aiohttp / "
+        "httpx = hand-written calls with the same headers and body. `CPU us/req` is the "
+        "client process's CPU time per request. The emulator is one Python process on the "
+        "same 2 cores: it bounds the absolute figures; the ratios compare the clients "
+        "against the same server.",
         text,
     )
 
@@ -453,7 +502,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
         video["id"] = await _make_video(url)
 
     async def polls(method: str, url: str, concurrency: int) -> Run:
-        return await _run_status(method, url, video["id"], s.status_n, concurrency)
+        return await _run_status(method, url, video["id"], s.status_n, concurrency, s.max_seconds)
 
     results = _interleaved(STATUS_METHODS, s.concurrencies, s.rounds, polls, setup=make, out=out)
     text = comparison_table(results, STATUS_METHODS, s.concurrencies)
@@ -461,8 +510,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
     section(
         "Status polling and decoding",
         f"{s.status_n:,} `GET /openapi/v2/video/result/{{id}}` per run, {s.rounds} "
-        "interleaved rounds: `client.videos.get(id)` (envelope check, decoding into "
-        "`Video`) against a raw aiohttp GET plus `json.loads`.",
+        "interleaved rounds, medians: `client.videos.get(id)` (envelope check, decoding "
+        "into `Video`) against a raw aiohttp GET plus `json.loads`.",
         text,
     )
 
@@ -482,7 +531,10 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
         f"A fresh client process runs {s.memory_jobs:,} jobs at concurrency {s.memory_jobs:,} "
         "against generations that last 600 s, with a poll policy that waits an hour (no polls "
         "while measured). RSS after `gc.collect()` before the run and once every job is "
-        "submitted (includes the in-memory journal); then the run is cancelled.",
+        "submitted (includes the in-memory journal and whatever the allocator kept from the "
+        "submit burst); then the run is cancelled. The Python heap column is the same "
+        "measurement in a second fresh process under `tracemalloc` (live Python objects "
+        "only: not SQLite's own memory, not allocator slack): the steadier figure.",
         text,
     )
     return "\n".join(sections)
@@ -499,15 +551,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--status-n", type=int, default=0, help="status polls per run")
     parser.add_argument("--import-runs", type=int, default=0, help="import runs per module")
     parser.add_argument("--memory-jobs", type=int, default=0, help="in-flight jobs (5000)")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=4.0,
+        help="stop starting calls after this long in one run (0: never; default 4)",
+    )
     parser.add_argument("--memory-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.memory_worker:
-        print(json.dumps(asyncio.run(_memory_worker(args.url, args.memory_jobs))), flush=True)
+        report = asyncio.run(_memory_worker(args.url, args.memory_jobs, args.traced))
+        print(json.dumps(report), flush=True)
         return 0
     run(args)
     return 0

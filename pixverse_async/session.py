@@ -112,6 +112,10 @@ class _Attempt:
         return self.headers[TRACE_ID_HEADER]
 
 
+_Retrier = Callable[[_Attempt, list[RetryableFailure]], Awaitable[Any]]
+"""A call wrapped in backoff's retry loop (see :meth:`Session.request`)."""
+
+
 class Session:
     """An authenticated aiohttp session for the PixVerse API.
 
@@ -142,7 +146,7 @@ class Session:
         self._owns_session = session is None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._retriers: dict[int, Callable[[_Attempt], Awaitable[Any]]] = {}
+        self._retriers: dict[int, _Retrier] = {}
 
     def __repr__(self) -> str:
         return f"Session(base_url={self.base_url!r}, api_key='***')"
@@ -407,7 +411,10 @@ class Session:
 async def _read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
     """The body up to ``limit`` bytes. ``StreamReader.read(n)`` returns only what is buffered
     (one network chunk), so a large body is read in a loop until EOF or ``limit``."""
-    data = bytearray()
+    first = await stream.read(limit)
+    if not first or len(first) >= limit or stream.at_eof():
+        return first  # the usual small answer: all of it came in one chunk
+    data = bytearray(first)
     while len(data) < limit:
         chunk = await stream.read(limit - len(data))
         if not chunk:

@@ -1,7 +1,7 @@
-"""The benchmarks still run: every one of them with tiny N, through ``python -m benchmarks``.
+"""The benchmarks still run: every one of them with tiny N, so they do not rot.
 
-Benchmarks print figures and assert nothing about them; this only checks that they work
-end to end (emulator processes, worker processes, tables, RESULTS.md) so they do not rot.
+Benchmarks print figures and assert nothing about them; these tests only check that they
+work end to end (emulator processes, worker processes, tables, RESULTS.md).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from benchmarks import bench_overhead, bench_runner
 from benchmarks.__main__ import main as run_all
 
 
-def test_all_benchmarks_run_with_tiny_n(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_python_m_benchmarks_runs_everything_and_writes_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     results = tmp_path / "RESULTS.md"
 
     assert run_all(["--smoke", "--results", str(results)]) == 0
@@ -33,9 +35,16 @@ def test_all_benchmarks_run_with_tiny_n(tmp_path: Path, capsys: pytest.CaptureFi
     assert f"wrote {results}" in capsys.readouterr().out
 
 
-def test_parsers_accept_their_documented_options() -> None:
-    args = bench_overhead.build_parser().parse_args(["--quick"])
-    settings = bench_overhead.settings_from(args)
-    assert settings.n < 5000 and settings.concurrencies == (1, 8, 64)
-    args = bench_runner.build_parser().parse_args(["--quick", "--journals", "memory"])
-    assert args.journals == ["memory"]
+def test_each_benchmark_main_accepts_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    tiny_overhead = "--n 20 --concurrency 2 --rounds 1 --status-n 20 --import-runs 1"
+    assert bench_overhead.main([*tiny_overhead.split(), "--memory-jobs", "20"]) == 0
+    tiny_runner = "--jobs 10 --journals memory --generation-seconds 0.1 --limit 5"
+    assert bench_runner.main([*tiny_runner.split(), "--concurrency", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert "sdk/aiohttp" in printed and "vs ideal" in printed
+
+
+def test_quick_mode_is_smaller_than_the_full_one() -> None:
+    quick = bench_overhead.settings_from(bench_overhead.build_parser().parse_args(["--quick"]))
+    full = bench_overhead.settings_from(bench_overhead.build_parser().parse_args([]))
+    assert quick.n < full.n == 5000 and full.concurrencies == (1, 8, 64)
