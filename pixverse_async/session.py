@@ -52,7 +52,9 @@ from .retry import RetryableFailure, RetryPolicy, parse_retry_after, wait_genera
 logger = logging.getLogger("pixverse_async")
 
 USER_AGENT = f"pixverse-async/{__version__} aiohttp/{aiohttp.__version__}"
-DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=15, sock_read=60)
+#: No separate read timeout: aiohttp arms a timer for every read with one (measurably slower
+#: per call), and the total deadline already bounds a stalled answer.
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=15)
 #: Bodies larger than this are not read; error bodies are cut to it.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 _ERR_MSG_MAX_CHARS = 500
