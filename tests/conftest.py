@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# Every event loop of the suite runs in asyncio debug mode (un-awaited coroutines, callbacks
+# from other threads and unclosed transports are reported); set before any loop exists.
+os.environ.setdefault("PYTHONASYNCIODEBUG", "1")
+
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
