@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import random
 import time
 import uuid
@@ -22,8 +21,17 @@ from aiohttp import web
 
 from ..constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, Paths, VideoStatusCode
 from .faults import FaultConfig
+from .responses import (
+    ErrorResponse,
+    envelope,
+    error,
+    error_json,
+    moderation_error,
+    rejection,
+)
 from .state import EmulatorState, Generation, MaskSelection, RequestRecord
-from .validation import VALIDATORS, Rejection, referenced_ids, validate_list_query
+from .upload_routes import UploadRoutes
+from .validation import VALIDATORS, referenced_ids, validate_list_query
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -69,39 +77,6 @@ class EmulatorConfig:
     seed: int | None = None
 
 
-class ErrorResponse(web.Response):
-    """A JSON error answer that remembers its ErrCode for the request records."""
-
-    err_code: int | None = None
-
-
-def _error_json(body: dict[str, Any], status: int, code: int) -> ErrorResponse:
-    response = ErrorResponse(text=json.dumps(body), status=status, content_type="application/json")
-    response.err_code = code
-    return response
-
-
-def envelope(resp: Any) -> web.Response:
-    """A success answer: ``{"ErrCode": 0, "ErrMsg": "success", "Resp": resp}``, HTTP 200."""
-    return web.json_response({"ErrCode": ErrCode.SUCCESS, "ErrMsg": "success", "Resp": resp})
-
-
-def error(code: int, message: str, *, status: int = 200) -> web.Response:
-    """An error answer with ``ErrCode`` ``code`` and a null ``Resp`` (HTTP 200 by default)."""
-    return _error_json({"ErrCode": code, "ErrMsg": message, "Resp": None}, status, code)
-
-
-def moderation_error(message: str) -> web.Response:
-    """The moderation failure as the spec shows it: HTTP 500, lowercase envelope."""
-    body = {"err_code": ErrCode.MODERATION_REJECTED, "err_msg": message, "resp": ""}
-    return _error_json(body, 500, ErrCode.MODERATION_REJECTED)
-
-
-def rejection(rej: Rejection) -> web.Response:
-    """The error answer for a request the validation refused."""
-    return error(rej.err_code, rej.err_msg)
-
-
 class EmulatorApp:
     """Builds the ``web.Application`` and holds its state."""
 
@@ -125,8 +100,6 @@ class EmulatorApp:
         app.router.add_get(Paths.TTS_LIST, self.tts_list)
         app.router.add_get(Paths.RESTYLE_LIST, self.restyle_list)
         app.router.add_get("/media/videos/{name}", self.serve_video)
-        from .upload_routes import UploadRoutes
-
         UploadRoutes(self).add_to(app)
         return app
 
@@ -163,7 +136,7 @@ class EmulatorApp:
         record.fault = fault
         if fault == "error_500":
             body = {"err_code": 500000, "err_msg": "internal error (injected)", "resp": ""}
-            return _error_json(body, 500, 500000)
+            return error_json(body, 500, 500000)
         if fault == "rate_limited":
             return web.json_response(
                 {

@@ -52,13 +52,17 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiofiles
 from aiohttp import BodyPartReader, web
 from yarl import URL
 
 from ..constants import API_KEY_HEADER, ErrCode, Limits, Paths
-from .app import EmulatorApp, envelope, error
+from .responses import envelope, error
+
+if TYPE_CHECKING:
+    from .app import EmulatorApp
 from .sniff import Format, Unreadable, identify, image_size
 from .state import Upload
 
