@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from . import bench_overhead, bench_runner, bench_upload
+from . import bench_layers, bench_overhead, bench_runner, bench_upload
 from ._util import cpu_model, load_average
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -35,6 +35,11 @@ ARGS: dict[str, dict[str, list[str]]] = {
         "smoke": shlex.split(
             "--n 40 --concurrency 1,4 --rounds 1 --status-n 40 --import-runs 1 --memory-jobs 40"
         ),
+    },
+    "layers": {
+        "full": [],
+        "quick": ["--n", "1500", "--rounds", "3"],
+        "smoke": ["--n", "30", "--rounds", "1"],
     },
     "runner": {
         "full": [],
@@ -97,8 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write")
     parser.add_argument(
         "--only",
-        default="overhead,runner,upload",
-        help="comma-separated subset of: overhead, runner, upload",
+        default="overhead,layers,runner,upload",
+        help="comma-separated subset of: overhead, layers, runner, upload",
     )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -109,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runs: dict[str, Callable[[list[str]], str]] = {
         "overhead": lambda a: bench_overhead.run(bench_overhead.build_parser().parse_args(a)),
+        "layers": lambda a: bench_layers.run(bench_layers.build_parser().parse_args(a)),
         "runner": lambda a: bench_runner.run(bench_runner.build_parser().parse_args(a)),
         "upload": _upload,
     }

@@ -25,6 +25,7 @@ def test_python_m_benchmarks_runs_everything_and_writes_results(
     for heading in (
         "### Submit overhead",
         "### Status polling and decoding",
+        "### Submit cost by layer",
         "### Import time",
         "### Memory per in-flight job",
         "### Job runner",
