@@ -27,6 +27,7 @@ from pixverse_async.errors import ValidationError
 from pixverse_async.models import REQUEST_KINDS, build_request, converter, to_json
 from pixverse_async.uploads import AsyncSizedSource, UploadInfo, field_for, inspect_upload
 
+from .strategies import json_scalars, json_values, one_in
 from .test_upload_checks import CASES
 
 # Explicit example counts (README, "Reliability", reports them).
@@ -35,26 +36,8 @@ UPLOAD_EXAMPLES = 1000  # bytes and streams, each
 FILE_EXAMPLES = 200  # files on disk
 
 
-def one_in(n: int) -> st.SearchStrategy[bool]:
-    """True about once in ``n`` draws (hypothesis leans to the first values of a list)."""
-    return st.sampled_from([False] * (n - 1) + [True])
-
-
-JSON_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12)
-)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=8,
-)
+JSON_SCALARS = json_scalars(text_size=12)
+JSON_VALUES = json_values(JSON_SCALARS, max_leaves=8)
 #: Values that are valid somewhere (enum strings, ids, durations), to get past type checks.
 PLAUSIBLE = st.sampled_from(
     ["v3.5", "v4", "v4.5", "v5", "v6", "360p", "540p", "720p", "1080p", "16:9", "9:16", "1:1",

@@ -58,6 +58,7 @@ from pixverse_async.retry import RetryableFailure
 from pixverse_async.session import MAX_RESPONSE_BYTES, Session, _Attempt
 
 from .conftest import ScriptedServer
+from .strategies import json_scalars, json_values, one_in
 
 # Explicit example counts (README, "Reliability", reports them).
 DECODE_EXAMPLES = 2000
@@ -67,28 +68,10 @@ MUTATION_EXAMPLES = 150  # per response class
 KEY = "sk-hostile-0000"
 
 
-def one_in(n: int) -> st.SearchStrategy[bool]:
-    """True about once in ``n`` draws (hypothesis leans to the first values of a list)."""
-    return st.sampled_from([False] * (n - 1) + [True])
-
-
 # --- strategies -------------------------------------------------------------------------------
 
-JSON_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=30)
-)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=10,
-)
+JSON_SCALARS = json_scalars(text_size=30)
+JSON_VALUES = json_values(JSON_SCALARS, max_leaves=10)
 #: ErrCode values a broken server might send: every JSON type, digit strings that int() takes
 #: and some it does not ("²" is a digit to str.isdigit, "--1" passes a naive lstrip("-")).
 ODD_CODES = [
