@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
 import aiohttp
+import attrs
 
 from .constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from .endpoints.account import Account
@@ -13,9 +15,10 @@ from .endpoints.catalogs import Restyles, Speakers
 from .endpoints.images import Images
 from .endpoints.media import Media
 from .endpoints.videos import Videos
-from .errors import PixVerseError
+from .errors import ValidationError
 from .jobs import PollPolicy
-from .retry import RetryPolicy
+from .options import Timeout
+from .retry import RetryPolicy, check_max_retries
 from .runner import JobRunner
 from .session import DEFAULT_TIMEOUT, Session
 
@@ -23,10 +26,14 @@ from .session import DEFAULT_TIMEOUT, Session
 class PixVerse:
     """An async client for the PixVerse video-generation API.
 
-    ``api_key`` defaults to ``$PIXVERSE_API_KEY`` (a missing key raises here, not at the first
-    call); ``base_url`` to ``$PIXVERSE_BASE_URL``, else the production API. Use it as an async
-    context manager, or call :meth:`aclose` yourself. Pass ``session`` to reuse an
-    ``aiohttp.ClientSession`` you own; the client never closes a borrowed session.
+    ``api_key`` defaults to ``$PIXVERSE_API_KEY`` (a missing key raises
+    :class:`~pixverse_async.errors.AuthenticationError` here, not at the first call);
+    ``base_url`` to ``$PIXVERSE_BASE_URL``, else the production API. ``timeout`` is a total in
+    seconds or an ``aiohttp.ClientTimeout``; retries are set by ``max_retries`` or by a whole
+    ``retry=RetryPolicy(...)``, not both. Use it as an async context manager, or call
+    :meth:`aclose` yourself. Pass ``session`` to reuse an ``aiohttp.ClientSession`` you own;
+    the client never closes a borrowed session. :meth:`with_options` makes a copy with other
+    defaults on the same connection pool.
 
     Example::
 
@@ -51,34 +58,66 @@ class PixVerse:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
         connection_limit: int = 100,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-        if not key:
-            raise PixVerseError(
-                f"no API key: pass api_key=... or set the {API_KEY_ENV} environment variable"
+        if retry is not None and max_retries is not None:
+            raise ValidationError(
+                "max_retries",
+                "pass either max_retries=... or retry=RetryPolicy(...), not both "
+                "(RetryPolicy has its own max_retries)",
             )
+        if max_retries is not None:
+            check_max_retries(max_retries)
+            retry = RetryPolicy(max_retries=max_retries)
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        policy = retry if retry is not None else RetryPolicy(max_retries=max_retries)
-        self._session = Session(
-            api_key=key,
-            base_url=url,
-            timeout=timeout,
-            retry=policy,
-            connection_limit=connection_limit,
-            session=session,
+        self._bind(
+            Session(
+                api_key=key or "",
+                base_url=url,
+                timeout=timeout,
+                retry=retry,
+                connection_limit=connection_limit,
+                session=session,
+            ),
+            poll or PollPolicy(),
         )
-        self.poll = poll or PollPolicy()
+
+    def _bind(self, session: Session, poll: PollPolicy) -> None:
+        self._session = session
+        self.poll = poll
         self.videos = Videos(self._session, self.poll)
         self.account = Account(self._session)
         self.images, self.media = Images(self._session), Media(self._session)
         self.speakers = Speakers(self._session)
         self.restyles = Restyles(self._session)
+
+    def with_options(
+        self, *, timeout: Timeout | None = None, max_retries: int | None = None
+    ) -> PixVerse:
+        """A copy of this client with another default ``timeout`` or ``max_retries``.
+
+        The copy shares this client's connection pool and lifecycle: closing the copy (or
+        leaving its ``async with``) does nothing, and closing this client closes the pool for
+        both. Options passed to a single call still win over the copy's defaults.
+
+        Example::
+
+            patient = client.with_options(timeout=300, max_retries=5)
+            balance = await patient.account.balance()
+        """
+        retry = None
+        if max_retries is not None:
+            check_max_retries(max_retries)
+            retry = attrs.evolve(self._session.retry, max_retries=max_retries)
+        clone = copy.copy(self)
+        clone._bind(self._session.with_options(timeout=timeout, retry=retry), self.poll)
+        return clone
 
     def runner(self, *, concurrency: int = 16, **options: Any) -> JobRunner:
         """A :class:`~pixverse_async.runner.JobRunner` on this client; see its options."""

@@ -41,7 +41,8 @@ class Paths:
 
 
 class ErrCode:
-    """Business error codes (``ErrCode`` / ``err_code``), from the spec notes' table."""
+    """Business error codes (``ErrCode`` / ``err_code``): PixVerse's own table (LIVE-API.md),
+    plus 10002-10005, 500043 and 500052 from the spec pages' examples."""
 
     SUCCESS: Final = 0
     API_KEY_MISSING: Final = 10002
@@ -67,12 +68,16 @@ class ErrCode:
     MODERATION_REJECTED: Final = 500052
     MODERATION_REJECTED_2: Final = 500054
     MODERATION_REJECTED_3: Final = 500063
-    MONTHLY_LIMIT: Final = 500060
+    MONTHLY_LIMIT: Final = 500060  # the monthly effects-activation limit
     CONTENT_DELETED: Final = 500064
     HIGH_LOAD: Final = 500069
     TEMPLATE_NOT_ACTIVATED: Final = 500070
     RESOLUTION_NOT_SUPPORTED: Final = 500071
     INSUFFICIENT_BALANCE: Final = 500090
+    DATABASE_ERROR: Final = 500100
+    UNKNOWN_ERROR: Final = 99999
+    MOTION_CONTROL_INPUT_REJECTED: Final = 701002
+    MOTION_CONTROL_INPUT_REJECTED_2: Final = 701003
 
 
 class VideoStatusCode:

@@ -4,8 +4,9 @@ Everything the SDK raises on purpose is a :class:`PixVerseError`::
 
     PixVerseError
     ├── ValidationError (also ValueError)   bad input, caught before anything is sent
-    ├── TransportError                      no usable answer (connection, timeout, bad body)
-    │   └── ResponseDecodingError           an answer the SDK cannot read
+    ├── TransportError                      no answer (connection failed, timed out)
+    │   └── DownloadError                   a video could not be downloaded completely
+    ├── ResponseDecodingError               an answer arrived that the SDK cannot read
     ├── SubmissionUnknownError              paid work sent, outcome unknown: never retried
     ├── APIError                            the service answered with an error
     │   ├── AuthenticationError, PermissionDeniedError
@@ -54,7 +55,7 @@ class ValidationError(PixVerseError, ValueError):
 
 
 class TransportError(PixVerseError):
-    """No usable answer: the connection failed or timed out once retries were spent."""
+    """No answer: the connection failed or timed out once retries were spent."""
 
     def __init__(
         self,
@@ -73,8 +74,15 @@ class TransportError(PixVerseError):
         super().__init__(f"{message}{where}")
 
 
-class ResponseDecodingError(TransportError):
-    """The service answered, but with a body the SDK cannot read as the documented shape."""
+class DownloadError(TransportError):
+    """A video could not be downloaded completely (retries spent, or the file not writable)."""
+
+
+class ResponseDecodingError(PixVerseError):
+    """The service answered, but with a body the SDK cannot read as the documented shape.
+
+    Not a :class:`TransportError`: an answer did arrive (``http_status`` says which).
+    """
 
     def __init__(
         self,
@@ -86,8 +94,13 @@ class ResponseDecodingError(TransportError):
         http_status: int | None = None,
         attempts: int = 1,
     ) -> None:
+        self.method = method
+        self.path = path
+        self.trace_id = trace_id
         self.http_status = http_status
-        super().__init__(message, method=method, path=path, trace_id=trace_id, attempts=attempts)
+        self.attempts = attempts
+        where = f" ({method} {path}, trace_id={trace_id}, attempts={attempts})" if path else ""
+        super().__init__(f"{message}{where}")
 
 
 class SubmissionUnknownError(PixVerseError):
@@ -139,6 +152,8 @@ class APIError(PixVerseError):
         super().__init__(err_msg)
 
     def __str__(self) -> str:
+        if not self.http_status:  # raised before any call was made (e.g. no API key)
+            return self.err_msg
         text = (
             f"ErrCode {self.err_code} (HTTP {self.http_status}): {self.err_msg} "
             f"[trace_id={self.trace_id}]"
@@ -159,7 +174,10 @@ def _rebuild_api_error(cls: type[APIError], state: dict[str, Any]) -> APIError:
 
 
 class AuthenticationError(APIError):
-    """The API key is missing, invalid or expired, or the account is invalid."""
+    """The API key is missing, invalid or expired, or the account is invalid.
+
+    A client built without a key raises it at once, with ``http_status == 0`` (nothing sent).
+    """
 
 
 class PermissionDeniedError(APIError):
@@ -258,6 +276,10 @@ ERROR_CODE_TABLE: Mapping[int, type[APIError]] = {
     ErrCode.TEMPLATE_NOT_ACTIVATED: InvalidParameterError,
     ErrCode.RESOLUTION_NOT_SUPPORTED: InvalidParameterError,
     ErrCode.INSUFFICIENT_BALANCE: InsufficientCreditsError,
+    ErrCode.DATABASE_ERROR: ServerError,
+    ErrCode.UNKNOWN_ERROR: ServerError,
+    ErrCode.MOTION_CONTROL_INPUT_REJECTED: InvalidParameterError,
+    ErrCode.MOTION_CONTROL_INPUT_REJECTED_2: InvalidParameterError,
 }
 
 

@@ -21,6 +21,7 @@ import attrs
 from .errors import (
     JobTimeoutError,
     RateLimitError,
+    ResponseDecodingError,
     ServerError,
     TransportError,
     VideoDeletedError,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pixverse_async")
 
 #: Failures of a status poll that are worth polling through until the overall timeout.
-TRANSIENT_POLL_ERRORS = (TransportError, RateLimitError, ServerError)
+TRANSIENT_POLL_ERRORS = (TransportError, ResponseDecodingError, RateLimitError, ServerError)
 
 
 @attrs.frozen(kw_only=True)

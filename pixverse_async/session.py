@@ -24,21 +24,23 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import aiohttp
-import backoff
+import attrs
 
 from ._version import __version__
-from .constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode
+from .constants import API_KEY_ENV, API_KEY_HEADER, TRACE_ID_HEADER, ErrCode
 from .errors import (
     APIError,
+    AuthenticationError,
     PixVerseError,
     RateLimitError,
     ResponseDecodingError,
@@ -47,7 +49,8 @@ from .errors import (
     TransportError,
     error_for_code,
 )
-from .retry import RetryableFailure, RetryPolicy, parse_retry_after, wait_generator
+from .options import RequestOptions, Timeout, as_client_timeout, merge_extra, merge_query
+from .retry import RetryableFailure, RetryPolicy, call_with_retries, parse_retry_after
 
 logger = logging.getLogger("pixverse_async")
 
@@ -66,56 +69,41 @@ Body = Callable[[], Any]
 """A factory for a request body (e.g. a multipart writer), called afresh for every attempt."""
 
 
+@attrs.define(eq=False, repr=False)
 class _Attempt:
-    """What one logical call needs for each of its attempts."""
+    """What one logical call needs for each of its attempts; its repr names the call (for
+    the retry log line) and never shows the headers, which hold the API key."""
 
-    __slots__ = (
-        "body",
-        "body_error",
-        "data",
-        "headers",
-        "method",
-        "number",
-        "paid",
-        "params",
-        "path",
-        "timeout",
-        "url",
-    )
-
-    def __init__(
-        self,
-        *,
-        method: str,
-        path: str,
-        url: str,
-        headers: dict[str, str],
-        data: bytes | None,
-        body: Body | None,
-        params: Mapping[str, str] | None,
-        paid: bool,
-        timeout: aiohttp.ClientTimeout | None,
-        body_error: Callable[[BaseException], PixVerseError | None] | None = None,
-    ) -> None:
-        self.body_error = body_error
-        self.method = method
-        self.path = path
-        self.url = url
-        self.headers = headers
-        self.data = data
-        self.body = body
-        self.params = params
-        self.paid = paid
-        self.timeout = timeout
-        self.number = 0
+    method: str
+    path: str
+    url: str
+    headers: dict[str, str]
+    data: bytes | None
+    body: Body | None
+    params: Mapping[str, str] | None
+    paid: bool
+    timeout: aiohttp.ClientTimeout
+    body_error: Callable[[BaseException], PixVerseError | None] | None = None
+    number: int = 0
 
     @property
     def trace_id(self) -> str:
         return self.headers[TRACE_ID_HEADER]
 
+    def __repr__(self) -> str:
+        return f"{self.method} {self.path} trace_id={self.trace_id}"
 
-_Retrier = Callable[[_Attempt, list[RetryableFailure]], Awaitable[Any]]
-"""A call wrapped in backoff's retry loop (see :meth:`Session.request`)."""
+
+@attrs.define(eq=False)
+class _Pool:
+    """The aiohttp session (the connection pool) and its event loop, shared by a
+    :class:`Session` and its :meth:`~Session.with_options` copies."""
+
+    connection_limit: int
+    session: aiohttp.ClientSession | None
+    owned: bool
+    loop: asyncio.AbstractEventLoop | None = None
+    closed: bool = False
 
 
 class Session:
@@ -124,7 +112,9 @@ class Session:
     The ``aiohttp.ClientSession`` is created lazily, inside the running event loop, on the
     first call, and closed by :meth:`aclose` (or ``async with``). A session passed in as
     ``session`` is used as it is and never closed here. Using one :class:`Session` from two
-    event loops raises :class:`~pixverse_async.errors.PixVerseError` at once.
+    event loops raises :class:`~pixverse_async.errors.PixVerseError` at once. ``timeout`` is
+    a total in seconds or an ``aiohttp.ClientTimeout``; a missing ``api_key`` raises
+    :class:`~pixverse_async.errors.AuthenticationError` here.
     """
 
     def __init__(
@@ -132,23 +122,25 @@ class Session:
         *,
         api_key: str,
         base_url: str,
-        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         connection_limit: int = 100,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         if not api_key:
-            raise PixVerseError("an API key is required")
+            raise AuthenticationError(
+                err_code=None,
+                err_msg=f"no API key: pass api_key=... or set the {API_KEY_ENV} "
+                "environment variable",
+                http_status=0,
+                trace_id=None,
+            )
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        self.timeout = as_client_timeout(timeout)
         self.retry = retry or RetryPolicy()
-        self.connection_limit = connection_limit
-        self._session = session
-        self._owns_session = session is None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
-        self._retriers: dict[int, _Retrier] = {}
+        self._pool = _Pool(connection_limit, session, owned=session is None)
+        self._is_copy = False
 
     def __repr__(self) -> str:
         return f"Session(base_url={self.base_url!r}, api_key='***')"
@@ -160,38 +152,61 @@ class Session:
         await self.aclose()
 
     @property
+    def connection_limit(self) -> int:
+        return self._pool.connection_limit
+
+    @property
     def closed(self) -> bool:
-        return self._closed
+        return self._pool.closed
+
+    def with_options(
+        self, *, timeout: Timeout | None = None, retry: RetryPolicy | None = None
+    ) -> Session:
+        """A copy with another default timeout or retry policy, sharing this session's
+        connection pool and lifecycle: closing the copy does nothing, closing this session
+        closes the pool for both."""
+        clone = copy.copy(self)
+        clone._is_copy = True
+        if timeout is not None:
+            clone.timeout = as_client_timeout(timeout)
+        if retry is not None:
+            clone.retry = retry
+        return clone
 
     async def aclose(self) -> None:
-        """Close the aiohttp session if this object created it. Safe to call twice."""
-        self._closed = True
-        if self._session is not None and self._owns_session and not self._session.closed:
-            await self._session.close()
+        """Close the aiohttp session if this object created it. Safe to call twice; a no-op
+        on a :meth:`with_options` copy (the pool belongs to the original)."""
+        if self._is_copy:
+            return
+        pool = self._pool
+        pool.closed = True
+        if pool.session is not None and pool.owned and not pool.session.closed:
+            await pool.session.close()
 
     def client_session(self) -> aiohttp.ClientSession:
         """The aiohttp session, created on first use inside the running loop."""
+        pool = self._pool
         loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
-        elif self._loop is not loop:
+        if pool.loop is None:
+            pool.loop = loop
+        elif pool.loop is not loop:
             raise PixVerseError(
                 "this client was opened in another event loop; create one client per loop"
             )
-        if self._closed:
+        if pool.closed:
             raise PixVerseError("this client is closed")
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self.connection_limit)
-            self._session = aiohttp.ClientSession(
+        if pool.session is None:
+            connector = aiohttp.TCPConnector(limit=pool.connection_limit)
+            pool.session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self.timeout,
                 headers={"User-Agent": USER_AGENT},
             )
-        return self._session
+        return pool.session
 
     def _headers(self, trace_id: str | None) -> dict[str, str]:
         headers = {API_KEY_HEADER: self._api_key, TRACE_ID_HEADER: trace_id or str(uuid.uuid4())}
-        if not self._owns_session:
+        if not self._pool.owned:
             headers["User-Agent"] = USER_AGENT
         return headers
 
@@ -204,8 +219,8 @@ class Session:
         body: Body | None = None,
         params: Mapping[str, str] | None = None,
         paid: bool = False,
+        options: RequestOptions | None = None,
         max_retries: int | None = None,
-        timeout: aiohttp.ClientTimeout | None = None,
         trace_id: str | None = None,
         body_error: Callable[[BaseException], PixVerseError | None] | None = None,
     ) -> Any:
@@ -214,56 +229,49 @@ class Session:
         ``json_body`` is sent as JSON; ``body`` is a factory for any other body (called for
         every attempt, so a retried upload streams its file again). ``paid`` marks calls that
         start paid work: they are never retried once the service may have acted on them.
-        ``trace_id`` lets a caller choose the call's ``Ai-trace-id`` (a fresh UUID4 otherwise),
-        e.g. to journal it before the call is sent. ``body_error`` recognises a failure of
-        the body itself (a file that changed while streaming): it is raised as it is,
-        never retried and never taken for an ambiguous submit.
+        ``options`` are the caller's per-call options (see :mod:`~pixverse_async.options`):
+        ``extra_body`` is merged into ``json_body`` (into ``params`` for a GET; a ``body``
+        factory must merge it itself), ``extra_headers`` into the headers, and ``timeout`` /
+        ``max_retries`` replace this session's. ``max_retries`` alone is a shorthand that
+        wins over ``options.max_retries``. ``trace_id`` lets a caller choose the call's
+        ``Ai-trace-id`` (a fresh UUID4 otherwise), e.g. to journal it before the call is
+        sent. ``body_error`` recognises a failure of the body itself (a file that changed
+        while streaming): it is raised as it is, never retried and never taken for an
+        ambiguous submit.
         """
         headers = self._headers(trace_id)
+        timeout = self.timeout
+        if options is not None:
+            if options.extra_headers:
+                headers.update(options.extra_headers)  # reserved names refused when built
+            if options.extra_body is not None:
+                if method == "GET":
+                    params = merge_query(params, options.extra_body)
+                elif body is not None:
+                    raise TypeError("extra_body with a body factory: merge it into the body")
+                else:
+                    json_body = merge_extra(json_body, options.extra_body)
+            if options.timeout is not None:
+                timeout = as_client_timeout(options.timeout)
+            if max_retries is None:
+                max_retries = options.max_retries
         data: bytes | None = None
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
         attempt = _Attempt(
-            method=method,
-            path=path,
-            url=self.base_url + path,
-            headers=headers,
-            data=data,
-            body=body,
-            params=params,
-            paid=paid,
-            timeout=timeout,
-            body_error=body_error,
+            method,
+            path,
+            self.base_url + path,
+            headers,
+            data,
+            body,
+            params,
+            paid,
+            timeout,
+            body_error,
         )
-        retries = self.retry.max_retries if max_retries is None else max_retries
-        try:
-            # Most calls succeed at once: the first attempt skips backoff's per-call
-            # bookkeeping (clock reads, a wait generator, a details dict).
-            return await self._attempt(attempt)
-        except RetryableFailure as failure:
-            replay = [failure]
-        retrier = self._retriers.get(retries)
-        if retrier is None:
-            retrier = self._retriers[retries] = backoff.on_exception(
-                lambda: wait_generator(self.retry),
-                RetryableFailure,
-                max_tries=retries + 1,
-                jitter=None,
-                on_backoff=_log_backoff,
-            )(self._retry_attempt)
-        try:
-            return await retrier(attempt, replay)
-        except RetryableFailure as failure:
-            raise failure.error from failure.error.__cause__
-
-    async def _retry_attempt(self, attempt: _Attempt, replay: list[RetryableFailure]) -> Any:
-        """backoff's target once the first attempt failed: its first try re-raises that
-        failure, so the waits, the log lines and the count of tries are as if backoff had
-        made every attempt."""
-        if replay:
-            raise replay.pop()
-        return await self._attempt(attempt)
+        return await call_with_retries(self.retry, self._attempt, attempt, max_retries=max_retries)
 
     async def _attempt(self, attempt: _Attempt) -> Any:
         session = self.client_session()
@@ -278,7 +286,7 @@ class Session:
                 data=sent_body,
                 params=attempt.params,
                 headers=attempt.headers,
-                timeout=attempt.timeout or self.timeout,
+                timeout=attempt.timeout,
                 # aiohttp re-sends custom headers (API-KEY) to any redirect target; the API
                 # never redirects, so a 3xx is answered as an error and the key stays here.
                 allow_redirects=False,
@@ -482,17 +490,3 @@ def _json_or_none(data: bytes | None) -> Mapping[str, Any] | None:
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None
-
-
-def _log_backoff(details: Mapping[str, Any]) -> None:
-    attempt: _Attempt = details["args"][0]
-    failure = details.get("exception")
-    logger.debug(
-        "retry %s %s trace_id=%s after attempt %d in %.3fs: %s",
-        attempt.method,
-        attempt.path,
-        attempt.trace_id,
-        details["tries"],
-        details["wait"],
-        type(failure.error).__name__ if isinstance(failure, RetryableFailure) else failure,
-    )

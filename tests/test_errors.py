@@ -9,39 +9,48 @@ import pytest
 from pixverse_async import errors
 from pixverse_async.constants import ErrCode
 
-# The families of ../shared/spec/NOTES.md's error table, written out independently of the
-# table in errors.py so a wrong row there fails here.
-EXPECTED = {
+# PixVerse's own error table, as ../shared/spec/LIVE-API.md ("Error codes") lists it, with the
+# family each code belongs to; written out independently of errors.py so a wrong row there
+# fails here.
+LIVE_API_TABLE = {
+    400011: errors.InvalidParameterError,  # empty parameter
+    400012: errors.AuthenticationError,  # invalid account
+    400013: errors.InvalidParameterError,  # wrong parameter type or value
+    400017: errors.InvalidParameterError,  # invalid parameter
+    400018: errors.InvalidParameterError,  # prompt over 2048 characters
+    400019: errors.InvalidParameterError,  # negative prompt over 2048 characters
+    400032: errors.InvalidParameterError,  # invalid image id
+    500008: errors.NotFoundError,  # requested data not found
+    500020: errors.PermissionDeniedError,  # no permission
+    500030: errors.InvalidParameterError,  # image over 20 MB / 4000 px
+    500031: errors.InvalidParameterError,  # image information unreadable
+    500032: errors.InvalidParameterError,  # invalid image format
+    500033: errors.InvalidParameterError,  # invalid image width or height
+    500041: errors.ServerError,  # image upload failed
+    500042: errors.ServerError,  # invalid image path
+    500044: errors.ConcurrencyLimitError,  # concurrent generation limit
+    500054: errors.ContentModerationError,  # image moderation failed
+    500060: errors.QuotaExceededError,  # monthly effects-activation limit
+    500063: errors.ContentModerationError,  # video, image or text moderation failed
+    500064: errors.NotFoundError,  # content deleted
+    500069: errors.RateLimitError,  # system under high load
+    500070: errors.InvalidParameterError,  # template not activated
+    500071: errors.InvalidParameterError,  # effect does not support 720p/1080p
+    500090: errors.InsufficientCreditsError,  # insufficient balance
+    500100: errors.ServerError,  # database error (server side)
+    99999: errors.ServerError,  # unknown error
+    701002: errors.InvalidParameterError,  # motion-control input rejected
+    701003: errors.InvalidParameterError,  # motion-control input rejected
+}
+# Not in PixVerse's table, kept from the spec pages' examples (LIVE-API.md says which).
+SPEC_PAGE_CODES = {
     10002: errors.AuthenticationError,
     10003: errors.AuthenticationError,
     10005: errors.AuthenticationError,
-    400011: errors.InvalidParameterError,
-    400012: errors.AuthenticationError,
-    400013: errors.InvalidParameterError,
-    400017: errors.InvalidParameterError,
-    400018: errors.InvalidParameterError,
-    400019: errors.InvalidParameterError,
-    400032: errors.InvalidParameterError,
-    500008: errors.NotFoundError,
-    500020: errors.PermissionDeniedError,
-    500030: errors.InvalidParameterError,
-    500031: errors.InvalidParameterError,
-    500032: errors.InvalidParameterError,
-    500033: errors.InvalidParameterError,
-    500041: errors.ServerError,
-    500042: errors.ServerError,
     500043: errors.InsufficientCreditsError,
-    500044: errors.ConcurrencyLimitError,
     500052: errors.ContentModerationError,
-    500054: errors.ContentModerationError,
-    500063: errors.ContentModerationError,
-    500060: errors.QuotaExceededError,
-    500064: errors.NotFoundError,
-    500069: errors.RateLimitError,
-    500070: errors.InvalidParameterError,
-    500071: errors.InvalidParameterError,
-    500090: errors.InsufficientCreditsError,
 }
+EXPECTED = {**LIVE_API_TABLE, **SPEC_PAGE_CODES}
 
 
 def test_table_covers_exactly_the_documented_codes() -> None:
@@ -49,11 +58,21 @@ def test_table_covers_exactly_the_documented_codes() -> None:
     assert set(errors.ERROR_CODE_TABLE) == documented == set(EXPECTED)
 
 
+@pytest.mark.parametrize("http_status", [200, 400, 500])
 @pytest.mark.parametrize(("code", "cls"), sorted(EXPECTED.items()))
-def test_every_row_maps_to_its_family(code: int, cls: type[errors.APIError]) -> None:
-    err = errors.error_for_code(err_code=code, err_msg="m", http_status=200, trace_id="t")
+def test_every_code_maps_to_its_family_whatever_the_http_status(
+    code: int, cls: type[errors.APIError], http_status: int
+) -> None:
+    msg = "  Verbatim ErrMsg: 余额不足 <b>!</b>  "
+    err = errors.error_for_code(err_code=code, err_msg=msg, http_status=http_status, trace_id="t")
     assert type(err) is cls
-    assert (err.err_code, err.err_msg, err.http_status, err.trace_id) == (code, "m", 200, "t")
+    assert (err.err_code, err.err_msg, err.http_status, err.trace_id) == (
+        code,
+        msg,
+        http_status,
+        "t",
+    )
+    assert msg in str(err)
 
 
 @pytest.mark.parametrize(
@@ -97,6 +116,29 @@ def test_validation_error_is_a_value_error_naming_the_field() -> None:
     err = errors.ValidationError("seed", "must be between 0 and 2147483647", -1)
     assert isinstance(err, ValueError) and isinstance(err, errors.PixVerseError)
     assert str(err).startswith("seed:")
+
+
+def test_an_error_raised_before_any_call_shows_only_its_message() -> None:
+    err = errors.AuthenticationError(
+        err_code=None, err_msg="no API key: pass api_key=...", http_status=0, trace_id=None
+    )
+    assert str(err) == "no API key: pass api_key=..."
+
+
+def test_response_decoding_error_is_not_a_transport_error() -> None:
+    # an answer arrived: whoever catches "no answer" must not swallow an unreadable one
+    err = errors.ResponseDecodingError("bad body", http_status=200)
+    assert isinstance(err, errors.PixVerseError)
+    assert not isinstance(err, errors.TransportError)
+    assert err.http_status == 200
+
+
+def test_download_error_is_a_transport_error_exported_at_the_top_level() -> None:
+    import pixverse_async
+
+    assert pixverse_async.DownloadError is errors.DownloadError
+    assert issubclass(errors.DownloadError, errors.TransportError)
+    assert "DownloadError" in pixverse_async.__all__
 
 
 def test_api_errors_pickle_round_trip() -> None:

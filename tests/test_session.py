@@ -27,6 +27,7 @@ from pixverse_async import (
     TransportError,
 )
 from pixverse_async.constants import Paths
+from pixverse_async.options import RequestOptions
 
 from .conftest import API_KEY, FAST_RETRY, ScriptedServer, never_answers
 
@@ -290,7 +291,10 @@ async def test_per_call_timeout_overrides_the_client_timeout(scripted: ScriptedS
     scripted.default = never_answers
     async with PixVerse(api_key=API_KEY, base_url=scripted.base_url, retry=FAST_RETRY) as client:
         with pytest.raises(TransportError):
-            await get(client, timeout=aiohttp.ClientTimeout(total=0.2), max_retries=0)
+            await get(
+                client,
+                options=RequestOptions(timeout=aiohttp.ClientTimeout(total=0.2), max_retries=0),
+            )
 
 
 async def test_refused_connection_is_retried_even_for_paid_calls(unused_tcp_port: int) -> None:
@@ -365,7 +369,7 @@ async def test_borrowed_session_stays_open_owned_one_closes(scripted: ScriptedSe
 
 def test_no_session_is_created_before_the_first_call() -> None:
     client = PixVerse(api_key="k")
-    assert client.session._session is None  # constructed outside any event loop
+    assert client.session._pool.session is None  # constructed outside any event loop
 
 
 def test_using_a_client_from_another_event_loop_is_a_clear_error() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Generic, TypeVar
 
 from ..models import (
     PageQuery,
@@ -15,6 +15,7 @@ from ..models import (
     SpeakerPage,
     from_json,
 )
+from ..options import RequestOptions, Timeout, request_options
 from ..session import Session
 
 ItemT = TypeVar("ItemT", Speaker, RestyleEffect)
@@ -28,17 +29,60 @@ class _Catalog(Generic[PageT, ItemT]):
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    async def list(self, *, page_num: int = 1, page_size: int = 20) -> PageT:
-        """One page (``page_num`` from 1)."""
+    async def list(
+        self,
+        *,
+        page_num: int = 1,
+        page_size: int = 20,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> PageT:
+        """One page (``page_num`` from 1).
+
+        ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_body`` (sent as query
+        parameters: a GET has no body) apply to this call only.
+        """
+        options = request_options(
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+        )
+        return await self._page_of(page_num, page_size, options)
+
+    async def _page_of(
+        self, page_num: int, page_size: int, options: RequestOptions | None
+    ) -> PageT:
         query = self._query(page_num=page_num, page_size=page_size)
-        resp = await self._session.request("GET", query.path, params=query.to_params())
+        resp = await self._session.request(
+            "GET", query.path, params=query.to_params(), options=options
+        )
         return from_json(self._page, resp)
 
-    async def iterate(self, *, page_size: int = 50) -> AsyncIterator[ItemT]:
-        """Every item, page after page, until ``total`` is reached or a page comes back empty."""
+    async def iterate(
+        self,
+        *,
+        page_size: int = 50,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[ItemT]:
+        """Every item, page after page, until ``total`` is reached or a page comes back empty.
+
+        The options apply to every page's call.
+        """
+        options = request_options(
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+        )
         page_num, seen = 1, 0
         while True:
-            page = await self.list(page_num=page_num, page_size=page_size)
+            page = await self._page_of(page_num, page_size, options)
             for item in page.data:
                 yield item  # type: ignore[misc]
             seen += len(page.data)

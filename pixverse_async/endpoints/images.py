@@ -8,13 +8,16 @@ or send an http(s) URL as the ``*_url`` form field so the service fetches it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import attrs
 from aiohttp import MultipartWriter
 
 from ..constants import Paths
 from ..models import ImageUpload, from_json
+from ..options import RequestOptions, Timeout, as_text, merge_extra, request_options
 from ..session import Session
 from ..uploads import (
     ProgressCallback,
@@ -42,8 +45,7 @@ async def send_upload(
     *,
     progress: ProgressCallback | None,
     name: str | None,
-    max_retries: int | None,
-    timeout: aiohttp.ClientTimeout | None,
+    options: RequestOptions | None,
     trace_id: str | None,
 ) -> Any:
     """Upload ``source`` to ``path`` and return the envelope's ``Resp``.
@@ -52,31 +54,51 @@ async def send_upload(
     header, dimensions) raises a :class:`~pixverse_async.ValidationError` here, with nothing
     sent. Uploads count as paid calls: they are retried only when the service certainly did
     not receive them; every retry re-opens the file and streams it from the start.
+    ``options.extra_body`` keys are sent as extra text form fields; the timeout defaults to
+    :data:`UPLOAD_TIMEOUT` rather than the client's.
     """
+    file_field = field_for(kind)
+    extra = _form_fields(options, taken=(file_field, file_field + "_url"))
     if isinstance(source, str) and is_url(source):
-        url, url_field = source, field_for(kind) + "_url"
+        url, url_field = source, file_field + "_url"
 
         def body() -> MultipartWriter:
             form = MultipartWriter("form-data")
             form.append(url).set_content_disposition("form-data", name=url_field)
-            return form
+            return _with_fields(form, extra)
 
     else:
         info = await inspect_upload(source, kind=kind, name=name)
 
         def body() -> MultipartWriter:
-            return build_multipart(info.field, info, source, progress)
+            return _with_fields(build_multipart(info.field, info, source, progress), extra)
 
+    options = options or RequestOptions()
+    # the form carries extra_body already; the upload's own default timeout
+    options = attrs.evolve(options, extra_body=None, timeout=options.timeout or UPLOAD_TIMEOUT)
     return await session.request(
         "POST",
         path,
         body=body,
         paid=True,
-        max_retries=max_retries,
-        timeout=timeout or UPLOAD_TIMEOUT,
+        options=options,
         trace_id=trace_id,
         body_error=upload_error_from,
     )
+
+
+def _form_fields(options: RequestOptions | None, taken: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``extra_body`` as form fields; a field the upload already sends is a ValidationError."""
+    if options is None or not options.extra_body:
+        return []
+    merge_extra(dict.fromkeys(taken), options.extra_body)  # refuses a collision
+    return [(key, as_text(key, value)) for key, value in options.extra_body.items()]
+
+
+def _with_fields(form: MultipartWriter, fields: list[tuple[str, str]]) -> MultipartWriter:
+    for key, text in fields:
+        form.append(text).set_content_disposition("form-data", name=key)
+    return form
 
 
 class Images:
@@ -110,9 +132,11 @@ class Images:
         *,
         progress: ProgressCallback | None = None,
         name: str | None = None,
-        max_retries: int | None = None,
-        timeout: aiohttp.ClientTimeout | None = None,
         trace_id: str | None = None,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> ImageUpload:
         """Upload an image (``POST /openapi/v2/image/upload``); use its ``img_id`` afterwards.
 
@@ -126,7 +150,10 @@ class Images:
 
         ``progress(sent, total)`` is called as the bytes go out (``sent`` restarts at 0 on
         a retry). ``name`` is the file name sent (default: the path's base name). ``timeout``
-        defaults to :data:`UPLOAD_TIMEOUT` (no overall deadline; 120 s without an answer).
+        (seconds or an ``aiohttp.ClientTimeout``) defaults to :data:`UPLOAD_TIMEOUT` (no
+        overall deadline; 120 s without an answer), not to the client's timeout.
+        ``max_retries`` and ``extra_headers`` apply to this call; ``extra_body`` keys are sent
+        as extra form fields (see :mod:`~pixverse_async.options`).
 
         Example::
 
@@ -143,8 +170,12 @@ class Images:
             source,
             progress=progress,
             name=name,
-            max_retries=max_retries,
-            timeout=timeout,
+            options=request_options(
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+                extra_body=extra_body,
+            ),
             trace_id=trace_id,
         )
         return from_json(ImageUpload, resp)

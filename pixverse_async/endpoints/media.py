@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import aiohttp
+from collections.abc import Mapping
+from typing import Any
 
 from ..constants import Paths
 from ..models import MediaUpload, from_json
+from ..options import Timeout, request_options
 from ..session import Session
 from ..uploads import ProgressCallback, UploadSource
 from .images import send_upload
@@ -43,9 +45,11 @@ class Media:
         *,
         progress: ProgressCallback | None = None,
         name: str | None = None,
-        max_retries: int | None = None,
-        timeout: aiohttp.ClientTimeout | None = None,
         trace_id: str | None = None,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> MediaUpload:
         """Upload a video or audio file (``POST /openapi/v2/media/upload``).
 
@@ -59,7 +63,8 @@ class Media:
         Rule breaks raise a :class:`~pixverse_async.uploads.UploadError` (a
         :class:`~pixverse_async.ValidationError`) before anything is sent; a file that changes
         while it streams raises :class:`~pixverse_async.uploads.FileChangedError`.
-        ``progress(sent, total)``, ``name`` and ``timeout`` are as for
+        ``progress(sent, total)``, ``name``, ``timeout``, ``max_retries``, ``extra_headers``
+        and ``extra_body`` are as for
         :meth:`Images.upload <pixverse_async.endpoints.images.Images.upload>`.
 
         Example::
@@ -74,8 +79,12 @@ class Media:
             source,
             progress=progress,
             name=name,
-            max_retries=max_retries,
-            timeout=timeout,
+            options=request_options(
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+                extra_body=extra_body,
+            ),
             trace_id=trace_id,
         )
         return from_json(MediaUpload, resp)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from ..constants import Paths
-from ..downloads import destination_for, download_to
+from ..downloads import DOWNLOAD_TIMEOUT, destination_for, download_to
 from ..errors import PixVerseError, ValidationError
 from ..jobs import GenerationJob, PollPolicy
 from ..models import (
@@ -32,10 +30,9 @@ from ..models import (
     from_json,
     to_json,
 )
+from ..options import RequestOptions, Timeout, merge_query, request_options
 from ..session import Session
 from ._coerce import coerce_request
-
-DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=15, sock_read=60)
 
 
 class Videos:
@@ -86,8 +83,12 @@ class Videos:
             trace_id=trace_id,
         )
 
-    async def _status_raw(self, video_id: int) -> tuple[Video, Any]:
-        raw = await self._session.request("GET", Paths.VIDEO_RESULT_PREFIX + str(int(video_id)))
+    async def _status_raw(
+        self, video_id: int, options: RequestOptions | None = None
+    ) -> tuple[Video, Any]:
+        raw = await self._session.request(
+            "GET", Paths.VIDEO_RESULT_PREFIX + str(int(video_id)), options=options
+        )
         return from_json(Video, raw), raw
 
     async def text_to_video(
@@ -195,35 +196,84 @@ class Videos:
         path: str | os.PathLike[str],
         *,
         progress: Callable[[int, int | None], None] | None = None,
-        max_retries: int = 3,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Path:
         """Stream a finished video's MP4 to ``path`` (atomically, resuming a partial file).
 
         ``video`` is a :class:`~pixverse_async.models.Video` or a video id (its status is
-        fetched first). When ``path`` is an existing folder the file is
-        ``<path>/<video_id>.mp4``. Returns the path written.
+        fetched first). ``path`` names the file, or a folder when it is an existing folder
+        or a string ending in a separator (``"out/"``, created if needed): the file is then
+        ``<folder>/<video_id>.mp4``. Returns the path written.
+
+        An interrupted transfer is retried by the client's retry policy (``max_retries``
+        replaces its count), resuming where it stopped. ``timeout`` replaces
+        :data:`~pixverse_async.downloads.DOWNLOAD_TIMEOUT` (no overall deadline, 60 s
+        without data). ``extra_headers`` go to the media host (never the API key) and to
+        the status call; ``extra_body`` keys are added to the media URL's query string.
 
         Example::
 
             video = await job.wait()
-            saved = await client.videos.download(video, "videos/")
+            saved = await client.videos.download(video, "videos/")  # videos/<id>.mp4
         """
+        options = request_options(
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+        )
         if not isinstance(video, Video):
-            video = await self.get(video)
+            video = await self.get(
+                video, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
+            )
         if not video.is_successful or not video.url:
             raise PixVerseError(
                 f"video {video.id} has no file to download (status {video.status!r})"
             )
+        media_timeout, media_query = DOWNLOAD_TIMEOUT, None
+        if options is not None:
+            media_timeout = options.client_timeout() or DOWNLOAD_TIMEOUT
+            if options.extra_body is not None:
+                media_query = merge_query(None, options.extra_body)
         return await download_to(
             self._session.client_session(),
             video.url,
             destination_for(path, video.id),
+            policy=self._session.retry,
             max_retries=max_retries,
-            timeout=DOWNLOAD_TIMEOUT,
+            timeout=media_timeout,
+            headers=extra_headers,
+            params=media_query,
             progress=progress,
         )
 
-    async def get(self, video_id: int) -> Video:
-        """The status of one video (``GET /openapi/v2/video/result/{video_id}``)."""
-        video, _ = await self._status_raw(video_id)
+    async def get(
+        self,
+        video_id: int,
+        *,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> Video:
+        """The status of one video (``GET /openapi/v2/video/result/{video_id}``).
+
+        ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_body`` (sent as query
+        parameters: a GET has no body) apply to this call only; see
+        :mod:`~pixverse_async.options`.
+
+        Example::
+
+            video = await client.videos.get(job.video_id, timeout=5, max_retries=0)
+        """
+        options = request_options(
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+        )
+        video, _ = await self._status_raw(video_id, options)
         return video
