@@ -75,6 +75,7 @@ class ScriptedServer:
             {
                 "method": request.method,
                 "path": request.path,
+                "query": dict(request.query),
                 "headers": dict(request.headers),
                 "body": await request.read(),
             }

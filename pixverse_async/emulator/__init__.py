@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .app import EmulatorConfig
 from .faults import FaultConfig
+from .media_faults import MediaFaults, MediaRequest
 from .server import Emulator
 from .state import EmulatorState, Generation, RequestRecord
 
@@ -18,5 +19,7 @@ __all__ = [
     "EmulatorState",
     "FaultConfig",
     "Generation",
+    "MediaFaults",
+    "MediaRequest",
     "RequestRecord",
 ]

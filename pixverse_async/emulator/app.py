@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ..constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, Paths, VideoStatusCode
 from .faults import FaultConfig
+from .media_faults import MediaFaults
 from .responses import (
     ErrorResponse,
     envelope,
@@ -69,6 +70,8 @@ class EmulatorConfig:
     #: Credits each key starts with; a generation past them answers 500043.
     credits: int = 10**9
     faults: FaultConfig = field(default_factory=FaultConfig)
+    #: Scripted faults of the video file route (for download tests).
+    media_faults: MediaFaults = field(default_factory=MediaFaults)
     #: Largest accepted upload bodies (bytes); bigger bodies are cut off while streaming.
     max_image_bytes: int = 20 * 1024 * 1024 - 1
     max_media_bytes: int = 50 * 1024 * 1024
@@ -380,6 +383,9 @@ class EmulatorApp:
         stem = name.removesuffix(".mp4")
         if not (stem.isascii() and stem.isdigit()) or int(stem) not in self.state.generations:
             raise web.HTTPNotFound()
+        faulty = await self.config.media_faults.respond(request, sample_video_path())
+        if faulty is not None:
+            return faulty
         return web.FileResponse(sample_video_path(), headers={"Content-Type": "video/mp4"})
 
 

@@ -21,12 +21,15 @@ from .exceptions import (
     EmptyFileError,
     ExtensionMismatchError,
     FileChangedError,
+    FileMissingError,
     FileTooLargeError,
+    FileUnreadableError,
     ImageDimensionsError,
     SourceConsumedError,
     TruncatedFileError,
     UnsupportedFileTypeError,
     UploadError,
+    file_error,
 )
 from .formats import FORMATS, SniffedType, format_for_extension, sniff
 from .payload import (
@@ -61,7 +64,9 @@ __all__ = [
     "EmptyFileError",
     "ExtensionMismatchError",
     "FileChangedError",
+    "FileMissingError",
     "FileTooLargeError",
+    "FileUnreadableError",
     "FileUploadPayload",
     "ImageDimensionsError",
     "ProgressCallback",
@@ -76,6 +81,7 @@ __all__ = [
     "UploadSource",
     "build_multipart",
     "field_for",
+    "file_error",
     "format_for_extension",
     "inspect_upload",
     "is_url",

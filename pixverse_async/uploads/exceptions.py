@@ -19,12 +19,15 @@ __all__ = [
     "EmptyFileError",
     "ExtensionMismatchError",
     "FileChangedError",
+    "FileMissingError",
     "FileTooLargeError",
+    "FileUnreadableError",
     "ImageDimensionsError",
     "SourceConsumedError",
     "TruncatedFileError",
     "UnsupportedFileTypeError",
     "UploadError",
+    "file_error",
 ]
 
 
@@ -188,6 +191,40 @@ class FileChangedError(UploadError):
         super().__init__(field, source_name, rule, actual)
         self.expected = expected
         self.actual = actual
+
+
+class FileUnreadableError(UploadError, OSError):
+    """The file cannot be opened or read (missing, a permission denied, an I/O error).
+
+    Also an ``OSError`` carrying the original ``errno``, ``strerror`` and ``filename``, so
+    ``except OSError`` keeps working. :func:`file_error` picks the subclass.
+    """
+
+    def __init__(self, field: str, source_name: str, cause: OSError) -> None:
+        reason = cause.strerror or type(cause).__name__
+        super().__init__(field, source_name, f"cannot read the file ({reason})")
+        self.errno = cause.errno
+        self.strerror = cause.strerror
+        self.filename = cause.filename if cause.filename is not None else source_name
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        cause = OSError(self.errno, self.strerror, self.filename)
+        return (type(self), (self.field, self.source_name, cause))
+
+
+class FileMissingError(FileUnreadableError, FileNotFoundError):
+    """The path names no file; also a ``FileNotFoundError``.
+
+    Example::
+
+        await client.images.upload("missing.png")   # missing.png: cannot read the file (...)
+    """
+
+
+def file_error(field: str, source_name: str, cause: OSError) -> FileUnreadableError:
+    """The upload error for an ``OSError`` met while opening or reading ``source_name``."""
+    cls = FileMissingError if isinstance(cause, FileNotFoundError) else FileUnreadableError
+    return cls(field, source_name, cause)
 
 
 class SourceConsumedError(PixVerseError, RuntimeError):

@@ -26,7 +26,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 
 from ..errors import PixVerseError
-from .exceptions import FileChangedError, SourceConsumedError, UploadError
+from .exceptions import FileChangedError, SourceConsumedError, UploadError, file_error
 from .preflight import AsyncSizedSource, UploadInfo, UploadSource, is_url, open_binary
 
 __all__ = [
@@ -147,7 +147,10 @@ class FileUploadPayload(UploadPayload):
 
     async def _chunks(self) -> AsyncGenerator[bytes, None]:
         expected = self._info.size
-        f = await open_binary(self._path)  # not aiofiles.open: see open_binary
+        try:
+            f = await open_binary(self._path)  # not aiofiles.open: see open_binary
+        except OSError as exc:  # gone or unreadable since the preflight check
+            raise file_error(self._info.field, self._info.source_name, exc) from exc
         try:
             now = os.fstat(f.fileno()).st_size
             if now != expected:

@@ -30,6 +30,8 @@ from .exceptions import (
     SourceConsumedError,
     TruncatedFileError,
     UnsupportedFileTypeError,
+    UploadError,
+    file_error,
 )
 from .formats import (
     AAC,
@@ -302,8 +304,9 @@ async def inspect_upload(
        :class:`ImageDimensionsError`.
 
     A file that is shorter than measured while being read raises :class:`FileChangedError`.
-    A missing path raises ``FileNotFoundError``. URLs raise ``ValidationError``: send them as
-    ``image_url``/``file_url`` instead (see :func:`is_url`).
+    A missing path raises :class:`FileMissingError` (also a ``FileNotFoundError``), any other
+    failure to open or read it :class:`FileUnreadableError` (also an ``OSError``). URLs raise
+    ``ValidationError``: send them as ``image_url``/``file_url`` instead (see :func:`is_url`).
 
     Example::
 
@@ -331,7 +334,10 @@ async def inspect_upload(
         reader = _StreamReader(source, size)
     elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        st = await aiofiles.os.stat(path)
+        try:
+            st = await aiofiles.os.stat(path)
+        except OSError as exc:
+            raise file_error(field, path, exc) from exc
         source_name = path
         filename = name or os.path.basename(path)
         if not stat.S_ISREG(st.st_mode):
@@ -354,6 +360,10 @@ async def inspect_upload(
     async with reader:
         try:
             return await _inspect_content(reader, field, source_name, filename, size, kind)
+        except UploadError:
+            raise
+        except OSError as exc:  # the file could not be opened or read
+            raise file_error(field, source_name, exc) from exc
         except HeaderShortRead as exc:
             raise FileChangedError(
                 field,
