@@ -14,7 +14,6 @@ from pixverse_async.emulator import Emulator, MediaFaults
 
 from .conftest import API_KEY, FAST_POLL
 
-FIELDS = {"model": "v5", "duration": 5, "quality": "540p", "aspect_ratio": "16:9"}
 RETRY = RetryPolicy(max_retries=2, base_delay=0.001, max_delay=0.002)
 
 
@@ -36,7 +35,9 @@ async def client(emu: Emulator) -> AsyncIterator[PixVerse]:
 
 
 async def finished(client: PixVerse, prompt: str = "a paper boat") -> Video:
-    job = await client.videos.text_to_video(prompt=prompt, **FIELDS)
+    job = await client.videos.text_to_video(
+        prompt=prompt, model="v5", duration=5, quality="540p", aspect_ratio="16:9"
+    )
     return await job.wait()
 
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from pixverse_async import (
     APIError,
+    AuthenticationError,
     ConcurrencyLimitError,
     ContentModerationError,
     InvalidParameterError,
@@ -24,12 +25,13 @@ from pixverse_async import (
     RetryPolicy,
     ServerError,
     SubmissionUnknownError,
+    TextToVideo,
     TransportError,
 )
 from pixverse_async.constants import Paths
 from pixverse_async.options import RequestOptions
 
-from .conftest import API_KEY, FAST_RETRY, ScriptedServer, never_answers
+from .conftest import API_KEY, FAST_POLL, FAST_RETRY, ScriptedServer, never_answers
 
 BALANCE = Paths.BALANCE
 GENERATE = Paths.TEXT_TO_VIDEO
@@ -81,9 +83,11 @@ async def test_retries_of_one_call_share_its_trace_id(
     )
 
 
-def test_missing_key_is_an_error_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_is_an_authentication_error_at_construction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("PIXVERSE_API_KEY", raising=False)
-    with pytest.raises(PixVerseError, match="PIXVERSE_API_KEY"):
+    with pytest.raises(AuthenticationError, match="PIXVERSE_API_KEY"):
         PixVerse()
 
 
@@ -493,3 +497,18 @@ async def test_authentication_errors_are_never_retried() -> None:
                 await client.account.balance()
         assert info.value.http_status == 401 and info.value.err_code == 10003
         assert len(emu.state.requests) == 1
+
+
+async def test_an_unreadable_status_answer_is_polled_through(scripted: ScriptedServer) -> None:
+    # ResponseDecodingError is no TransportError any more; waiting must still treat an
+    # unreadable status answer (a proxy's page) as passing, as it treats a lost connection.
+    scripted.json({"ErrCode": 0, "ErrMsg": "ok", "Resp": {"video_id": 9, "credits": 30}})
+    scripted.raw(b"<html>maintenance</html>", status=200)
+    scripted.json({"ErrCode": 0, "ErrMsg": "ok", "Resp": {"id": 9, "status": 1, "url": "u"}})
+    async with PixVerse(
+        api_key=API_KEY, base_url=scripted.base_url, max_retries=0, poll=FAST_POLL
+    ) as client:
+        job = await client.videos.submit(TextToVideo(**BODY))  # type: ignore[arg-type]
+        video = await job.wait()
+    assert video.id == 9 and video.is_successful
+    assert [r["method"] for r in scripted.requests] == ["POST", "GET", "GET"]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import os
+import pickle
 import random
 import socket
 import sys
@@ -25,7 +27,7 @@ import aiohttp
 import pytest
 from aiohttp.payload import AsyncIterablePayload
 
-from pixverse_async import InvalidParameterError, PixVerse, SubmissionUnknownError
+from pixverse_async import InvalidParameterError, PixVerse, PixVerseError, SubmissionUnknownError
 from pixverse_async.constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, Limits, Paths
 from pixverse_async.emulator import Emulator, FaultConfig
 from pixverse_async.models import ImageUpload, MediaUpload
@@ -36,10 +38,13 @@ from pixverse_async.uploads import (
     EmptyFileError,
     ExtensionMismatchError,
     FileChangedError,
+    FileMissingError,
     FileTooLargeError,
+    FileUnreadableError,
     ImageDimensionsError,
     TruncatedFileError,
     UnsupportedFileTypeError,
+    file_error,
     inspect_upload,
     make_payload,
 )
@@ -308,10 +313,40 @@ async def test_client_checks_send_nothing(
         assert isinstance(err.value, ValueError)
     assert emulator.state.requests_to(Paths.IMAGE_UPLOAD) == []
     assert emulator.state.requests_to(Paths.MEDIA_UPLOAD) == []
-    with pytest.raises(FileNotFoundError):
-        await client.images.upload(tmp_path / "missing.png")
     with pytest.raises(TypeError):
         await client.images.upload(12345)  # type: ignore[arg-type]
+    assert emulator.state.requests == []
+
+
+async def test_a_missing_file_is_an_sdk_error_and_a_file_not_found_error(
+    client: PixVerse, emulator: Emulator, tmp_path: Path
+) -> None:
+    for upload in (client.images.upload, client.media.upload):
+        with pytest.raises(FileMissingError) as info:
+            await upload(tmp_path / "missing.png")
+        err = info.value
+        assert isinstance(err, PixVerseError) and isinstance(err, FileNotFoundError)
+        assert (err.errno, err.filename) == (errno.ENOENT, str(tmp_path / "missing.png"))
+        assert (
+            str(err)
+            == f"{tmp_path / 'missing.png'}: cannot read the file (No such file or directory)"
+        )
+        again = pickle.loads(pickle.dumps(err))
+        assert type(again) is FileMissingError and str(again) == str(err)
+    assert emulator.state.requests == []
+
+
+async def test_an_unreadable_file_is_an_sdk_error_and_an_os_error(
+    client: PixVerse, emulator: Emulator, tmp_path: Path
+) -> None:
+    folder_like = tmp_path / "dir.png"
+    folder_like.mkdir()
+    with pytest.raises(UnsupportedFileTypeError):  # not a regular file: refused by type
+        await client.images.upload(folder_like)
+    err = file_error("image", "x.png", PermissionError(errno.EACCES, "Permission denied", "x.png"))
+    assert type(err) is FileUnreadableError
+    assert isinstance(err, OSError) and isinstance(err, PixVerseError)
+    assert not isinstance(err, FileNotFoundError) and err.errno == errno.EACCES
     assert emulator.state.requests == []
 
 
