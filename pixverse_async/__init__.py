@@ -92,6 +92,7 @@ from .models import (
     VideoStatus,
     build_request,
 )
+from .options import RequestOptions
 from .retry import RetryPolicy
 from .runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
 from .uploads import (
@@ -99,7 +100,9 @@ from .uploads import (
     EmptyFileError,
     ExtensionMismatchError,
     FileChangedError,
+    FileMissingError,
     FileTooLargeError,
+    FileUnreadableError,
     ImageDimensionsError,
     TruncatedFileError,
     UnsupportedFileTypeError,
@@ -121,7 +124,9 @@ __all__ = [
     "Extend",
     "ExtensionMismatchError",
     "FileChangedError",
+    "FileMissingError",
     "FileTooLargeError",
+    "FileUnreadableError",
     "Fusion",
     "FusionReferenceType",
     "GenerationJob",
@@ -166,6 +171,7 @@ __all__ = [
     "ResponseDecodingError",
     "Restyle",
     "RestyleEffect",
+    "RequestOptions",
     "RestylePage",
     "RetryPolicy",
     "RunStream",

@@ -7,7 +7,8 @@ fault it got. The faults:
 - ``cut``: the answer (200, or 206 to a ``Range`` request) announces its full length, sends
   half of it and drops the connection (a client may lose what it had not read yet);
 - ``stall``: as ``cut``, but instead of dropping the connection it goes silent until the
-  client gives up (its read timeout) and closes it: the client has everything sent;
+  next request to the route (the client's retry, once its read timeout gave up on this
+  one): the client has everything sent;
 - ``error_503``: HTTP 503, nothing sent;
 - ``ignore_range``: HTTP 200 with the whole file, whatever ``Range`` asked;
 - ``refuse_range``: HTTP 416, whatever ``Range`` asked;
@@ -33,7 +34,6 @@ from pathlib import Path
 from aiohttp import web
 
 MEDIA_FAULTS = ("cut", "stall", "error_503", "ignore_range", "refuse_range", "wrong_total")
-_STALL_CHECK_SECONDS = 0.02
 _RANGE = re.compile(r"bytes=(\d+)-$")
 
 
@@ -51,6 +51,7 @@ class MediaFaults:
 
     queue: list[str] = field(default_factory=list)
     requests: list[MediaRequest] = field(default_factory=list)
+    _stalled: list[asyncio.Event] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.queue) - set(MEDIA_FAULTS)
@@ -59,6 +60,8 @@ class MediaFaults:
 
     async def respond(self, request: web.Request, path: Path) -> web.StreamResponse | None:
         """The faulty answer for this request, or None for the normal one."""
+        while self._stalled:  # a new request ends the stalled ones
+            self._stalled.pop().set()
         fault = self.queue.pop(0) if self.queue else None
         asked = request.headers.get("Range")
         self.requests.append(MediaRequest(asked, fault))
@@ -88,8 +91,9 @@ class MediaFaults:
         await response.write(data[start : start + (len(data) - start) // 2])
         transport = request.transport
         if fault == "stall":
-            while transport is not None and not transport.is_closing():
-                await asyncio.sleep(_STALL_CHECK_SECONDS)  # until the client hangs up
-        elif transport is not None:
+            released = asyncio.Event()
+            self._stalled.append(released)
+            await released.wait()
+        if transport is not None:
             transport.abort()
         raise asyncio.CancelledError  # nothing more can be sent on this connection
