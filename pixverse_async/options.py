@@ -76,8 +76,12 @@ def _check_retries(_: object, __: object, value: int | None) -> None:
 
 
 def _check_headers(_: object, __: object, value: Mapping[str, str] | None) -> None:
-    if value is None:
-        return
+    if value is not None:
+        check_extra_headers(value)
+
+
+def check_extra_headers(value: Mapping[str, str]) -> None:
+    """Refuse header names the SDK owns, and names or values that are not one-line text."""
     if not isinstance(value, Mapping):
         raise ValidationError("extra_headers", "must be a mapping of header names to values")
     for name, text in value.items():

@@ -49,7 +49,14 @@ from .errors import (
     TransportError,
     error_for_code,
 )
-from .options import RequestOptions, Timeout, as_client_timeout, merge_extra, merge_query
+from .options import (
+    RequestOptions,
+    Timeout,
+    as_client_timeout,
+    check_extra_headers,
+    merge_extra,
+    merge_query,
+)
 from .retry import RetryableFailure, RetryPolicy, call_with_retries, parse_retry_after
 
 logger = logging.getLogger("pixverse_async")
@@ -243,7 +250,8 @@ class Session:
         timeout = self.timeout
         if options is not None:
             if options.extra_headers:
-                headers.update(options.extra_headers)  # reserved names refused when built
+                check_extra_headers(options.extra_headers)  # again: a mapping can change
+                headers.update(options.extra_headers)
             if options.extra_body is not None:
                 if method == "GET":
                     params = merge_query(params, options.extra_body)

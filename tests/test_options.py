@@ -275,3 +275,14 @@ async def test_with_options_max_retries_applies_to_the_copy_only(
         with pytest.raises(RateLimitError):
             await client.account.balance()
         assert len(scripted.requests) == 1 + 3
+
+
+async def test_a_header_mapping_changed_after_the_check_is_checked_again(
+    recorded: PixVerse, scripted: ScriptedServer
+) -> None:
+    headers = {"X-Tag": "t"}
+    options = RequestOptions(extra_headers=headers)
+    headers["API-KEY"] = "sk-swapped-in-later"
+    with pytest.raises(ValidationError, match="set by the SDK"):
+        await recorded.session.request("GET", Paths.BALANCE, options=options)
+    assert scripted.requests == []
