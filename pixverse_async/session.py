@@ -2,7 +2,8 @@
 
 :class:`Session` is what endpoint modules call. It adds ``API-KEY`` and a fresh UUID4
 ``Ai-trace-id`` to every logical call (its retries reuse that id, so the service's logs tie
-them together), applies the :mod:`~pixverse_async.retry` policy with ``backoff``, decodes the
+them together), applies a call's :class:`~pixverse_async.options.RequestOptions`, retries
+through :func:`~pixverse_async.retry.call_with_retries`, decodes the
 ``{"ErrCode", "ErrMsg", "Resp"}`` envelope (and the lowercase shape of HTTP 500 answers) and
 raises typed errors from :mod:`~pixverse_async.errors`.
 
@@ -10,12 +11,16 @@ Example::
 
     import asyncio
     from pixverse_async.emulator import Emulator
+    from pixverse_async.options import RequestOptions
     from pixverse_async.session import Session
 
     async def main() -> None:
         async with Emulator(api_keys={"k"}) as emu:
             async with Session(api_key="k", base_url=emu.base_url) as session:
                 balance = await session.request("GET", "/openapi/v2/account/balance")
+                quick = RequestOptions(timeout=5, max_retries=0, extra_headers={"X-Tag": "1"})
+                balance = await session.request(
+                    "GET", "/openapi/v2/account/balance", options=quick)
                 print(balance)
 
     asyncio.run(main())
