@@ -40,22 +40,30 @@ import itertools
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+)
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .errors import (
-    JobTimeoutError,
     PixVerseError,
     RateLimitError,
     SubmissionUnknownError,
     TransportError,
     ValidationError,
 )
-from .jobs import TRANSIENT_POLL_ERRORS, PollPolicy, raise_for_terminal
+from .jobs import raise_for_terminal
 from .journal import Journal, JournalEntry, JournalState, request_key
 from .models import GenerationRequest, GenerationResult, MaskSelection, Video, from_json, to_json
+from .polling import TRANSIENT_POLL_ERRORS, PollLearner, PollPolicy, PollSchedule, learning_key
+from .retry import RetryableFailure, RetryPolicy, wait_generator
 
 if TYPE_CHECKING:
     from .endpoints.videos import Videos
@@ -122,29 +130,23 @@ class Progress:
         return self.succeeded + self.failed + self.unknown
 
 
-class _Job:
-    __slots__ = (
-        "attempts",
-        "body",
-        "deadline",
-        "index",
-        "key",
-        "not_before",
-        "polls",
-        "request",
-        "video_id",
-    )
+#: The default hold after a limit answer or a connection never made: 0.5 s doubling to 10 s
+#: (full jitter), and 7 resubmits after connection failures before the request fails.
+HOLD = RetryPolicy(max_retries=7, base_delay=0.5, max_delay=10.0)
 
-    def __init__(self, index: int, key: str, request: Any, body: dict[str, Any]) -> None:
-        self.index = index
-        self.key = key
-        self.request = request
-        self.body = body
-        self.video_id: int | None = None
-        self.polls = 0
-        self.attempts = 0
-        self.not_before = 0.0
-        self.deadline: float | None = None
+
+@attrs.define(eq=False)
+class _Job:
+    index: int
+    key: str
+    request: Any
+    body: dict[str, Any]
+    video_id: int | None = None
+    attempts: int = 0
+    not_before: float = 0.0
+    schedule: PollSchedule | None = None
+    last_status: object = None
+    ended: bool = False
 
 
 _DONE = object()
@@ -156,13 +158,20 @@ class JobRunner:
     - ``concurrency``: generations in flight at most (submitted and not yet finished).
     - ``journal``: a :class:`~pixverse_async.journal.Journal`, a path to one (opened and
       closed by the runner), or None for an in-memory journal (no resume across processes).
-    - ``poll``: the polling policy (the client's by default); ``poll.timeout`` per job.
+    - ``poll``: the polling policy (the client's by default); ``poll.timeout`` per job,
+      counted from its submit (or, for a job resumed from the journal, from the resume).
+    - ``learner``: learns each kind of job's typical generation time and polls first near it
+      (:class:`~pixverse_async.polling.PollLearner`): True (default) for a learner of the
+      runner's own, kept across its runs; a learner to share (``job.wait(learner=...)``);
+      False to poll by the policy alone.
     - ``max_status_per_second``: a cap on status requests across all jobs.
     - ``on_progress``: called with a :class:`Progress` after every change.
 
     When the service answers with its concurrency-limit or rate-limit code, the request is
-    held and retried later, and the in-flight target shrinks to what the service accepted,
-    growing back by one every ``target`` accepted submits.
+    held and retried later (waits from ``hold``, a :class:`~pixverse_async.retry.RetryPolicy`;
+    its ``max_retries`` bounds resubmits after connections that were never made), and the
+    in-flight target shrinks to what the service accepted, growing back by one every
+    ``target`` accepted submits.
     """
 
     def __init__(
@@ -175,9 +184,8 @@ class JobRunner:
         max_status_per_second: float | None = None,
         poll_concurrency: int = 64,
         on_progress: Callable[[Progress], None] | None = None,
-        max_submit_attempts: int = 8,
-        hold_delay: float = 0.5,
-        max_hold_delay: float = 10.0,
+        hold: RetryPolicy = HOLD,
+        learner: PollLearner | bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -188,9 +196,10 @@ class JobRunner:
         self.max_status_per_second = max_status_per_second
         self.poll_concurrency = poll_concurrency
         self.on_progress = on_progress
-        self.max_submit_attempts = max_submit_attempts
-        self.hold_delay = hold_delay
-        self.max_hold_delay = max_hold_delay
+        self.hold = hold
+        self.learner: PollLearner | None = (
+            PollLearner() if learner is True else learner if learner is not False else None
+        )
 
     def run(self, requests: Iterable[Any] | AsyncIterable[Any]) -> RunStream:
         """Outcomes in completion order, as an async iterator and async context manager."""
@@ -278,7 +287,7 @@ class _Run:
         self.poll_heap: list[tuple[float, int, _Job]] = []
         self.seq = itertools.count()
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.hold_streak = 0
+        self.hold_waits = self._new_hold_waits()
         self.journal: Journal
         self.failure: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop
@@ -288,12 +297,14 @@ class _Run:
     async def main(self) -> None:
         self.loop = asyncio.get_running_loop()
         journal = self.runner.journal
-        owned = not isinstance(journal, Journal)
-        if isinstance(journal, Journal):
-            self.journal = journal
-        else:
-            self.journal = await Journal.open(":memory:" if journal is None else journal)
+        owned: Journal | None = None
         try:
+            # Opening the journal is part of the run: its failure reaches the consumer too.
+            if isinstance(journal, Journal):
+                self.journal = journal
+            else:
+                owned = await Journal.open(":memory:" if journal is None else journal)
+                self.journal = owned
             await self._supervise()
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
@@ -301,8 +312,8 @@ class _Run:
             raise
         finally:
             await self._cancel_all()
-            if owned:
-                await self.journal.close()
+            if owned is not None:
+                await owned.close()
         self.results.put_nowait(_DONE)
 
     async def _supervise(self) -> None:
@@ -401,7 +412,9 @@ class _Run:
             assert entry is not None and entry.video_id is not None
             job.video_id = entry.video_id
             self.in_flight += 1
-            self._schedule_poll(job, 0.0)
+            # When it was submitted is unknown here: poll at once, time out like a fresh job.
+            job.schedule = PollSchedule.begin(self.runner.poll, self.loop.time(), first_delay=0.0)
+            self._schedule_poll(job, job.schedule.first_poll_at())
         elif state is JournalState.SUCCEEDED:
             assert entry is not None
             video = from_json(Video, entry.result) if entry.result else None
@@ -471,7 +484,7 @@ class _Run:
             return
         except TransportError as exc:  # the connection was never made
             await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
-            if job.attempts < self.runner.max_submit_attempts:
+            if job.attempts <= self.runner.hold.max_retries:
                 self._hold(job, exc)
                 return
             await self._fail(job, exc)
@@ -489,21 +502,27 @@ class _Run:
         job.video_id = result.video_id
         await self.journal.mark_submitted(job.key, result.video_id, result.credits)
         self.progress.submitting -= 1
-        self.hold_streak = 0
+        self.hold_waits = self._new_hold_waits()
         if self.target < self.runner.concurrency:
             self.target = min(float(self.runner.concurrency), self.target + 1 / self.target)
-        if self.poll_timeout is not None:
-            job.deadline = self.loop.time() + self.poll_timeout
-        self._schedule_poll(job, self.runner.poll.first_delay)
+        learner = self.runner.learner
+        job.schedule = PollSchedule.begin(
+            self.runner.poll,
+            self.loop.time(),
+            learner=learner,
+            key=learning_key(job.request) if learner is not None else None,
+        )
+        self._schedule_poll(job, job.schedule.first_poll_at())
         self._changed()
-
-    @property
-    def poll_timeout(self) -> float | None:
-        return self.runner.poll.timeout
 
     def _finish_submit(self) -> None:
         self.progress.submitting -= 1
         self._release()
+
+    def _new_hold_waits(self) -> Generator[float, RetryableFailure | None, None]:
+        waits = wait_generator(self.runner.hold)
+        next(waits)  # primed as backoff primes it
+        return waits
 
     def _hold(self, job: _Job, exc: PixVerseError) -> None:
         """Put a request the service did not act on back at the head of the queue."""
@@ -513,15 +532,11 @@ class _Run:
             self.progress.limit_answers += 1
             # The service accepted what is in flight now; aim there, at least one.
             self.target = max(1.0, float(self.in_flight))
-        self.hold_streak += 1
-        delay = min(
-            self.runner.max_hold_delay, self.runner.hold_delay * 2.0 ** (self.hold_streak - 1)
-        )
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
+        # The one retry mechanism: backoff's wait generator over the hold policy (with the
+        # service's Retry-After), advanced once per hold in a row, restarted by a success.
+        delay = self.hold_waits.send(RetryableFailure(exc, getattr(exc, "retry_after", None)))
         if self.in_flight > 0 and isinstance(exc, RateLimitError):
-            delay = min(delay, self.runner.hold_delay)  # a finishing job frees a slot sooner
+            delay = min(delay, self.runner.hold.base_delay)  # a finishing job frees a slot sooner
         job.not_before = self.loop.time() + delay
         self.queue.appendleft(job)
         self.wake_dispatcher.set()
@@ -550,8 +565,8 @@ class _Run:
 
     # Poll scheduler: one task polls whatever is due ----------------------------------------
 
-    def _schedule_poll(self, job: _Job, delay: float) -> None:
-        heapq.heappush(self.poll_heap, (self.loop.time() + delay, next(self.seq), job))
+    def _schedule_poll(self, job: _Job, at: float) -> None:
+        heapq.heappush(self.poll_heap, (at, next(self.seq), job))
         self.wake_poller.set()
 
     async def _poll_scheduler(self) -> None:
@@ -589,8 +604,9 @@ class _Run:
 
     async def _poll_once(self, job: _Job) -> None:
         assert job.video_id is not None
+        if job.ended:
+            return
         self.progress.status_requests += 1
-        job.polls += 1
         try:
             video, raw = await self.videos._status_raw(job.video_id)
         except TRANSIENT_POLL_ERRORS as exc:
@@ -600,9 +616,24 @@ class _Run:
         except PixVerseError as exc:
             await self._finish_job(job, error=exc)
             return
+        job.last_status = video.status
         if not video.status.is_terminal:
             self._poll_again(job)
             return
+        assert job.schedule is not None
+        job.schedule.finished(self.loop.time())
+        await self._resolve(job, video, raw)
+
+    async def _resolve(self, job: _Job, video: Video, raw: dict[str, Any]) -> None:
+        """End a submitted job with its terminal status (``raw``: the status answer's JSON).
+
+        The one place a job ends with the service's verdict: its poll found it, or (for a
+        caller that learns it another way, such as a webhook) call this for the job of that
+        ``video_id``; its pending poll then finds ``job.ended`` and stops.
+        """
+        if job.ended:
+            return
+        job.ended = True
         try:
             raise_for_terminal(video)
         except PixVerseError as exc:
@@ -613,26 +644,21 @@ class _Run:
         self._emit(self._outcome(job, OutcomeState.SUCCEEDED, video=video))
 
     def _poll_again(self, job: _Job) -> None:
-        delay = self.runner.poll.delay(job.polls)
+        assert job.schedule is not None and job.video_id is not None
         now = self.loop.time()
-        if job.deadline is not None and now + delay > job.deadline:
-            if now >= job.deadline:
-                timeout = JobTimeoutError(
-                    f"video {job.video_id} not done within {self.poll_timeout}s; it keeps "
-                    "running and a rerun with the same journal resumes polling it",
-                    video_id=job.video_id or 0,
-                    status=None,
-                    waited=self.poll_timeout or 0.0,
-                )
-                self._release()  # the journal keeps it SUBMITTED: a rerun polls again
-                self._emit(self._outcome(job, OutcomeState.FAILED, error=timeout))
-                return
-            delay = job.deadline - now
-        self._schedule_poll(job, delay)
+        due = job.schedule.after_poll(now)
+        if due is None:
+            timeout = job.schedule.timeout_error(job.video_id, job.last_status, now)
+            job.ended = True
+            self._release()  # the journal keeps it SUBMITTED: a rerun polls again
+            self._emit(self._outcome(job, OutcomeState.FAILED, error=timeout))
+            return
+        self._schedule_poll(job, due)
 
     async def _finish_job(
         self, job: _Job, *, error: PixVerseError, video: Video | None = None
     ) -> None:
+        job.ended = True
         await self.journal.mark_failed(job.key, type(error).__name__, str(error))
         self._release()
         self._emit(self._outcome(job, OutcomeState.FAILED, error=error, video=video))

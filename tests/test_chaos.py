@@ -20,6 +20,8 @@ from pixverse_async.runner import OutcomeState
 
 from .conftest import API_KEY
 
+HOLD = RetryPolicy(max_retries=7, base_delay=0.02, max_delay=0.1)
+
 N = 2000
 
 
@@ -71,7 +73,7 @@ async def test_chaos_batch_ends_every_request_and_never_generates_twice() -> Non
                 first_delay=0.05, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0
             ),
         ) as client:
-            runner = client.runner(concurrency=64, hold_delay=0.02, max_hold_delay=0.1)
+            runner = client.runner(concurrency=64, hold=HOLD)
             outcomes = await runner.gather(requests(*images))
 
     states = Counter(o.state for o in outcomes)

@@ -69,7 +69,8 @@ async def _debug_batch(tmp_path: Path) -> dict[OutcomeState, int]:
                             duration=5, quality="540p", aspect_ratio="16:9")
                 for i in range(120)
             ]  # fmt: skip
-            runner = client.runner(concurrency=16, journal=tmp_path / "j.sqlite", hold_delay=0.01)
+            hold = RetryPolicy(max_retries=7, base_delay=0.01)
+            runner = client.runner(concurrency=16, journal=tmp_path / "j.sqlite", hold=hold)
             outcomes = await runner.gather(requests)
             # a run abandoned half way: cancelling the consumer must not strand tasks
             stream = runner.run(requests[:20])

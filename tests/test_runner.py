@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, VideoFailedError
+from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, RetryPolicy, VideoFailedError
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator, FaultConfig
 from pixverse_async.journal import Journal, JournalState
@@ -95,7 +95,8 @@ async def test_service_concurrency_limit_answers_are_absorbed_not_failed() -> No
         Emulator(api_keys={API_KEY}, generation_seconds=0.1, max_concurrent_generations=3) as emu,
         client_for(emu) as client,
     ):
-        runner = client.runner(concurrency=10, hold_delay=0.05, on_progress=progress.append)
+        hold = RetryPolicy(max_retries=7, base_delay=0.05)
+        runner = client.runner(concurrency=10, hold=hold, on_progress=progress.append)
         outcomes = await runner.gather([t2v(f"p{i}") for i in range(30)])
         assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
         assert Counter(g.body["prompt"] for g in emu.state.generations.values()) == Counter(

@@ -246,7 +246,8 @@ async def test_runner_outcomes_keep_the_key_secret(
     requests = [t2v(f"batch {i}" + (" #fail" if i % 4 == 1 else "")) for i in range(12)]
     async with client_for(emu) as client:
         with faults(emu, reset=0.2, error_500=0.2, seed=3, paths=("/openapi/v2/video/text",)):
-            runner = client.runner(concurrency=4, journal=tmp_path / "j.sqlite", hold_delay=0.01)
+            hold = RetryPolicy(max_retries=7, base_delay=0.01)
+            runner = client.runner(concurrency=4, journal=tmp_path / "j.sqlite", hold=hold)
             outcomes = await runner.gather(requests)
     ev.keep(runner, *outcomes, *requests)
     ev.errors += [o.error for o in outcomes if o.error is not None]
