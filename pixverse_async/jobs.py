@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TRANSIENT_POLL_ERRORS", "GenerationJob", "PollPolicy", "raise_for_terminal"]
 
+
 def raise_for_terminal(video: Video) -> Video:
     """Return a successful video; raise the typed error of a failed, moderated or deleted one."""
     status = video.status

@@ -2,7 +2,9 @@
 
 One request per line: ``{"kind": "text_to_video", "prompt": ..., ...}`` (``kind`` is a
 request kind, or a ``generate`` name such as ``text``); blank lines and lines starting with
-``#`` are skipped. Every line is checked before anything is sent. The journal (default
+``#`` are skipped. Every line is checked before anything is sent: each bad line is reported
+with its number and reason, and nothing is sent while any line is bad (unless
+``--skip-invalid`` runs the good lines and reports the bad ones as skipped). The journal (default
 ``FILE.jsonl.journal.sqlite``) records each request before it is sent, so running the same
 command again after an interruption skips what finished, resumes polling what was submitted
 and submits only what never was. Failed and unknown requests are not sent again unless
@@ -12,12 +14,12 @@ and submits only what never was. Failed and unknown requests are not sent again 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from ..errors import ValidationError
 from ..journal import Journal, JournalState
@@ -40,73 +42,102 @@ def _parse_line(data: Any) -> GenerationRequest:
     return request
 
 
-def read_requests(path: Path) -> tuple[list[GenerationRequest], list[int]]:
-    """Every request of a JSON Lines file, and the line number of each.
+@attrs.frozen
+class BatchFile:
+    """A JSON Lines file of requests as read: the valid ones and every bad line."""
 
-    A line that is not JSON or not a valid request raises :class:`UsageError` naming
-    ``FILE:LINE``; nothing is sent for a file with any bad line.
+    requests: list[GenerationRequest]
+    #: The line number of each request, in the same order.
+    lines: list[int]
+    #: ``(line number, reason)`` of every line that is not a valid request.
+    bad: list[tuple[int, str]]
+
+
+def read_requests(path: Path) -> BatchFile:
+    """Check every line of a JSON Lines file; nothing is sent here.
+
+    A file that cannot be read raises :class:`UsageError`; bad lines are collected (all of
+    them, not only the first) for the caller to report.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    requests: list[GenerationRequest] = []
-    lines: list[int] = []
+    batch = BatchFile([], [], [])
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         try:
-            requests.append(_parse_line(json.loads(line)))
+            batch.requests.append(_parse_line(json.loads(line)))
         except ValueError as exc:  # JSON errors and ValidationError
             what = "ValidationError" if isinstance(exc, ValidationError) else "not valid JSON"
-            raise UsageError(f"{path}:{number}: {what}: {exc}") from None
-        lines.append(number)
-    if not requests:
+            batch.bad.append((number, f"{what}: {exc}"))
+            continue
+        batch.lines.append(number)
+    return batch
+
+
+def checked_requests(path: Path, *, skip_invalid: bool) -> BatchFile:
+    """The file's requests once every line is valid (or, with ``skip_invalid``, the valid
+    ones); each bad line is printed as ``FILE:LINE: reason`` on stderr."""
+    batch = read_requests(path)
+    for number, reason in batch.bad:
+        print(f"{path}:{number}: {reason}", file=sys.stderr)
+    if batch.bad and not skip_invalid:
+        raise UsageError(
+            f"{path}: {len(batch.bad)} bad line(s), nothing was sent; fix them, or pass "
+            "--skip-invalid to run the valid lines only"
+        )
+    if not batch.requests:
         raise UsageError(f"{path}: no requests (one JSON object per line)")
-    return requests, lines
+    if batch.bad:
+        print(f"{path}: skipping {len(batch.bad)} bad line(s)", file=sys.stderr)
+    return batch
 
 
-async def requeue(journal_path: str, states: list[JournalState]) -> int:
+async def requeue(journal: Journal, states: list[JournalState]) -> int:
     """Move the journal's entries in ``states`` back to pending; return how many."""
-    if not states or not await asyncio.to_thread(os.path.exists, journal_path):
-        return 0
     moved = 0
-    async with Journal(journal_path) as journal:
-        for state in states:
-            for entry in await journal.entries(state):
-                await journal.requeue(entry.key)
-                moved += 1
+    for state in states:
+        for entry in await journal.entries(state):
+            await journal.requeue(entry.key)
+            moved += 1
     return moved
 
 
 async def run_batch(args: argparse.Namespace) -> int:
-    """Run every request of the file; exit 1 if any failed, ended unknown or was not saved."""
+    """Run every request of the file; exit 1 if any failed, ended unknown, was not saved or
+    was skipped as invalid."""
     path = Path(args.file)
-    requests, lines = read_requests(path)
-    journal = args.journal or str(path) + JOURNAL_SUFFIX
-    args.interrupt_hint = f"rerun the same command to resume (journal: {journal})"
+    batch = checked_requests(path, skip_invalid=args.skip_invalid)
+    journal_path = args.journal or str(path) + JOURNAL_SUFFIX
     out = Path(args.out) if args.out else None
     states = [JournalState.FAILED] * args.retry_failed + [JournalState.UNKNOWN] * args.retry_unknown
-    moved = await requeue(journal, states)
-    if moved:
-        print(f"{journal}: {moved} request(s) will be submitted again", file=sys.stderr)
-    async with open_client(args) as client:
-        reports = await run_jobs(
-            client,
-            requests,
-            lines,
-            out=out,
-            concurrency=args.concurrency,
-            journal=journal,
-            as_json=wants_json(args),
-        )
-    print_summary(
-        reports,
-        as_json=wants_json(args),
-        extra={"journal": journal, "out": str(out) if out else None},
-    )
-    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+    # Opened before anything else: a journal that cannot be opened is one clear error.
+    async with Journal(journal_path) as journal:
+        args.interrupt_hint = f"rerun the same command to resume (journal: {journal_path})"
+        moved = await requeue(journal, states)
+        if moved:
+            print(f"{journal_path}: {moved} request(s) will be submitted again", file=sys.stderr)
+        async with open_client(args) as client:
+            reports = await run_jobs(
+                client,
+                batch.requests,
+                batch.lines,
+                out=out,
+                concurrency=args.concurrency,
+                journal=journal,
+                as_json=wants_json(args),
+            )
+    extra: dict[str, Any] = {"journal": journal_path, "out": str(out) if out else None}
+    if batch.bad:
+        extra["skipped"] = len(batch.bad)
+    print_summary(reports, as_json=wants_json(args), extra=extra)
+    if batch.bad and not wants_json(args):
+        print(f"{len(batch.bad)} bad line(s) skipped (listed above, on stderr)")
+    ok = all(r.ok for r in reports) and not batch.bad
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _positive(text: str) -> int:
@@ -139,6 +170,12 @@ def register(
         "--journal", metavar="FILE", help=f"journal file (default: FILE.jsonl{JOURNAL_SUFFIX})"
     )
     batch.add_argument("--out", metavar="DIR", help="save successful videos to DIR/<id>.mp4")
+    batch.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="run the valid lines when some are bad (each bad line is reported and skipped; "
+        "the exit status is 1)",
+    )
     batch.add_argument(
         "--retry-failed",
         action="store_true",

@@ -16,6 +16,7 @@ import attrs
 
 from ..client import PixVerse
 from ..errors import PixVerseError
+from ..journal import Journal
 from ..runner import Outcome, OutcomeState
 from .errors import describe
 from .output import dumps
@@ -108,7 +109,7 @@ async def run_jobs(
     *,
     out: Path | None,
     concurrency: int,
-    journal: str | os.PathLike[str] | None,
+    journal: Journal | str | os.PathLike[str] | None,
     as_json: bool,
 ) -> list[JobReport]:
     """Run ``requests`` (``lines[i]`` labels request ``i``); return reports in input order.
