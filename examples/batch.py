@@ -3,7 +3,10 @@
 Every request is written to the journal (an SQLite file) before it is sent, so if this
 script is interrupted (Ctrl-C, a crash, a reboot), running the same command again reports
 what finished, resumes polling what was submitted and submits only what never was: no video
-is paid for twice. Runs against a local in-process emulator when PIXVERSE_API_KEY is unset::
+is paid for twice; "taken from the journal" counts the requests the rerun did not submit
+itself (finished before, or submitted before and only polled now). Ctrl-C stops it with a
+one-line hint, no traceback. Runs against a local in-process emulator when PIXVERSE_API_KEY
+is unset::
 
     python examples/batch.py --count 300 --journal batch.sqlite
     python examples/batch.py --count 300 --journal batch.sqlite   # again: all from the journal
@@ -93,4 +96,9 @@ if __name__ == "__main__":
     parser.add_argument("--journal", default="batch-example.sqlite", help="journal file")
     parser.add_argument("--concurrency", type=int, default=32, help="jobs in flight at most")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.count, args.journal, args.concurrency)))
+    try:
+        code = asyncio.run(main(args.count, args.journal, args.concurrency))
+    except KeyboardInterrupt:  # asyncio.run cancelled the run: the journal is closed, intact
+        print(f"interrupted: run the same command again to resume (journal {args.journal})")
+        code = 130
+    raise SystemExit(code)

@@ -93,7 +93,7 @@ class PollPolicy:
         """How many polls this policy makes in the first ``elapsed`` seconds after a submit.
 
         >>> PollPolicy(first_delay=5, interval=2, factor=1.5, max_delay=15).polls_within(60)
-        8
+        7
         """
         if elapsed < self.first_delay:
             return 0
@@ -275,7 +275,7 @@ def learning_key(request: Any) -> Hashable:
 @attrs.define(eq=False)
 class _Estimate:
     finished: list[float] = attrs.Factory(list)
-    log_first: float | None = None
+    first: float | None = None
 
 
 @attrs.define(eq=False)
@@ -312,28 +312,24 @@ class PollLearner:
     def first_delay(self, key: Hashable) -> float | None:
         """Seconds from the submit to the first poll for jobs of ``key`` (None: not known)."""
         estimate = self._kinds.get(key)
-        if estimate is None or estimate.log_first is None:
-            return None
-        return math.exp(estimate.log_first)
+        return None if estimate is None else estimate.first
 
     def observe_finished(self, key: Hashable, seconds: float) -> None:
         """A job of ``key`` was seen done ``seconds`` after its submit (before learning)."""
         estimate = self._kinds.setdefault(key, _Estimate())
-        if estimate.log_first is not None:
+        if estimate.first is not None:
             return
         estimate.finished.append(max(seconds, 1e-3))
         if len(estimate.finished) >= self.min_samples:
             ordered = sorted(estimate.finished)
             at = ordered[min(len(ordered) - 1, int(self.quantile * len(ordered)))]
-            estimate.log_first = math.log(at)
+            estimate.first = at
             estimate.finished.clear()
 
     def observe_first_poll(self, key: Hashable, *, done: bool) -> None:
         """A job of ``key`` polled first at the learned time was (or was not) done."""
         estimate = self._kinds.get(key)
-        if estimate is None or estimate.log_first is None:
+        if estimate is None or estimate.first is None:
             return
-        if done:
-            estimate.log_first -= self.rate * (1 - self.quantile)
-        else:
-            estimate.log_first += self.rate * self.quantile
+        step = -self.rate * (1 - self.quantile) if done else self.rate * self.quantile
+        estimate.first *= math.exp(step)

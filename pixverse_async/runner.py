@@ -89,7 +89,8 @@ class Outcome:
     ``index`` is its position in the input; ``key`` its journal key. ``video`` is set when it
     succeeded; ``error`` when it failed or is unknown (``error_type``/``error_message`` say
     the same for outcomes read back from a journal, whose exception objects are gone).
-    ``resumed`` marks outcomes taken from the journal rather than from this run's work.
+    ``resumed`` marks requests this run did not submit: their outcome was in the journal, or
+    an earlier run submitted them and this run resumed polling them.
     """
 
     index: int
@@ -147,6 +148,7 @@ class _Job:
     schedule: PollSchedule | None = None
     last_status: object = None
     ended: bool = False
+    resumed: bool = False
 
 
 _DONE = object()
@@ -411,6 +413,7 @@ class _Run:
         elif state is JournalState.SUBMITTED:
             assert entry is not None and entry.video_id is not None
             job.video_id = entry.video_id
+            job.resumed = True
             self.in_flight += 1
             # When it was submitted is unknown here: poll at once, time out like a fresh job.
             job.schedule = PollSchedule.begin(self.runner.poll, self.loop.time(), first_delay=0.0)
@@ -561,6 +564,7 @@ class _Run:
             error=error,
             error_type=type(error).__name__ if error is not None else None,
             error_message=str(error) if error is not None else None,
+            resumed=job.resumed,
         )
 
     # Poll scheduler: one task polls whatever is due ----------------------------------------
