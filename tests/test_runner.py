@@ -16,8 +16,9 @@ import pytest
 from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, RetryPolicy, VideoFailedError
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator, FaultConfig
-from pixverse_async.journal import Journal, JournalState
-from pixverse_async.models import ImageToVideo, TextToVideo
+from pixverse_async.journal import Journal, JournalError, JournalState
+from pixverse_async.models import ImageToVideo, TextToVideo, VideoStatus
+from pixverse_async.polling import PollLearner, learning_key
 from pixverse_async.runner import Outcome, OutcomeState, Progress
 
 from .batch_child import KEY as CHILD_KEY
@@ -278,3 +279,94 @@ async def test_a_request_that_is_not_a_generation_fails_without_being_sent() -> 
         ]  # fmt: skip
         assert outcomes[1].error_type == "ValidationError"
         assert not emu.state.requests_to(Paths.MASK_SELECTION)
+
+
+def finish_now(emu: Emulator) -> None:
+    """Every generation the emulator runs ends now (no waiting on real generation times)."""
+    for generation in emu.state.generations.values():
+        generation.done_at = 0.0
+
+
+async def submit_then_stop(emu: Emulator, journal_path: Path, requests: list[TextToVideo]) -> None:
+    """A run stopped once every request was submitted: the journal keeps them SUBMITTED."""
+    async with client_for(emu) as client:
+        stream = client.runner(concurrency=len(requests), journal=journal_path).run(requests)
+        consumer = asyncio.create_task(_drain(stream))
+        while len(emu.state.generations) < len(requests):
+            await asyncio.sleep(0.01)
+        consumer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+        await stream.aclose()
+
+
+async def test_a_job_resumed_from_the_journal_times_out_like_a_fresh_one(tmp_path: Path) -> None:
+    journal_path = tmp_path / "j.sqlite"
+    async with Emulator(api_keys={API_KEY}, generation_seconds=3600) as emu:
+        await submit_then_stop(emu, journal_path, [t2v("never ends")])
+        poll = PollPolicy(first_delay=0.05, interval=0.05, factor=1, max_delay=0.05, jitter=0,
+                          timeout=0.5)  # fmt: skip
+        async with client_for(emu, poll=poll) as client:
+            runner = client.runner(journal=journal_path)
+            async with runner.run([t2v("never ends")]) as stream:
+                (outcome,) = [o async for o in stream]  # ends: no need for a timer here
+                progress = stream.progress
+        assert outcome.resumed and outcome.state is OutcomeState.FAILED
+        assert isinstance(outcome.error, JobTimeoutError)
+        assert outcome.error.video_id == outcome.video_id
+        assert outcome.error.status == VideoStatus.GENERATING and outcome.error.waited >= 0.5
+        # polled at once, then every 0.05 s up to the deadline 0.5 s later (not forever)
+        assert 2 <= progress.status_requests <= 0.5 / 0.05 + 2
+        async with Journal(journal_path) as journal:
+            (entry,) = await journal.entries()
+        assert entry.state is JournalState.SUBMITTED  # a later run polls it again
+        finish_now(emu)
+        async with client_for(emu, poll=poll) as client:
+            (again,) = await client.runner(journal=journal_path).gather([t2v("never ends")])
+        assert again.ok and again.resumed and len(emu.state.generations) == 1
+
+
+async def test_a_journal_that_cannot_be_opened_is_one_error_for_the_caller(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(api_keys={API_KEY}) as emu, client_for(emu) as client:
+        runner = client.runner(journal=tmp_path / "missing" / "j.sqlite")
+        with pytest.raises(JournalError, match="missing"):
+            await asyncio.wait_for(runner.gather([t2v("a")]), 10)  # it used to hang forever
+        stream = runner.run([t2v("a")])
+        with pytest.raises(JournalError):
+            await asyncio.wait_for(stream.__anext__(), 10)
+        await stream.aclose()
+        assert emu.state.generations == {}
+
+
+async def test_the_runner_polls_first_when_similar_jobs_are_typically_done() -> None:
+    # The policy alone would poll first after 30 s; the runner's learner knows better.
+    slow_first = PollPolicy(first_delay=30, interval=30, jitter=0, timeout=60)
+    learner = PollLearner(min_samples=1)
+    learner.observe_finished(learning_key(t2v("x")), 0.1)
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0) as emu,
+        client_for(emu, poll=slow_first) as client,
+    ):
+        runner = client.runner(concurrency=10, learner=learner)
+        async with runner.run([t2v(f"p{i}") for i in range(20)]) as stream:
+            outcomes = await asyncio.wait_for(_collect(stream), 20)
+            progress = stream.progress
+    assert all(o.ok for o in outcomes) and len(outcomes) == 20
+    assert progress.status_requests == 20  # one status request per job
+    learned = learner.first_delay(learning_key(t2v("x")))
+    assert learned is not None and learned < 0.1  # all done at their first poll: earlier next
+
+
+async def test_the_runner_learns_by_default_and_can_be_told_not_to() -> None:
+    async with Emulator(api_keys={API_KEY}, generation_seconds=0) as emu, client_for(emu) as c:
+        learning = c.runner()
+        await learning.gather([t2v(f"p{i}") for i in range(10)])
+        assert learning.learner is not None
+        assert learning.learner.first_delay(learning_key(t2v("x"))) is not None
+        assert c.runner(learner=False).learner is None
+
+
+async def _collect(stream: object) -> list[Outcome]:
+    return [o async for o in stream]  # type: ignore[attr-defined]
