@@ -45,7 +45,8 @@ ARGS: dict[str, dict[str, list[str]]] = {
         "full": [],
         "quick": ["--quick"],
         "smoke": shlex.split(
-            "--jobs 30 --file-jobs 30 --generation-seconds 0.2 --limit 10 --concurrency 10"
+            "--jobs 30 --file-jobs 30 --generation-seconds 0.2 --limit 10 --concurrency 10 "
+            "--poll-jobs 30 --median 0.2"
         ),
     },
     "upload": {

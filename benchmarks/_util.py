@@ -58,9 +58,14 @@ def emulator(
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     args: Sequence[str] = (),
+    module: str = "pixverse_async.emulator",
 ) -> Iterator[EmulatorHandle]:
-    """Like :func:`emulator_process`, yielding an :class:`EmulatorHandle` (URL and pid)."""
-    command = [sys.executable, "-m", "pixverse_async.emulator", "--port", "0"]
+    """Like :func:`emulator_process`, yielding an :class:`EmulatorHandle` (URL and pid).
+
+    ``module`` is what ``python -m`` runs: one that serves an emulator configured in code
+    (e.g. with per-generation times) prints the same "listening on" line.
+    """
+    command = [sys.executable, "-m", module, "--port", "0"]
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: logs can never block it
         proc = subprocess.Popen(
             [*command, "--api-key", api_key, *args],

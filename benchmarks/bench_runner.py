@@ -3,8 +3,18 @@
 Run from the repository root::
 
     python -m benchmarks.bench_runner              # 10,000 jobs (in-memory journal) and
-                                                   # 5,000 jobs with a file journal
+                                                   # 5,000 jobs with a file journal, then
+                                                   # 10,000 log-normal jobs per poll mode
     python -m benchmarks.bench_runner --quick      # 2,000 jobs each
+
+Poll modes (second table): generations take log-normally distributed times (``--median``
+1 s standing for 60 s, ``--sigma``), the runner and the emulator's limit are 100, and the
+same jobs run with (a) ``default``: today's default ``PollPolicy`` scaled to the median (its
+5 s / 2 s / x1.5 / 15 s for a 60 s generation), no learning, and (b) ``learned``: the same
+policy with the runner's ``PollLearner`` (first poll when about half of similar jobs are
+done). The table shows status requests per job and wall time against the ideal (the sum of
+the generation times the emulator drew, over the limit). Webhooks, (c), add their mode to
+``POLL_MODES``.
 
 The emulator (its own process) runs every generation for ``--generation-seconds`` (1 s) and
 lets one key run ``--limit`` (100) at once; the runner's concurrency is the same 100. No
@@ -36,10 +46,37 @@ from pathlib import Path
 from typing import Any
 
 from pixverse_async import Journal, PixVerse, PollPolicy, TextToVideo
+from pixverse_async.polling import learning_key
 
 from ._util import ROOT, emulator, peak_rss_mb, self_cpu_seconds, table
+from .lognormal_emulator import generation_times
 
 API_KEY = "bench-key"
+
+
+#: The poll modes compared on log-normal generation times: mode -> (description, learn).
+#: Slot (c): webhooks add ``"webhooks"`` here (and its wiring in ``_worker``).
+POLL_MODES: dict[str, tuple[str, bool]] = {
+    "default": ("(a) today's default PollPolicy, scaled", False),
+    "learned": ("(b) the same policy + the runner's PollLearner", True),
+}
+
+#: The generation time the median stands for (the default policy is tuned for real time).
+REAL_MEDIAN = 60.0
+
+
+def scaled_default_policy(median: float) -> PollPolicy:
+    """``PollPolicy()`` with every time scaled by ``median / 60 s``."""
+    scale = median / REAL_MEDIAN
+    d = PollPolicy()
+    return PollPolicy(
+        first_delay=d.first_delay * scale,
+        interval=d.interval * scale,
+        factor=d.factor,
+        max_delay=d.max_delay * scale,
+        jitter=d.jitter,
+        timeout=None if d.timeout is None else d.timeout * scale,
+    )
 
 
 def poll_policy(generation_seconds: float, interval: float) -> PollPolicy:
@@ -107,14 +144,17 @@ class _Timings:
 async def _worker(args: argparse.Namespace) -> dict[str, Any]:
     fields = {"model": "v5", "duration": 5, "quality": "540p", "aspect_ratio": "16:9"}
     requests = [TextToVideo(prompt=f"benchmark scene {i}", **fields) for i in range(args.jobs)]
-    policy = poll_policy(args.generation_seconds, args.interval)
+    if args.mode == "fixed":  # known, equal times: a policy tuned to them, nothing to learn
+        policy, learn = poll_policy(args.generation_seconds, args.interval), False
+    else:
+        policy, learn = scaled_default_policy(args.median), POLL_MODES[args.mode][1]
     timings = _Timings()
     occupancy: list[int] = []
     journal = Journal(args.journal or ":memory:")
     timings.wrap_journal(journal)
     async with journal, PixVerse(api_key=API_KEY, base_url=args.url, poll=policy) as client:
         timings.wrap(client.videos)
-        runner = client.runner(concurrency=args.concurrency, journal=journal)
+        runner = client.runner(concurrency=args.concurrency, journal=journal, learner=learn)
         cpu_before = self_cpu_seconds()
         started = time.perf_counter()
         outcomes = ok = 0
@@ -149,6 +189,9 @@ async def _worker(args: argparse.Namespace) -> dict[str, Any]:
         "mean_poll_ms": 1000 * timings.poll_seconds / max(1, timings.polls),
         "journal_ms_per_job": 1000 * timings.journal_seconds / max(1, args.jobs),
         "mean_running": sum(occupancy) / len(occupancy) if occupancy else 0.0,
+        "learned_first_poll": (
+            runner.learner.first_delay(learning_key(requests[0])) if runner.learner else None
+        ),
     }
 
 
@@ -202,6 +245,86 @@ def measure(
     return report
 
 
+def measure_polling(
+    *, mode: str, jobs: int, limit: int, concurrency: int, median: float, sigma: float, seed: int
+) -> dict[str, Any]:
+    """One poll mode on log-normal generation times, in a fresh client process against a
+    fresh emulator that draws the same times (same seed) for every mode."""
+    command = [sys.executable, "-m", "benchmarks.bench_runner", "--worker", "--mode", mode]
+    command += ["--jobs", str(jobs), "--concurrency", str(concurrency), "--median", str(median)]
+    emulator_args = ("--limit", str(limit), "--median", str(median), "--sigma", str(sigma))
+    emulator_args += ("--seed", str(seed))
+    with emulator(API_KEY, args=emulator_args, module="benchmarks.lognormal_emulator") as emu:
+        done = subprocess.run(
+            [*command, "--url", emu.url], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"the runner worker failed:\n{done.stderr[-3000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    times = generation_times(jobs, median=median, sigma=sigma, seed=seed)
+    slots = min(limit, concurrency)
+    report.update(mode=mode, slots=slots, ideal=max(sum(times) / slots, max(times)))
+    return report
+
+
+def polling_table(reports: Sequence[dict[str, Any]]) -> str:
+    base = reports[0]
+    rows = []
+    for r in reports:
+        per_job = r["status_requests"] / r["jobs"]
+        learned = r["learned_first_poll"]
+        rows.append(
+            [
+                POLL_MODES[r["mode"]][0],
+                f"{r['jobs']:,}",
+                f"{r['succeeded']:,}",
+                f"{per_job:.2f}",
+                f"{per_job / (base['status_requests'] / base['jobs']):.2f}",
+                f"{r['wall']:.1f}",
+                f"{r['ideal']:.1f}",
+                f"{r['wall'] / r['ideal']:.3f}",
+                f"{r['wall'] / base['wall']:.2f}",
+                "-" if learned is None else f"{learned:.2f}",
+                str(r["limit_answers"]),
+            ]
+        )
+    headers = [
+        "mode", "jobs", "ok", "status req/job", "req vs (a)", "wall s", "ideal s",
+        "wall/ideal", "wall vs (a)", "learned first poll s", "limit answers",
+    ]  # fmt: skip
+    return table(headers, rows)
+
+
+def run_polling(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
+    """Every poll mode on the same log-normal times; return the Markdown section."""
+    jobs = args.poll_jobs or (2000 if args.quick else 10_000)
+    reports = []
+    for mode in args.poll_modes:
+        out(f"polling: {jobs:,} jobs, mode {mode}, median {args.median:g} s, sigma {args.sigma:g}")
+        report = measure_polling(
+            mode=mode, jobs=jobs, limit=args.limit, concurrency=args.concurrency,
+            median=args.median, sigma=args.sigma, seed=args.seed,
+        )  # fmt: skip
+        out(f"  {report['status_requests'] / jobs:.2f} status requests per job")
+        reports.append(report)
+    text = polling_table(reports)
+    out(text)
+    policy = scaled_default_policy(args.median)
+    return (
+        "### Poll modes (log-normal generation times)\n\n"
+        f"{jobs:,} jobs, runner concurrency {args.concurrency}, emulator limit {args.limit}; "
+        f"generation times log-normal with median {args.median:g} s (standing for "
+        f"{REAL_MEDIAN:g} s) and sigma {args.sigma:g}, the same draws (seed {args.seed}) for "
+        "every mode. Ideal = the sum of those times over the limit. Policy of both modes: "
+        f"`PollPolicy()` scaled by {args.median:g}/{REAL_MEDIAN:g} = first_delay "
+        f"{policy.first_delay:.3f}, interval {policy.interval:.3f}, factor {policy.factor:g}, "
+        f"max_delay {policy.max_delay:.3f}, jitter {policy.jitter:g}. (b) adds the runner's "
+        "`PollLearner()` (first poll where half of the jobs of the kind are done, then the "
+        "policy from that age). (c) webhooks: not measured here yet (the webhooks work adds "
+        f"its mode to `POLL_MODES`).\n\n```\n{text}\n```\n"
+    )
+
+
 def runs_table(reports: Sequence[dict[str, Any]]) -> str:
     rows = []
     for r in reports:
@@ -244,6 +367,13 @@ def runs_table(reports: Sequence[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
+    """The fixed-time runs and the poll modes; return the Markdown report."""
+    fixed = run_fixed(args, out) if args.journals else ""
+    polling = run_polling(args, out) if args.poll_modes else ""
+    return "\n".join(part for part in (fixed, polling) if part)
+
+
+def run_fixed(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
     """Run the in-memory and the file-journal measurements; return the Markdown report."""
     jobs = args.jobs or (2000 if args.quick else 10_000)
     file_jobs = args.file_jobs or (2000 if args.quick else 5000)
@@ -308,6 +438,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=100, help="the runner's concurrency")
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between polls")
     parser.add_argument("--profile", help="write a cProfile of the client worker to this path")
+    parser.add_argument(
+        "--poll-modes",
+        type=lambda s: [m for m in s.split(",") if m],
+        default=list(POLL_MODES),
+        help=f"poll modes to compare on log-normal times: {','.join(POLL_MODES)} ('' for none)",
+    )
+    parser.add_argument("--poll-jobs", type=int, default=0, help="jobs per poll mode (10000)")
+    parser.add_argument("--median", type=float, default=1.0, help="median generation seconds")
+    parser.add_argument("--sigma", type=float, default=0.4, help="log-normal sigma")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generation times")
+    parser.add_argument("--mode", default="fixed", help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--journal", default=None, help=argparse.SUPPRESS)
@@ -321,6 +462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if any(j not in ("memory", "file") for j in args.journals):
         build_parser().error("--journals takes memory and/or file")
+    if any(m not in POLL_MODES for m in args.poll_modes):
+        build_parser().error(f"--poll-modes takes {', '.join(POLL_MODES)}")
     run(args)
     return 0
 

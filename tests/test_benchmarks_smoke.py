@@ -29,6 +29,7 @@ def test_python_m_benchmarks_runs_everything_and_writes_results(
         "### Import time",
         "### Memory per in-flight job",
         "### Job runner",
+        "### Poll modes (log-normal generation times)",
         "### Upload",
     ):
         assert heading in text
@@ -39,10 +40,10 @@ def test_python_m_benchmarks_runs_everything_and_writes_results(
 def test_each_benchmark_main_accepts_its_options(capsys: pytest.CaptureFixture[str]) -> None:
     tiny_overhead = "--n 20 --concurrency 2 --rounds 1 --status-n 20 --import-runs 1"
     assert bench_overhead.main([*tiny_overhead.split(), "--memory-jobs", "20"]) == 0
-    tiny_runner = "--jobs 10 --journals memory --generation-seconds 0.1 --limit 5"
+    tiny_runner = "--jobs 10 --journals memory --generation-seconds 0.1 --limit 5 --poll-jobs 10"
     assert bench_runner.main([*tiny_runner.split(), "--concurrency", "5"]) == 0
     printed = capsys.readouterr().out
-    assert "sdk/aiohttp" in printed and "vs ideal" in printed
+    assert "sdk/aiohttp" in printed and "vs ideal" in printed and "req vs (a)" in printed
 
 
 def test_quick_mode_is_smaller_than_the_full_one() -> None:

@@ -62,6 +62,9 @@ class EmulatorConfig:
     api_keys: frozenset[str] = frozenset({"test-key"})
     #: How long a generation runs before its final status, in seconds.
     generation_seconds: float = 0.05
+    #: Seconds each generation runs, given its request body (overrides generation_seconds),
+    #: e.g. drawn from a distribution for benchmarks.
+    generation_time: Callable[[dict[str, Any]], float] | None = None
     #: Generations one key may have running at once (ErrCode 500044 past it).
     max_concurrent_generations: int = 100
     #: Chance that an unmarked generation fails or is moderated.
@@ -90,6 +93,10 @@ class EmulatorApp:
         self.base_url = ""
         self._random = random.Random(config.seed)
         self._loop_time: Callable[[], float] = lambda: asyncio.get_running_loop().time()
+
+    def _generation_seconds(self, body: dict[str, Any]) -> float:
+        timing = self.config.generation_time
+        return self.config.generation_seconds if timing is None else timing(body)
 
     def build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=1024 * 1024)
@@ -261,7 +268,7 @@ class EmulatorApp:
             body=body,
             trace_id=request.headers.get(TRACE_ID_HEADER),
             created_at=now,
-            done_at=now + self.config.generation_seconds,
+            done_at=now + self._generation_seconds(body),
             outcome=self._outcome(body),
             credits=credits,
             seed=seed,
