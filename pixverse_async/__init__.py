@@ -46,7 +46,7 @@ from .errors import (
     VideoModeratedError,
     error_for_code,
 )
-from .jobs import GenerationJob, PollPolicy
+from .jobs import GenerationJob
 from .journal import (
     Journal,
     JournalEntry,
@@ -93,6 +93,7 @@ from .models import (
     build_request,
 )
 from .options import RequestOptions
+from .polling import PollLearner, PollPolicy
 from .retry import RetryPolicy
 from .runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
 from .uploads import (
@@ -162,6 +163,7 @@ __all__ = [
     "PermissionDeniedError",
     "PixVerse",
     "PixVerseError",
+    "PollLearner",
     "PollPolicy",
     "Progress",
     "Quality",
