@@ -63,7 +63,7 @@ async def test_failed_videos_raise_typed_errors_with_id_and_status(
 
 
 async def test_timeout_carries_the_last_status_and_the_job_can_be_awaited_again() -> None:
-    async with Emulator(api_keys={API_KEY}, generation_seconds=0.6) as emu:
+    async with Emulator(api_keys={API_KEY}, generation_seconds=3600) as emu:
         async with PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL) as client:
             job = await client.videos.text_to_video(prompt="slow", **FIELDS)
             short = PollPolicy(first_delay=0.01, interval=0.02, jitter=0, timeout=0.1)
@@ -71,6 +71,11 @@ async def test_timeout_carries_the_last_status_and_the_job_can_be_awaited_again(
                 await job.wait(short)
             assert info.value.status == VideoStatus.GENERATING
             assert info.value.video_id == job.video_id and info.value.waited >= 0.1
+            # the timeout counts from each call: waiting again gets its own 0.1 s
+            with pytest.raises(JobTimeoutError) as again:
+                await job.wait(short)
+            assert again.value.waited >= 0.1
+            emu.state.generations[job.video_id].done_at = 0.0  # it finishes now
             video = await job.wait()
             assert video.status is VideoStatus.SUCCESSFUL
 

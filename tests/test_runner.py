@@ -139,12 +139,14 @@ async def test_one_scheduler_polls_many_jobs_with_bounded_requests() -> None:
 async def test_poll_timeout_reports_a_timeout_and_keeps_the_job_resumable(tmp_path: Path) -> None:
     journal_path = tmp_path / "j.sqlite"
     poll = PollPolicy(first_delay=0.01, interval=0.02, jitter=0.0, timeout=0.2)
-    async with Emulator(api_keys={API_KEY}, generation_seconds=0.8) as emu:
+    async with Emulator(api_keys={API_KEY}, generation_seconds=3600) as emu:
         async with client_for(emu, poll=poll) as client:
             (outcome,) = await client.runner(journal=journal_path).gather([t2v("slow")])
-            assert isinstance(outcome.error, JobTimeoutError)
+            assert isinstance(outcome.error, JobTimeoutError) and not outcome.resumed
+            assert outcome.error.waited >= 0.2 and outcome.error.status == VideoStatus.GENERATING
         async with Journal(journal_path) as journal:
             assert (await journal.get(outcome.key)).state is JournalState.SUBMITTED  # type: ignore[union-attr]
+        finish_now(emu)
         async with client_for(emu) as client:
             (again,) = await client.runner(journal=journal_path).gather([t2v("slow")])
         assert again.ok and again.video_id == outcome.video_id
