@@ -40,14 +40,7 @@ import itertools
 import logging
 import os
 import uuid
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Callable,
-    Coroutine,
-    Generator,
-    Iterable,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -63,7 +56,7 @@ from .jobs import raise_for_terminal
 from .journal import Journal, JournalEntry, JournalState, request_key
 from .models import GenerationRequest, GenerationResult, MaskSelection, Video, from_json, to_json
 from .polling import TRANSIENT_POLL_ERRORS, PollLearner, PollPolicy, PollSchedule, learning_key
-from .retry import RetryableFailure, RetryPolicy, wait_generator
+from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .endpoints.videos import Videos
@@ -289,7 +282,7 @@ class _Run:
         self.poll_heap: list[tuple[float, int, _Job]] = []
         self.seq = itertools.count()
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.hold_waits = self._new_hold_waits()
+        self.hold_streak = 0  # holds in a row since the last accepted submit
         self.journal: Journal
         self.failure: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop
@@ -505,7 +498,7 @@ class _Run:
         job.video_id = result.video_id
         await self.journal.mark_submitted(job.key, result.video_id, result.credits)
         self.progress.submitting -= 1
-        self.hold_waits = self._new_hold_waits()
+        self.hold_streak = 0
         if self.target < self.runner.concurrency:
             self.target = min(float(self.runner.concurrency), self.target + 1 / self.target)
         learner = self.runner.learner
@@ -522,11 +515,6 @@ class _Run:
         self.progress.submitting -= 1
         self._release()
 
-    def _new_hold_waits(self) -> Generator[float, RetryableFailure | None, None]:
-        waits = wait_generator(self.runner.hold)
-        next(waits)  # primed as backoff primes it
-        return waits
-
     def _hold(self, job: _Job, exc: PixVerseError) -> None:
         """Put a request the service did not act on back at the head of the queue."""
         self.progress.submitting -= 1
@@ -535,9 +523,10 @@ class _Run:
             self.progress.limit_answers += 1
             # The service accepted what is in flight now; aim there, at least one.
             self.target = max(1.0, float(self.in_flight))
-        # The one retry mechanism: backoff's wait generator over the hold policy (with the
-        # service's Retry-After), advanced once per hold in a row, restarted by a success.
-        delay = self.hold_waits.send(RetryableFailure(exc, getattr(exc, "retry_after", None)))
+        # The one retry formula (full jitter, or the service's Retry-After), counted in holds
+        # in a row; the dispatcher, not a sleeping loop, sends the request again.
+        self.hold_streak += 1
+        delay = self.runner.hold.wait(self.hold_streak, getattr(exc, "retry_after", None))
         if self.in_flight > 0 and isinstance(exc, RateLimitError):
             delay = min(delay, self.runner.hold.base_delay)  # a finishing job frees a slot sooner
         job.not_before = self.loop.time() + delay
