@@ -15,8 +15,6 @@ Example::
 
 from __future__ import annotations
 
-
-
 from .entry import JournalEntry, request_key
 from .errors import JournalError, JournalLeaseError, JournalLockedError, JournalStateError
 from .journal import Journal, is_postgres_url, store_for
@@ -42,4 +40,3 @@ __all__ = [
     "request_key",
     "store_for",
 ]
-

@@ -456,9 +456,7 @@ class Journal:
             except ConcurrencyLimitError as exc:
                 await journal.mark_not_sent(key, type(exc).__name__, str(exc))
         """
-        return await self._transition(
-            key, "not_sent", error_type=error_type, error_message=message
-        )
+        return await self._transition(key, "not_sent", error_type=error_type, error_message=message)
 
     async def mark_succeeded(
         self, key: str, video_json: Mapping[str, Any], url: str | None = None

@@ -214,7 +214,7 @@ class PostgresStore:
         self._batches = f'"{s}".pixverse_batches'
         self._accounts = f'"{s}".pixverse_accounts'
         self._pool: asyncpg.Pool | None = None
-        self._retryable: tuple[type[BaseException], ...] = ()
+        self._retryable: tuple[type[Exception], ...] = ()
         self._heartbeat: asyncio.Task[None] | None = None
         self._lease_lost = False
         self._listener: asyncpg.Connection | None = None
@@ -340,9 +340,7 @@ class PostgresStore:
             """)
             version = await conn.fetchval(f'SELECT max(version) FROM "{s}".pixverse_meta')
             if version is None:
-                await conn.execute(
-                    f'INSERT INTO "{s}".pixverse_meta VALUES ($1)', _SCHEMA_VERSION
-                )
+                await conn.execute(f'INSERT INTO "{s}".pixverse_meta VALUES ($1)', _SCHEMA_VERSION)
             elif version > _SCHEMA_VERSION:
                 raise JournalError(
                     f"journal {self.name} (schema {s}) has version {version}; this version"
@@ -417,7 +415,7 @@ class PostgresStore:
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), self.connect_timeout)
-            except (asyncio.TimeoutError, *self._retryable):
+            except self._retryable:  # includes TimeoutError
                 pool.terminate()
 
     def abandon(self) -> None:
@@ -892,22 +890,26 @@ class PostgresStore:
         """The account's shared limit now, or None if :meth:`set_limit` was never called."""
 
         async def op(conn: asyncpg.Connection) -> SharedLimit | None:
-            return await self._limit(conn, missing_ok=True)
+            return await self._limit_or_none(conn)
 
         return await self._retrying(op)
 
-    async def _limit(
-        self, conn: asyncpg.Connection, *, lock: bool = False, missing_ok: bool = False
-    ) -> Any:
+    async def _limit(self, conn: asyncpg.Connection, *, lock: bool = False) -> SharedLimit:
+        found = await self._limit_or_none(conn, lock=lock)
+        if found is None:
+            raise JournalError(f"account {self.account!r} has no shared limit (set_limit first)")
+        return found
+
+    async def _limit_or_none(
+        self, conn: asyncpg.Connection, *, lock: bool = False
+    ) -> SharedLimit | None:
         row = await conn.fetchrow(
             f"SELECT configured, target FROM {self._accounts} WHERE account = $1"
             + (" FOR UPDATE" if lock else ""),
             self.account,
         )
         if row is None:
-            if missing_ok:
-                return None
-            raise JournalError(f"account {self.account!r} has no shared limit (set_limit first)")
+            return None
         in_flight = await conn.fetchval(
             f"SELECT count(*) FROM {self._entries} e JOIN {self._batches} b USING (batch)"
             " WHERE b.account = $1 AND e.state IN ('sending', 'submitted')",
@@ -949,7 +951,7 @@ class PostgresStore:
 
         async def op(conn: asyncpg.Connection) -> SharedLimit:
             async with conn.transaction():
-                limit: SharedLimit = await self._limit(conn, lock=True)
+                limit = await self._limit(conn, lock=True)
                 target = max(1.0, float(limit.in_flight))
                 await conn.execute(
                     f"UPDATE {self._accounts} SET target = $2 WHERE account = $1",
@@ -966,7 +968,7 @@ class PostgresStore:
 
         async def op(conn: asyncpg.Connection) -> SharedLimit:
             async with conn.transaction():
-                limit: SharedLimit = await self._limit(conn, lock=True)
+                limit = await self._limit(conn, lock=True)
                 if limit.target >= limit.configured:
                     return limit
                 target = min(float(limit.configured), limit.target + 1 / limit.target)

@@ -104,7 +104,7 @@ def _apply(
     if cur.rowcount == 1:
         return entry
     same = transition.repeat_if_same
-    if same and transition.is_done(entry.state, dict(zip(COLUMNS, row)), args, same):
+    if same and transition.is_done(entry.state, dict(zip(COLUMNS, row, strict=True)), args, same):
         return entry
     raise JournalStateError(key, entry.state, transition.target)
 
@@ -422,8 +422,9 @@ class SqliteStore:
         return await self._call(fn)
 
     async def entries(self, state: JournalState | None) -> list[JournalEntry]:
+        params: tuple[str, ...] = ()
         if state is None:
-            query, params = f"{_SELECT} ORDER BY seq", ()
+            query = f"{_SELECT} ORDER BY seq"
         else:
             query, params = f"{_SELECT} WHERE state = ? ORDER BY seq", (state.value,)
         return await self._call(

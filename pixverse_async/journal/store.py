@@ -100,4 +100,6 @@ def set_clause(transition: Transition, args: Mapping[str, Any], bind: Callable[[
 
 def conflict_error(key: str, kind: str, body: str) -> JournalError:
     """The error for a key already recorded for a different request."""
-    return JournalError(f"key {key} is already recorded for a different request ({kind} {body[:80]})")
+    return JournalError(
+        f"key {key} is already recorded for a different request ({kind} {body[:80]})"
+    )
