@@ -254,6 +254,7 @@ class PostgresStore:
             asyncpg.exceptions.DeadlockDetectedError,
             asyncpg.exceptions.TooManyConnectionsError,
             asyncpg.InterfaceError,
+            asyncpg.exceptions.InternalClientError,  # a protocol cut off mid-message
         )
         try:
             self._pool = await asyncpg.create_pool(
@@ -463,12 +464,18 @@ class PostgresStore:
             pool = self._pool
             if pool is None:
                 raise JournalError("journal is closed")
-            async with pool.acquire(timeout=self.connect_timeout) as conn:
+            conn = await pool.acquire(timeout=self.connect_timeout)
+            try:
                 if lost and after_loss is not None:
                     done = await after_loss(conn)
                     if done is not None:
                         return done
                 return await op(conn)
+            finally:
+                # The work is done (or failed) by now: a connection lost while being reset
+                # for the pool must not turn a finished operation into a failed one.
+                with contextlib.suppress(*self._retryable):
+                    await pool.release(conn)
 
         try:
             return await attempt()
@@ -876,9 +883,10 @@ class PostgresStore:
 
         async def op(conn: asyncpg.Connection) -> SharedLimit:
             await conn.execute(
-                f"INSERT INTO {self._accounts} (account, configured, target) VALUES ($1, $2, $2)"
-                " ON CONFLICT (account) DO UPDATE SET configured = $2,"
-                f" target = least({self._accounts}.target, $2)",
+                f"INSERT INTO {self._accounts} (account, configured, target)"
+                " VALUES ($1, $2::integer, $2::integer)"
+                " ON CONFLICT (account) DO UPDATE SET configured = $2::integer,"
+                f" target = least({self._accounts}.target, $2::integer)",
                 self.account,
                 concurrency,
             )
@@ -987,6 +995,7 @@ class PostgresStore:
         """Keep one connection listening on :data:`CHANNEL`, reconnecting when it is lost."""
         import asyncpg
 
+        reconnecting = False
         while not self._closing:
             lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -1008,7 +1017,9 @@ class PostgresStore:
                 self._listener = conn
                 conn.add_termination_listener(on_lost)
                 await conn.add_listener(CHANNEL, self._on_notify)
-                self._wake_all()  # events during the reconnection: everyone reads again
+                if reconnecting:
+                    self._wake_all()  # events may have been missed: everyone reads again
+                reconnecting = True
                 await lost
             except self._retryable as exc:
                 logger.warning("journal %s: listener lost: %s", self.name, exc)
