@@ -421,7 +421,9 @@ async def test_wait_changed_wakes_when_room_frees_up(open_worker: Any) -> None:
 # losing the connection
 
 
-async def test_killed_connections_lose_and_double_nothing(open_worker: Any) -> None:
+async def test_killed_connections_lose_and_double_nothing(
+    open_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     async with open_worker() as a:
         work = items(300)
         await a.mark_pending_many(work)
@@ -446,13 +448,16 @@ async def test_killed_connections_lose_and_double_nothing(open_worker: Any) -> N
             stop.set()
             await killing
         assert kills > 0
+        assert "lost the database connection" in caplog.text  # operations were retried
         found = await a.get_many(k for k, _, _ in work)
         for i, (key, _, _) in enumerate(work):
             entry = found[key]
             assert (entry.state, entry.attempts, entry.video_id) == (S.SUCCEEDED, 1, i), entry
 
 
-async def test_killed_connections_during_claims_lose_no_claim(open_worker: Any) -> None:
+async def test_killed_connections_during_claims_lose_no_claim(
+    open_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     async with open_worker() as a, open_worker() as b:
         await a.mark_pending_many(items(400))
         stop = asyncio.Event()
@@ -474,6 +479,7 @@ async def test_killed_connections_during_claims_lose_no_claim(open_worker: Any) 
         finally:
             stop.set()
             await killing
+        assert "lost the database connection" in caplog.text  # claims were retried
         assert len(got_a) + len(got_b) == len(set(got_a) | set(got_b)) == 400
         held = {w.id: w.held for w in await pg(b).workers()}
         assert held[pg(a).worker_id] == {S.PENDING: len(got_a)}
@@ -535,3 +541,36 @@ async def test_a_server_that_stays_away_stops_the_journal_cleanly(pg_schema: str
     async with Journal(DSN, schema=pg_schema, batch="default", recover=False) as direct:
         # The unanswered write did not happen: the request is still SENDING, never lost.
         assert (await direct.get(key)).state is S.SENDING  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------------------------
+# the runner, unchanged, on the PostgreSQL store
+
+
+async def test_the_runner_resumes_a_batch_from_postgresql(pg_schema: str) -> None:
+    from pixverse_async import PixVerse, PollPolicy
+    from pixverse_async.emulator import Emulator
+    from pixverse_async.models import TextToVideo
+
+    from .conftest import API_KEY, FAST_RETRY
+
+    poll = PollPolicy(first_delay=0.05, interval=0.02, factor=1.0, max_delay=0.02, jitter=0.0)
+
+    def t2v(i: int) -> TextToVideo:
+        return TextToVideo(
+            prompt=f"p{i}", model="v5", duration=5, quality="540p", aspect_ratio="16:9"
+        )
+
+    async with Emulator(api_keys={API_KEY}, generation_seconds=0.05) as emu:
+        async with PixVerse(
+            api_key=API_KEY, base_url=emu.base_url, poll=poll, retry=FAST_RETRY
+        ) as client:
+            async with Journal(DSN, schema=pg_schema, batch="r") as journal:
+                first = await client.runner(journal=journal).gather([t2v(i) for i in range(5)])
+            async with Journal(DSN, schema=pg_schema, batch="r") as journal:
+                again = await client.runner(journal=journal).gather([t2v(i) for i in range(8)])
+                summary = await journal.summary()
+        assert all(o.ok for o in first) and all(o.ok for o in again)
+        assert [o.resumed for o in again] == [True] * 5 + [False] * 3
+        assert summary[S.SUCCEEDED] == 8
+        assert len(emu.state.generations) == 8  # nothing paid twice
