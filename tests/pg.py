@@ -1,9 +1,8 @@
 """A real PostgreSQL for tests: ``PIXVERSE_TEST_POSTGRES_DSN``, one schema per test.
 
 Without a server the tests that need it skip, saying why; under ``CI=true`` they fail instead,
-so CI cannot pass without having run them. Use by importing the fixtures::
-
-    from tests.pg import pg_schema, postgres_dsn  # noqa: F401  (fixtures)
+so CI cannot pass without having run them. ``conftest.py`` imports the fixtures for every
+test: ask for ``pg_schema`` (a fresh schema name) and connect to :data:`DSN`.
 """
 
 from __future__ import annotations

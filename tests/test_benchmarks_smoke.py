@@ -29,6 +29,7 @@ def test_python_m_benchmarks_runs_everything_and_writes_results(
         "### Import time",
         "### Memory per in-flight job",
         "### Job runner",
+        "### Journal stores",
         "### Upload",
     ):
         assert heading in text

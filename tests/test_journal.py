@@ -12,8 +12,8 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,16 +21,16 @@ import pytest
 import pixverse_async.journal as journal_module
 from pixverse_async.journal import (
     Journal,
-    PostgresStore,
     JournalEntry,
     JournalError,
     JournalLockedError,
     JournalState,
     JournalStateError,
+    PostgresStore,
     request_key,
 )
 
-from tests.pg import DSN, pg_schema, postgres_dsn  # noqa: F401  (fixtures)
+from .pg import DSN
 
 S = JournalState
 BODY: dict[str, Any] = {"prompt": "a red kite over the sea", "model": "v5", "duration": 5}

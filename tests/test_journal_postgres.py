@@ -30,7 +30,8 @@ from pixverse_async.journal import (
     request_key,
     store_for,
 )
-from tests.pg import DSN, pg_schema, postgres_dsn  # noqa: F401  (fixtures)
+
+from .pg import DSN
 
 S = JournalState
 PACKAGE_ROOT = str(Path(os.path.abspath(journal_module.__file__)).parents[2])

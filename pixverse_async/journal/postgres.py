@@ -188,7 +188,7 @@ class PostgresStore:
         account: str = "default",
         lease: float = 30.0,
         worker: str | None = None,
-        pool_size: int = 4,
+        pool_size: int = 10,
         connect_timeout: float = 5.0,
         reconnect_timeout: float = 30.0,
     ) -> None:
