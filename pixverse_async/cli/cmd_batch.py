@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
-from ..journal import Journal, JournalState
+from ..journal import Journal, JournalState, is_postgres_url
 from ..models import GenerationRequest, MaskSelection, build_request
 from .connect import open_client
 from .errors import EXIT_FAILED, EXIT_OK, UsageError
@@ -69,7 +69,11 @@ def read_requests(path: Path) -> tuple[list[GenerationRequest], list[int]]:
 
 async def requeue(journal_path: str, states: list[JournalState]) -> int:
     """Move the journal's entries in ``states`` back to pending; return how many."""
-    if not states or not await asyncio.to_thread(os.path.exists, journal_path):
+    if not states:
+        return 0
+    if not is_postgres_url(journal_path) and not await asyncio.to_thread(
+        os.path.exists, journal_path
+    ):
         return 0
     moved = 0
     async with Journal(journal_path) as journal:
