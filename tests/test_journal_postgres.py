@@ -579,3 +579,21 @@ async def test_the_runner_resumes_a_batch_from_postgresql(pg_schema: str) -> Non
         assert [o.resumed for o in again] == [True] * 5 + [False] * 3
         assert summary[S.SUCCEEDED] == 8
         assert len(emu.state.generations) == 8  # nothing paid twice
+
+
+async def test_a_restarted_worker_with_the_same_id_finds_its_sending_unknown(
+    pg_schema: str,
+) -> None:
+    def worker() -> Journal:
+        return Journal(PostgresStore(DSN, schema=pg_schema, batch="b", worker="w-1"))
+
+    async with worker() as first:
+        await first.mark_pending_many(items(2))
+        key, other = (k for k, _, _ in items(2))
+        await first.mark_sending(key, "trace-1")
+    async with worker() as again:
+        assert [e.key for e in again.recovered] == [key]
+        entry = await again.get(key)
+        assert entry is not None and entry.state is S.UNKNOWN and entry.trace_id == "trace-1"
+        assert (await again.get(other)).state is S.PENDING  # type: ignore[union-attr]
+        await again.mark_sending(other, "trace-2")  # its lease is live again

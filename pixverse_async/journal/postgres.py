@@ -223,6 +223,7 @@ class PostgresStore:
         self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
         self._changed: asyncio.Future[None] | None = None
         self._closing = False
+        self._own_leftovers: list[JournalEntry] = []
 
     @property
     def name(self) -> str:
@@ -366,13 +367,31 @@ class PostgresStore:
             await conn.execute(
                 f"INSERT INTO {self._workers} (id, batch, host, pid, expires_at)"
                 " VALUES ($1, $2, $3, $4, clock_timestamp() + make_interval(secs => $5))"
-                " ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at",
+                " ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at,"
+                " host = EXCLUDED.host, pid = EXCLUDED.pid, taken_over_by = NULL",
                 self.worker_id,
                 self.batch,
                 socket.gethostname(),
                 os.getpid(),
                 self.lease,
             )
+            # A worker id given again (a restarted process): what its previous life left
+            # SENDING is ambiguous, exactly as if another worker had taken it over.
+            params: list[Any] = [self.batch, self.worker_id]
+
+            def bind(value: Any) -> str:
+                params.append(value)
+                return f"${len(params)}"
+
+            assignments = set_clause(TRANSITIONS["recover"], RECOVER_ARGS, bind)
+            rows = await conn.fetch(
+                f"UPDATE {self._entries} SET {assignments},"
+                " updated_at = extract(epoch from clock_timestamp())"
+                " WHERE batch = $1 AND worker = $2 AND state = 'sending'"
+                f" RETURNING {_COLS}",
+                *params,
+            )
+            self._own_leftovers = [JournalEntry.from_row(row) for row in rows]
 
     async def close(self) -> None:
         self._closing = True
@@ -707,8 +726,10 @@ class PostgresStore:
         return None
 
     async def recover(self) -> list[JournalEntry]:
-        """The SENDING requests of expired workers, moved to UNKNOWN (see :meth:`take_over`)."""
-        return list((await self.take_over()).unknown)
+        """The SENDING requests of expired workers, moved to UNKNOWN (see :meth:`take_over`),
+        and, once, those a previous process with this ``worker`` id left SENDING."""
+        leftovers, self._own_leftovers = self._own_leftovers, []
+        return leftovers + list((await self.take_over()).unknown)
 
     # -- several workers
 
