@@ -196,11 +196,20 @@ async def test_a_request_held_by_a_live_worker_cannot_be_sent_by_another(
         assert {w.id: w.held for w in await pg(a).workers()}[pg(b).worker_id] == {S.SENDING: 1}
 
 
-async def test_heartbeat_keeps_the_lease_alive(open_worker: Any) -> None:
-    async with open_worker(lease=0.6) as a, open_worker() as b:
+async def test_heartbeat_keeps_the_lease_alive_through_lost_connections(
+    open_worker: Any,
+) -> None:
+    async with open_worker(lease=1.0) as a, open_worker() as b:
         await a.mark_pending_many(items(1))
         await pg(a).claim(1)
-        await asyncio.sleep(2.0)  # more than three leases: only renewals keep it alive
+        # Three leases long, a's connections are killed again and again: only renewals on
+        # new connections keep it alive.
+        ends = time.monotonic() + 3.0
+        kills = 0
+        while time.monotonic() < ends:
+            kills += await terminate(pg(a).application_name)
+            await asyncio.sleep(0.15)
+        assert kills > 0
         assert not pg(a).lease_lost
         assert (await pg(b).take_over()).workers == ()
         (worker,) = [w for w in await pg(b).workers() if w.id == pg(a).worker_id]
