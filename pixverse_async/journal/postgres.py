@@ -34,6 +34,10 @@ heartbeat task renews every ``lease / 3`` seconds:
   awaits a request's outcome recorded by any process; :meth:`~PostgresStore.wait_changed`
   wakes a worker waiting for room under the shared limit.
 
+Durability: the crash-safety transitions (``mark_sending``, ``mark_submitted``) commit with
+``synchronous_commit = on`` (the WAL is flushed before they return); every other write commits
+asynchronously, the same split as the SQLite store's ``FULL`` and ``NORMAL``.
+
 Connection loss: every operation runs on a pool connection; when the connection is lost
 (``pg_terminate_backend``, a restarted server, a network cut) the operation is retried on a new
 connection for up to ``reconnect_timeout`` seconds, then :class:`JournalError` is raised (a
@@ -82,6 +86,12 @@ CHANNEL: Final = "pixverse_journal"
 _SCHEMA_VERSION: Final = 1
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _FINISHED: Final = frozenset((JournalState.SUCCEEDED, JournalState.FAILED, JournalState.UNKNOWN))
+_DURABLE: Final = "SET LOCAL synchronous_commit = on"
+"""Run first in the transaction of a crash-safety point (``durable`` in the table): its commit
+returns once the WAL is flushed to disk. Every other write commits asynchronously, like
+SQLite's ``synchronous=NORMAL``: it survives the client's death at once and the server's
+within a fraction of a second (``wal_writer_delay``), and losing it only ever moves an entry
+back to a state that is handled more cautiously."""
 _COLS: Final = ", ".join(COLUMNS)
 _E_COLS: Final = ", ".join(f"e.{c}" for c in COLUMNS)
 
@@ -263,7 +273,10 @@ class PostgresStore:
                 min_size=1,
                 max_size=self.pool_size,
                 timeout=self.connect_timeout,
-                server_settings={"application_name": self.application_name},
+                server_settings={
+                    "application_name": self.application_name,
+                    "synchronous_commit": "off",  # _DURABLE turns it on where it matters
+                },
             )
         except (*self._retryable, asyncpg.PostgresError, ValueError) as exc:
             raise JournalError(f"cannot connect to the journal at {self.name}: {exc}") from exc
@@ -647,7 +660,11 @@ class PostgresStore:
         self, key: str, name: str, args: Mapping[str, Any], now: float
     ) -> JournalEntry:
         async def op(conn: asyncpg.Connection) -> JournalEntry:
-            return await self._apply(conn, key, name, args, now)
+            if not TRANSITIONS[name].durable:
+                return await self._apply(conn, key, name, args, now)
+            async with conn.transaction():
+                await conn.execute(_DURABLE)
+                return await self._apply(conn, key, name, args, now)
 
         async def after_loss(conn: asyncpg.Connection) -> JournalEntry | None:
             return await self._already_done(conn, key, name, args)
@@ -964,6 +981,7 @@ class PostgresStore:
 
         async def op(conn: asyncpg.Connection) -> JournalEntry | None:
             async with conn.transaction():
+                await conn.execute(_DURABLE)
                 limit = await self._limit(conn, lock=True)
                 if limit.room <= 0:
                     return None
