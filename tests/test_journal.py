@@ -29,6 +29,7 @@ from pixverse_async.journal import (
     PostgresStore,
     request_key,
 )
+from pixverse_async.journal.states import TRANSITIONS
 
 from .pg import DSN
 
@@ -238,6 +239,45 @@ async def test_forbidden_transitions_raise_and_change_nothing(
     assert info.value.state is current and info.value.key == key
     assert key in str(info.value)
     assert await journal.get(key) == before
+
+
+PATHS: dict[JournalState, list[str]] = {
+    S.PENDING: [],
+    S.SENDING: ["sending"],
+    S.SUBMITTED: ["sending", "submitted"],
+    S.SUCCEEDED: ["sending", "submitted", "succeeded"],
+    S.FAILED: ["failed"],
+    S.UNKNOWN: ["sending", "unknown"],
+}
+
+
+async def test_every_store_follows_the_one_transition_table(journal: Journal) -> None:
+    """Every method from every state is allowed exactly when TRANSITIONS says so."""
+    calls: dict[str, Callable[[str], Any]] = {
+        "sending": lambda k: journal.mark_sending(k, "t"),
+        "submitted": lambda k: journal.mark_submitted(k, 2),  # another video than the path's
+        "not_sent": lambda k: journal.mark_not_sent(k),
+        "succeeded": lambda k: journal.mark_succeeded(k, {"id": 1}),
+        "failed": lambda k: journal.mark_failed(k, "E", "m"),
+        "unknown": lambda k: journal.mark_unknown(k, None, "m"),
+        "requeue": lambda k: journal.requeue(k),
+    }
+    path_calls = {**calls, "submitted": lambda k: journal.mark_submitted(k, 1)}
+    assert set(calls) == set(TRANSITIONS) - {"recover"}
+    n = 0
+    for start, path in PATHS.items():
+        for name, call in calls.items():
+            key = await pending(journal, n := n + 1)
+            for step in path:
+                await path_calls[step](key)
+            transition = TRANSITIONS[name]
+            if start in transition.sources:
+                entry = await call(key)
+                assert entry.state is transition.target, (start, name)
+            else:
+                with pytest.raises(JournalStateError):
+                    await call(key)
+                assert (await journal.get(key)).state is start  # type: ignore[union-attr]
 
 
 async def test_repeated_calls_that_are_safe_are_idempotent(journal: Journal) -> None:
