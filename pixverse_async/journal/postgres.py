@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import os
@@ -60,7 +59,6 @@ import socket
 import time
 import urllib.parse
 import uuid
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -69,6 +67,7 @@ import backoff
 
 from .entry import COLUMNS, JournalEntry
 from .errors import JournalError, JournalLeaseError, JournalStateError
+from .pg_listener import CHANNEL, Listener
 from .states import RECOVER_ARGS, TRANSITIONS, JournalState
 from .store import conflict_error, set_clause
 
@@ -81,8 +80,6 @@ _T = TypeVar("_T")
 
 logger = logging.getLogger("pixverse_async")
 
-CHANNEL: Final = "pixverse_journal"
-"""The ``LISTEN``/``NOTIFY`` channel; payloads are JSON ``{schema, batch, key, state}``."""
 _SCHEMA_VERSION: Final = 1
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _FINISHED: Final = frozenset((JournalState.SUCCEEDED, JournalState.FAILED, JournalState.UNKNOWN))
@@ -227,12 +224,16 @@ class PostgresStore:
         self._retryable: tuple[type[Exception], ...] = ()
         self._heartbeat: asyncio.Task[None] | None = None
         self._lease_lost = False
-        self._listener: asyncpg.Connection | None = None
-        self._listening: asyncio.Task[None] | None = None
-        self._listener_lock = asyncio.Lock()
-        self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
-        self._changed: asyncio.Future[None] | None = None
-        self._closing = False
+        self._listener = Listener(
+            url,
+            name=self.name,
+            schema=self.schema,
+            batch=batch,
+            application_name=self.application_name,
+            connect_timeout=connect_timeout,
+            reconnect_timeout=reconnect_timeout,
+            retryable=(),  # set on open, once asyncpg is imported
+        )
         self._own_leftovers: list[JournalEntry] = []
 
     @property
@@ -267,6 +268,7 @@ class PostgresStore:
             asyncpg.InterfaceError,
             asyncpg.exceptions.InternalClientError,  # a protocol cut off mid-message
         )
+        self._listener.retryable = self._retryable
         try:
             self._pool = await asyncpg.create_pool(
                 self.url,
@@ -407,12 +409,11 @@ class PostgresStore:
             self._own_leftovers = [JournalEntry.from_row(row) for row in rows]
 
     async def close(self) -> None:
-        self._closing = True
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
-        await self._stop_listening()
+        await self._listener.close()
         try:
             if self._pool is not None:
                 await self._retrying(self._leave)
@@ -420,13 +421,6 @@ class PostgresStore:
             logger.warning("journal %s: could not end the lease cleanly: %s", self.name, exc)
         finally:
             await self._close_pool()
-        for waiters in self._waiters.values():
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_exception(JournalError("journal is closed"))
-        if self._changed is not None and not self._changed.done():
-            self._changed.set_exception(JournalError("journal is closed"))
-            self._changed.exception()
 
     async def _leave(self, conn: asyncpg.Connection) -> None:
         """Give back what was claimed and end the lease (a SENDING leftover goes UNKNOWN at the
@@ -454,10 +448,7 @@ class PostgresStore:
     def abandon(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
-        if self._listening is not None:
-            self._listening.cancel()
-        if self._listener is not None:
-            self._listener.terminate()
+        self._listener.abandon()
         if self._pool is not None:
             self._pool.terminate()
 
@@ -1030,89 +1021,6 @@ class PostgresStore:
 
     # -- notifications
 
-    async def _listen(self) -> None:
-        """Keep one connection listening on :data:`CHANNEL`, reconnecting when it is lost."""
-        import asyncpg
-
-        reconnecting = False
-        while not self._closing:
-            lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-            def on_lost(conn: Any, fut: asyncio.Future[None] = lost) -> None:
-                if not fut.done():
-                    fut.set_result(None)
-
-            try:
-                conn = await asyncpg.connect(
-                    self.url,
-                    timeout=self.connect_timeout,
-                    server_settings={"application_name": self.application_name},
-                )
-            except self._retryable as exc:
-                logger.warning("journal %s: listener cannot connect: %s", self.name, exc)
-                await asyncio.sleep(0.2)
-                continue
-            try:
-                self._listener = conn
-                conn.add_termination_listener(on_lost)
-                await conn.add_listener(CHANNEL, self._on_notify)
-                if reconnecting:
-                    self._wake_all()  # events may have been missed: everyone reads again
-                reconnecting = True
-                await lost
-            except self._retryable as exc:
-                logger.warning("journal %s: listener lost: %s", self.name, exc)
-            finally:
-                self._listener = None
-                if not conn.is_closed():
-                    with contextlib.suppress(*self._retryable):
-                        await asyncio.wait_for(conn.close(), self.connect_timeout)
-                if not conn.is_closed():
-                    conn.terminate()
-
-    async def _ensure_listening(self) -> None:
-        async with self._listener_lock:
-            if self._closing:
-                raise JournalError("journal is closed")
-            if self._listening is None:
-                self._listening = asyncio.ensure_future(self._listen())
-            deadline = asyncio.get_running_loop().time() + self.reconnect_timeout
-            while self._listener is None or self._listener.is_closed():
-                if self._listening.done():
-                    self._listening.result()
-                if asyncio.get_running_loop().time() > deadline:
-                    raise JournalError(f"journal {self.name}: cannot LISTEN for notifications")
-                await asyncio.sleep(0.01)
-
-    async def _stop_listening(self) -> None:
-        task, self._listening = self._listening, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            return
-        if event.get("schema") != self.schema:
-            return
-        if event.get("batch") == self.batch:
-            for fut in self._waiters.get(event.get("key"), ()):
-                if not fut.done():
-                    fut.set_result(None)
-        if self._changed is not None and not self._changed.done():
-            self._changed.set_result(None)
-
-    def _wake_all(self) -> None:
-        for waiters in self._waiters.values():
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
-        if self._changed is not None and not self._changed.done():
-            self._changed.set_result(None)
-
     async def wait_finished(self, key: str, timeout: float | None = None) -> JournalEntry:
         """Wait until ``key`` is SUCCEEDED, FAILED or UNKNOWN, by this or any other process.
 
@@ -1126,29 +1034,23 @@ class PostgresStore:
             if entry.state is JournalState.SUCCEEDED:
                 print(entry.url)
         """
-        await self._ensure_listening()
+        await self._listener.start()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        waiters = self._waiters[key]
-        try:
-            while True:
-                fut: asyncio.Future[None] = loop.create_future()
-                waiters.add(fut)
-                try:
-                    entry = (await self.get_many([key])).get(key)
-                    if entry is None:
-                        raise JournalError(f"{key} is not in batch {self.batch!r}")
-                    if entry.state in _FINISHED:
-                        return entry
-                    left = None if deadline is None else deadline - loop.time()
-                    if left is not None and left <= 0:
-                        raise asyncio.TimeoutError(f"{key} is still {entry.state.value}")
-                    await asyncio.wait_for(fut, left)
-                finally:
-                    waiters.discard(fut)
-        finally:
-            if not waiters:
-                self._waiters.pop(key, None)
+        while True:
+            woken = self._listener.watch(key)  # before reading: no event slips between
+            try:
+                entry = (await self.get_many([key])).get(key)
+                if entry is None:
+                    raise JournalError(f"{key} is not in batch {self.batch!r}")
+                if entry.state in _FINISHED:
+                    return entry
+                left = None if deadline is None else deadline - loop.time()
+                if left is not None and left <= 0:
+                    raise asyncio.TimeoutError(f"{key} is still {entry.state.value}")
+                await asyncio.wait_for(woken, left)
+            finally:
+                woken.cancel()
 
     async def wait_changed(self, timeout: float | None = None) -> bool:
         """Wait for the next state change published in this schema (e.g. a request of the
@@ -1159,11 +1061,9 @@ class PostgresStore:
             while (entry := await store.try_mark_sending(key, trace)) is None:
                 await store.wait_changed(timeout=1.0)
         """
-        await self._ensure_listening()
-        if self._changed is None or self._changed.done():
-            self._changed = asyncio.get_running_loop().create_future()
+        await self._listener.start()
         try:
-            await asyncio.wait_for(asyncio.shield(self._changed), timeout)
+            await asyncio.wait_for(asyncio.shield(self._listener.changed()), timeout)
         except asyncio.TimeoutError:
             return False
         return True
