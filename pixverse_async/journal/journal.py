@@ -41,16 +41,14 @@ import os
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .entry import JournalEntry, canonical
 from .errors import JournalError
+from .postgres import PostgresStore
 from .sqlite import MEMORY, SqliteStore
 from .states import JournalState
 from .store import JournalStore
-
-if TYPE_CHECKING:
-    from .postgres import PostgresStore
 
 __all__ = ["Journal", "is_postgres_url", "store_for"]
 
@@ -102,8 +100,6 @@ def store_for(
             raise JournalError(f"{given[0]}= applies to a URL or path, not to a store object")
         return target
     if is_postgres_url(target):
-        from .postgres import PostgresStore
-
         options = {k: v for k, v in postgres_options.items() if v is not None}
         return PostgresStore(str(target), connect_timeout=timeout, **options)  # type: ignore[arg-type]
     for name, value in postgres_options.items():
@@ -234,8 +230,6 @@ class Journal:
             if journal.postgres is not None:
                 claimed = await journal.postgres.claim(10)
         """
-        from .postgres import PostgresStore  # no asyncpg import: that happens on open
-
         return self._store if isinstance(self._store, PostgresStore) else None
 
     @property
