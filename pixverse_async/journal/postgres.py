@@ -69,7 +69,7 @@ from .entry import COLUMNS, JournalEntry
 from .errors import JournalError, JournalLeaseError, JournalStateError
 from .pg_listener import CHANNEL, Listener
 from .states import RECOVER_ARGS, TRANSITIONS, JournalState
-from .store import conflict_error, set_clause
+from .store import binder, conflict_error, set_clause
 
 if TYPE_CHECKING:
     import asyncpg
@@ -392,20 +392,7 @@ class PostgresStore:
             )
             # A worker id given again (a restarted process): what its previous life left
             # SENDING is ambiguous, exactly as if another worker had taken it over.
-            params: list[Any] = [self.batch, self.worker_id]
-
-            def bind(value: Any) -> str:
-                params.append(value)
-                return f"${len(params)}"
-
-            assignments = set_clause(TRANSITIONS["recover"], RECOVER_ARGS, bind)
-            rows = await conn.fetch(
-                f"UPDATE {self._entries} SET {assignments},"
-                " updated_at = extract(epoch from clock_timestamp())"
-                " WHERE batch = $1 AND worker = $2 AND state = 'sending'"
-                f" RETURNING {_COLS}",
-                *params,
-            )
+            rows = await self._interrupt(conn, [self.worker_id], op=None)
             self._own_leftovers = [JournalEntry.from_row(row) for row in rows]
 
     async def close(self) -> None:
@@ -672,11 +659,7 @@ class PostgresStore:
     ) -> JournalEntry:
         transition = TRANSITIONS[name]
         params: list[Any] = [self.batch, key, [s.value for s in transition.sources], now]
-
-        def bind(value: Any) -> str:
-            params.append(value)
-            return f"${len(params)}"
-
+        bind = binder(params, lambda n: f"${n}")
         assignments = set_clause(transition, args, bind)
         guard = ""
         if name == "sending":
@@ -738,6 +721,23 @@ class PostgresStore:
         and, once, those a previous process with this ``worker`` id left SENDING."""
         leftovers, self._own_leftovers = self._own_leftovers, []
         return leftovers + list((await self.take_over()).unknown)
+
+    async def _interrupt(
+        self, conn: asyncpg.Connection, workers: list[str], op: str | None
+    ) -> list[Any]:
+        """Apply ``recover`` (SENDING → UNKNOWN) to the SENDING entries ``workers`` hold."""
+        params: list[Any] = [self.batch, workers, op]
+        assignments = set_clause(
+            TRANSITIONS["recover"], RECOVER_ARGS, binder(params, lambda n: f"${n}")
+        )
+        rows: list[Any] = await conn.fetch(
+            f"UPDATE {self._entries} SET {assignments}, op = coalesce($3, op),"
+            " updated_at = extract(epoch from clock_timestamp())"
+            " WHERE batch = $1 AND worker = ANY($2::text[]) AND state = 'sending'"
+            f" RETURNING {_COLS}",
+            *params,
+        )
+        return rows
 
     # -- several workers
 
@@ -827,7 +827,6 @@ class PostgresStore:
                 print("may have been paid for:", entry.key, entry.trace_id)
         """
         token = uuid.uuid4().hex
-        recover = TRANSITIONS["recover"]
 
         async def op(conn: asyncpg.Connection) -> Takeover:
             async with conn.transaction():
@@ -845,20 +844,7 @@ class PostgresStore:
                 ]
                 if not dead:
                     return Takeover()
-                params: list[Any] = [self.batch, dead, token]
-
-                def bind(value: Any) -> str:
-                    params.append(value)
-                    return f"${len(params)}"
-
-                assignments = set_clause(recover, RECOVER_ARGS, bind)
-                unknown = await conn.fetch(
-                    f"UPDATE {self._entries} SET {assignments}, op = $3,"
-                    " updated_at = extract(epoch from clock_timestamp())"
-                    " WHERE batch = $1 AND worker = ANY($2::text[]) AND state = 'sending'"
-                    f" RETURNING {_COLS}",
-                    *params,
-                )
+                unknown = await self._interrupt(conn, dead, op=token)
                 released = await conn.fetch(
                     f"UPDATE {self._entries} SET worker = NULL, op = $3"
                     " WHERE batch = $1 AND worker = ANY($2::text[])"

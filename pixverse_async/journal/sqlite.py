@@ -38,7 +38,7 @@ import attrs
 from .entry import COLUMNS, JournalEntry
 from .errors import JournalError, JournalLockedError, JournalStateError
 from .states import RECOVER_ARGS, TRANSITIONS, JournalState
-from .store import conflict_error, set_clause
+from .store import binder, conflict_error, set_clause
 
 __all__ = ["MEMORY", "SqliteStore"]
 
@@ -85,12 +85,7 @@ def _apply(
     """Apply ``TRANSITIONS[name]`` to ``key`` if it is in an allowed state, atomically."""
     transition = TRANSITIONS[name]
     params: list[Any] = []
-
-    def bind(value: Any) -> str:
-        params.append(value)
-        return "?"
-
-    assignments = set_clause(transition, args, bind)
+    assignments = set_clause(transition, args, binder(params, lambda n: "?"))
     sources = sorted(s.value for s in transition.sources)
     cur = conn.execute(
         f"UPDATE entries SET {assignments}, updated_at = ?"

@@ -22,7 +22,7 @@ from .entry import JournalEntry
 from .errors import JournalError
 from .states import ColumnUpdate, JournalState, Transition
 
-__all__ = ["JournalStore", "conflict_error", "set_clause"]
+__all__ = ["JournalStore", "binder", "conflict_error", "set_clause"]
 
 
 class JournalStore(Protocol):
@@ -96,6 +96,17 @@ def set_clause(transition: Transition, args: Mapping[str, Any], bind: Callable[[
         else:
             parts.append(f"{column} = {column} + 1")
     return ", ".join(parts)
+
+
+def binder(params: list[Any], placeholder: Callable[[int], str]) -> Callable[[Any], str]:
+    """A ``bind`` for :func:`set_clause`: appends a value to ``params`` and returns
+    ``placeholder(its position from 1)`` (``"?"`` for SQLite, ``"$n"`` for PostgreSQL)."""
+
+    def bind(value: Any) -> str:
+        params.append(value)
+        return placeholder(len(params))
+
+    return bind
 
 
 def conflict_error(key: str, kind: str, body: str) -> JournalError:
