@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from . import bench_layers, bench_overhead, bench_runner, bench_upload
+from . import bench_journal, bench_layers, bench_overhead, bench_runner, bench_upload
 from ._util import cpu_model, load_average
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -48,6 +48,11 @@ ARGS: dict[str, dict[str, list[str]]] = {
             "--jobs 30 --file-jobs 30 --generation-seconds 0.2 --limit 10 --concurrency 10 "
             "--poll-jobs 30 --median 0.2"
         ),
+    },
+    "journal": {
+        "full": [],
+        "quick": ["--n", "1000", "--rounds", "2"],
+        "smoke": ["--n", "30", "--rounds", "1", "--concurrency", "1,8"],
     },
     "upload": {
         "full": ["--sizes", "5,20,50", "--repeat", "3"],
@@ -103,8 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write")
     parser.add_argument(
         "--only",
-        default="overhead,layers,runner,upload",
-        help="comma-separated subset of: overhead, layers, runner, upload",
+        default="overhead,layers,runner,journal,upload",
+        help="comma-separated subset of: overhead, layers, runner, journal, upload",
     )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -117,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "overhead": lambda a: bench_overhead.run(bench_overhead.build_parser().parse_args(a)),
         "layers": lambda a: bench_layers.run(bench_layers.build_parser().parse_args(a)),
         "runner": lambda a: bench_runner.run(bench_runner.build_parser().parse_args(a)),
+        "journal": lambda a: bench_journal.run(bench_journal.build_parser().parse_args(a)),
         "upload": _upload,
     }
     started = time.monotonic()

@@ -30,6 +30,7 @@ def test_python_m_benchmarks_runs_everything_and_writes_results(
         "### Memory per in-flight job",
         "### Job runner",
         "### Poll modes (log-normal generation times)",
+        "### Journal stores",
         "### Upload",
     ):
         assert heading in text

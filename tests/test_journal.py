@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,12 @@ from pixverse_async.journal import (
     JournalLockedError,
     JournalState,
     JournalStateError,
+    PostgresStore,
     request_key,
 )
+from pixverse_async.journal.states import TRANSITIONS
+
+from .pg import DSN
 
 S = JournalState
 BODY: dict[str, Any] = {"prompt": "a red kite over the sea", "model": "v5", "duration": 5}
@@ -42,9 +47,32 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "jobs.sqlite"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def journal(path: Path) -> Any:
-    async with Journal(path) as j:
+def where(backend: str, path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """``(target, schema)`` of the parametrized store: the SQLite file at ``path`` (no
+    schema), or the test server with a PostgreSQL schema of this test's own."""
+    if backend == "sqlite":
+        return str(path), ""
+    return DSN, str(request.getfixturevalue("pg_schema"))
+
+
+@pytest.fixture
+def make(where: tuple[str, str]) -> Callable[..., Journal]:
+    """Unopened journals, all on the same database of the parametrized store."""
+    target, schema = where
+    if not schema:
+        return lambda **options: Journal(target, **options)
+    return lambda **options: Journal(target, schema=schema, **options)
+
+
+@pytest.fixture
+async def journal(make: Callable[..., Journal]) -> Any:
+    async with make() as j:
         yield j
 
 
@@ -213,6 +241,45 @@ async def test_forbidden_transitions_raise_and_change_nothing(
     assert await journal.get(key) == before
 
 
+PATHS: dict[JournalState, list[str]] = {
+    S.PENDING: [],
+    S.SENDING: ["sending"],
+    S.SUBMITTED: ["sending", "submitted"],
+    S.SUCCEEDED: ["sending", "submitted", "succeeded"],
+    S.FAILED: ["failed"],
+    S.UNKNOWN: ["sending", "unknown"],
+}
+
+
+async def test_every_store_follows_the_one_transition_table(journal: Journal) -> None:
+    """Every method from every state is allowed exactly when TRANSITIONS says so."""
+    calls: dict[str, Callable[[str], Any]] = {
+        "sending": lambda k: journal.mark_sending(k, "t"),
+        "submitted": lambda k: journal.mark_submitted(k, 2),  # another video than the path's
+        "not_sent": lambda k: journal.mark_not_sent(k),
+        "succeeded": lambda k: journal.mark_succeeded(k, {"id": 1}),
+        "failed": lambda k: journal.mark_failed(k, "E", "m"),
+        "unknown": lambda k: journal.mark_unknown(k, None, "m"),
+        "requeue": lambda k: journal.requeue(k),
+    }
+    path_calls = {**calls, "submitted": lambda k: journal.mark_submitted(k, 1)}
+    assert set(calls) == set(TRANSITIONS) - {"recover"}
+    n = 0
+    for start, path in PATHS.items():
+        for name, call in calls.items():
+            key = await pending(journal, n := n + 1)
+            for step in path:
+                await path_calls[step](key)
+            transition = TRANSITIONS[name]
+            if start in transition.sources:
+                entry = await call(key)
+                assert entry.state is transition.target, (start, name)
+            else:
+                with pytest.raises(JournalStateError):
+                    await call(key)
+                assert (await journal.get(key)).state is start  # type: ignore[union-attr]
+
+
 async def test_repeated_calls_that_are_safe_are_idempotent(journal: Journal) -> None:
     key = await pending(journal)
     await journal.mark_sending(key, "t")
@@ -313,15 +380,15 @@ async def test_get_many_on_ten_thousand_keys_is_fast(journal: Journal) -> None:
 # persistence, recovery, crash safety, locking
 
 
-async def test_reopen_keeps_everything(path: Path) -> None:
-    async with Journal(path) as j:
+async def test_reopen_keeps_everything(make: Callable[..., Journal]) -> None:
+    async with make() as j:
         key = await pending(j)
         await j.mark_sending(key, "t")
         await j.mark_submitted(key, 42, 30)
         await j.mark_succeeded(key, {"id": 42, "url": "https://x/y.mp4", "extra": [1, 2]})
         other = await pending(j, 1)
         before = await j.entries()
-    async with Journal(path) as j:
+    async with make() as j:
         assert await j.entries() == before
         assert (await j.get(key)).result == {  # type: ignore[union-attr]
             "id": 42,
@@ -332,16 +399,16 @@ async def test_reopen_keeps_everything(path: Path) -> None:
         assert j.recovered == ()
 
 
-async def test_sending_left_behind_is_recovered_as_unknown(path: Path) -> None:
-    async with Journal(path) as j:
+async def test_sending_left_behind_is_recovered_as_unknown(make: Callable[..., Journal]) -> None:
+    async with make() as j:
         key = await pending(j)
         await j.mark_sending(key, "trace-x")
         untouched = await pending(j, 1)
     # Opening without recovery shows the raw state, which needs attention.
-    async with Journal(path, recover=False) as j:
+    async with make(recover=False) as j:
         entry = await j.get(key)
         assert entry is not None and entry.state is S.SENDING and entry.needs_attention
-    async with Journal(path) as j:
+    async with make() as j:
         assert [e.key for e in j.recovered] == [key]
         entry = await j.get(key)
         assert entry is not None and entry.state is S.UNKNOWN and entry.needs_attention
@@ -357,8 +424,9 @@ CHILD = textwrap.dedent(
     import asyncio, sys
     from pixverse_async.journal import Journal, request_key
 
-    async def main(path):
-        j = await Journal.open(path)
+    async def main(target, schema):
+        options = {"schema": schema, "lease": 0.5} if schema else {}
+        j = await Journal.open(target, **options)
         n = 0
         while True:
             body = {"n": n}
@@ -371,15 +439,15 @@ CHILD = textwrap.dedent(
                 print("D", key, flush=True)
             n += 1
 
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
     """
 )
 
 
-def start_child(path: Path) -> subprocess.Popen[str]:
+def start_child(target: str, schema: str = "") -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT}
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path)],
+        [sys.executable, "-c", CHILD, target, schema],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -388,8 +456,11 @@ def start_child(path: Path) -> subprocess.Popen[str]:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-async def test_acknowledged_transitions_survive_sigkill(path: Path) -> None:
-    child = start_child(path)
+async def test_acknowledged_transitions_survive_sigkill(
+    where: tuple[str, str], path: Path, make: Callable[..., Journal]
+) -> None:
+    target, schema = where
+    child = start_child(target, schema)
     sending: set[str] = set()
     submitted: set[str] = set()
     try:
@@ -399,16 +470,25 @@ async def test_acknowledged_transitions_survive_sigkill(path: Path) -> None:
             assert line, child.stderr.read() if child.stderr else "child died"
             tag, key = line.split()
             (submitted if tag == "D" else sending).add(key)
-        # While the child lives, the journal is locked against a second opener.
-        with pytest.raises(JournalLockedError):
-            await Journal.open(path, timeout=0.05)
+        if not schema:
+            # While the child lives, the SQLite journal is locked against a second opener.
+            with pytest.raises(JournalLockedError):
+                await Journal.open(path, timeout=0.05)
         os.kill(child.pid, signal.SIGKILL)  # mid-stream, at an arbitrary point
     finally:
         child.kill()
         child.communicate()
     assert child.returncode == -signal.SIGKILL
 
-    async with Journal(path) as j:
+    async with make() as j:
+        recovered = list(j.recovered)
+        if j.postgres is not None:
+            # The dead worker's SENDING requests move once its lease (0.5 s) has expired.
+            deadline = time.monotonic() + 20
+            while not (await j.postgres.workers())[0].taken_over:
+                assert time.monotonic() < deadline, "the lease never expired"
+                recovered += (await j.postgres.take_over()).unknown
+                await asyncio.sleep(0.05)
         found = await j.get_many(sending)
         assert set(found) == sending  # every acknowledged write is there
         for key in submitted:
@@ -422,10 +502,11 @@ async def test_acknowledged_transitions_survive_sigkill(path: Path) -> None:
         for e in everything:
             assert e.state in (S.PENDING, S.SUBMITTED, S.UNKNOWN)
             if e.state is S.UNKNOWN:
-                assert e in j.recovered and e.trace_id is not None
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    conn.close()
+                assert e in recovered and e.trace_id is not None
+    if not schema:
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.close()
 
 
 async def test_one_journal_per_file(path: Path) -> None:
@@ -471,20 +552,31 @@ async def test_memory_journal(tmp_path: Path) -> None:
         assert await j.entries() == []  # nothing is kept
 
 
-async def test_close_twice_and_use_after_close(path: Path) -> None:
+async def test_close_twice_and_use_after_close(make: Callable[..., Journal]) -> None:
     baseline = len(journal_threads())
-    j = await Journal.open(path)
-    assert len(journal_threads()) == baseline + 1
-    thread = journal_threads()[-1]
+    j = make()
+    await j.__aenter__()
+    store = j.store
     await asyncio.gather(j.close(), j.close())
     await j.close()
-    assert j.closed and not thread.is_alive()
-    assert len(journal_threads()) == baseline
+    assert j.closed
+    assert len(journal_threads()) == baseline  # the SQLite store's thread has ended
+    if isinstance(store, PostgresStore):
+        assert store._pool is None  # its connections are closed
     with pytest.raises(JournalError, match="closed"):
         await j.get("x")
     with pytest.raises(JournalError, match="closed"):
         await j.__aenter__()
     assert "closed" in repr(j)
+
+
+async def test_sqlite_store_runs_on_one_thread_while_open(path: Path) -> None:
+    baseline = len(journal_threads())
+    j = await Journal.open(path)
+    assert len(journal_threads()) == baseline + 1
+    thread = journal_threads()[-1]
+    await j.close()
+    assert not thread.is_alive()
 
 
 async def test_unopened_journal(path: Path) -> None:
@@ -495,14 +587,15 @@ async def test_unopened_journal(path: Path) -> None:
     assert not path.exists()
 
 
-async def test_close_waits_for_queued_writes(path: Path) -> None:
-    j = await Journal.open(path)
+async def test_close_waits_for_queued_writes(make: Callable[..., Journal]) -> None:
+    j = make()
+    await j.__aenter__()
     keys = [request_key("t2v", {"n": n}) for n in range(50)]
     writes = [asyncio.ensure_future(j.mark_pending(k, "t2v", {"n": n})) for n, k in enumerate(keys)]
     await asyncio.sleep(0)
     await j.close()
     await asyncio.gather(*writes)
-    async with Journal(path) as j:
+    async with make() as j:
         assert len(await j.get_many(keys)) == 50
 
 
