@@ -44,6 +44,7 @@ from .errors import (
     VideoDeletedError,
     VideoFailedError,
     VideoModeratedError,
+    WebhookVerificationError,
     error_for_code,
 )
 from .jobs import GenerationJob
@@ -198,6 +199,7 @@ __all__ = [
     "VideoFailedError",
     "VideoModeratedError",
     "VideoStatus",
+    "WebhookVerificationError",
     "__version__",
     "build_request",
     "error_for_code",

@@ -15,6 +15,20 @@ BASE_URL_ENV: Final = "PIXVERSE_BASE_URL"
 
 API_KEY_HEADER: Final = "API-KEY"
 TRACE_ID_HEADER: Final = "Ai-trace-id"
+WEBHOOK_SECRET_ENV: Final = "PIXVERSE_WEBHOOK_SECRET"
+
+
+class Webhook:
+    """PixVerse's webhook deliveries (LIVE-API.md, "Webhooks"): headers, answer, retries."""
+
+    TIMESTAMP_HEADER: Final = "Webhook-Timestamp"
+    NONCE_HEADER: Final = "Webhook-Nonce"
+    SIGNATURE_HEADER: Final = "Webhook-Signature"
+    TRACE_ID_HEADER: Final = "Ai-Trace-Id"
+    #: The body a receiver answers (with HTTP 200) to acknowledge a delivery.
+    ACK_BODY: Final = "ok"
+    #: Seconds before each retry of a delivery that was not acknowledged.
+    RETRY_DELAYS: Final = (2.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0)
 
 
 class Paths:

@@ -15,9 +15,10 @@ Everything the SDK raises on purpose is a :class:`PixVerseError`::
     │   ├── RateLimitError └── ConcurrencyLimitError
     │   ├── ContentModerationError
     │   └── ServerError
-    └── JobError                            a generation ended badly or waiting gave up
-        ├── VideoFailedError, VideoModeratedError, VideoDeletedError
-        └── JobTimeoutError
+    ├── JobError                            a generation ended badly or waiting gave up
+    │   ├── VideoFailedError, VideoModeratedError, VideoDeletedError
+    │   └── JobTimeoutError
+    └── WebhookVerificationError            a webhook delivery failed a check (reason says which)
 
 Example::
 
@@ -243,6 +244,25 @@ class JobTimeoutError(JobError, TimeoutError):
     def __init__(self, message: str, *, video_id: int, status: object, waited: float) -> None:
         self.waited = waited
         super().__init__(message, video_id=video_id, status=status)
+
+
+class WebhookVerificationError(PixVerseError):
+    """A webhook delivery failed a check; ``reason`` names the check, ``bad_body`` tells 400.
+
+    The message names the check and the header or field, never the secret or the expected
+    signature. ``reason`` is one of ``missing_header``, ``malformed_header``,
+    ``stale_timestamp``, ``future_timestamp``, ``bad_signature``, ``replayed_nonce``,
+    ``body_not_json`` and ``body_not_event`` (the last two set ``bad_body``).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+    @property
+    def bad_body(self) -> bool:
+        """Whether the body itself is not the documented JSON (an HTTP 400, not a 401)."""
+        return self.reason in ("body_not_json", "body_not_event")
 
 
 #: Every known ErrCode and the class it raises. One line per code.

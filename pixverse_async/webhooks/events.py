@@ -1,0 +1,114 @@
+"""What a verified webhook delivery says: :class:`WebhookEvent`, decoded leniently.
+
+Only ``id`` (a string of digits, as PixVerse sends it) and ``status`` are required; every other
+documented field may be missing or of an unexpected type (it is then ``None``), and fields the
+SDK does not know stay readable in :attr:`WebhookEvent.extra` and the raw ``payload``.
+
+Example::
+
+    from pixverse_async.models import VideoStatus
+    from pixverse_async.webhooks import WebhookEvent
+
+    event = WebhookEvent.from_payload(
+        {"id": "123456789", "status": 1, "url": "https://x/v.mp4", "credits": 100, "new": 2},
+        timestamp=1700000000, nonce="a" * 32, trace_id="t-1")
+    assert event.video_id == 123456789 and event.status is VideoStatus.SUCCESSFUL
+    assert event.extra == {"new": 2} and event.has_audio is None
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..errors import WebhookVerificationError
+from ..models import VideoStatus
+
+#: The body fields PixVerse documents; anything else is kept in ``extra``.
+KNOWN_FIELDS = frozenset({"id", "status", "url", "size", "has_audio", "credits"})
+
+
+@attrs.frozen(kw_only=True)
+class WebhookEvent:
+    """One verified status change of a video, as PixVerse delivered it.
+
+    ``status`` is a :class:`~pixverse_async.models.VideoStatus`; a code the SDK does not know
+    becomes ``VideoStatus.UNKNOWN`` with its value (not terminal). ``payload`` is the whole
+    body as sent; ``trace_id`` the ``Ai-Trace-Id`` header; ``timestamp`` and ``nonce`` the
+    signed headers.
+    """
+
+    video_id: int
+    status: VideoStatus
+    url: str | None = None
+    size: float | None = None
+    has_audio: bool | None = None
+    credits: int | None = None
+    trace_id: str | None = None
+    timestamp: int = 0
+    nonce: str = ""
+    payload: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Body fields the SDK does not know (forward compatibility)."""
+        return {k: v for k, v in self.payload.items() if k not in KNOWN_FIELDS}
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether this status ends the generation (successful, deleted, moderated, failed)."""
+        return self.status.is_terminal
+
+    @classmethod
+    def from_payload(
+        cls,
+        payload: Mapping[str, Any],
+        *,
+        timestamp: int = 0,
+        nonce: str = "",
+        trace_id: str | None = None,
+    ) -> WebhookEvent:
+        """Decode a delivery body; raise :class:`WebhookVerificationError` (``body_not_event``)
+        when ``id`` or ``status`` is missing or not an integer."""
+        return cls(
+            video_id=_integer(payload, "id"),
+            status=VideoStatus(_integer(payload, "status")),
+            url=_typed(payload.get("url"), str),
+            size=_number(payload.get("size")),
+            has_audio=_typed(payload.get("has_audio"), bool),
+            credits=_whole(payload.get("credits")),
+            trace_id=trace_id,
+            timestamp=timestamp,
+            nonce=nonce,
+            payload=dict(payload),
+        )
+
+
+def _integer(payload: Mapping[str, Any], name: str) -> int:
+    """A required integer field: a JSON integer or a string of ASCII digits."""
+    if name not in payload:
+        raise WebhookVerificationError("body_not_event", f"webhook body: field {name} is missing")
+    value = payload[name]
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and 0 < len(value) <= 20 and value.isascii() and value.isdigit():
+        return int(value)
+    raise WebhookVerificationError(
+        "body_not_event", f"webhook body: field {name} must be a non-negative integer"
+    )
+
+
+def _typed(value: object, kind: type[Any]) -> Any:
+    return value if isinstance(value, kind) else None
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return None

@@ -1,0 +1,294 @@
+"""The completion hub: webhook events meet the jobs waiting for them, in one process.
+
+Three parties share one :class:`CompletionHub`:
+
+- the webhook handler feeds it: ``webhook_handler(secret, hub.deliver)``;
+- whoever submits a generation marks the submit with ``hub.submitting()`` and then
+  ``hub.register(video_id)``, getting a :class:`CompletionWatch`;
+- whoever waits for the job awaits ``watch.wait(timeout)``: the terminal event, or ``None``
+  when ``timeout`` passed first (time for a safety-net status poll).
+
+An event for a video no watch has registered is not dropped. If submits are in flight when it
+arrives, it is held (its delivery stays unanswered) until each of those submits has ended:
+one of them may be about to register that video (the submit's answer and the event raced).
+Then, still unclaimed, it goes to the user: ``on_unclaimed(event)`` (sync or async), or else a
+bounded queue read with ``async for event in hub.unclaimed()``. The delivery is answered
+``ok`` only once that succeeded, so PixVerse retries what the user did not take.
+
+The last ``retain`` terminal events are kept by video id: a watch registered after its video
+ended (a job resumed from a journal, say) is resolved at once, and a late or repeated event
+for a video that already ended is recognised as such and not handed to the user again.
+
+Example::
+
+    import asyncio
+    from pixverse_async.webhooks import CompletionHub, WebhookEvent
+
+    async def main() -> None:
+        hub = CompletionHub()
+        with hub.submitting():                  # around the submit call
+            video_id = 42                       # = (await client.videos.submit(...)).video_id
+            watch = hub.register(video_id)
+        with watch:
+            event = WebhookEvent.from_payload({"id": "42", "status": 1})
+            await hub.deliver(event)            # what the webhook handler does
+            assert (await watch.wait(timeout=5)) is event
+
+    asyncio.run(main())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from types import TracebackType
+
+from ..errors import PixVerseError
+from .events import WebhookEvent
+
+UnclaimedCallback = Callable[[WebhookEvent], "Awaitable[object] | object"]
+
+
+class HubClosedError(PixVerseError):
+    """The hub was closed; a delivery it refuses is answered with an error and retried."""
+
+
+class UnclaimedOverflowError(PixVerseError):
+    """The unclaimed-event queue is full (nobody reads ``hub.unclaimed()``); retried later."""
+
+
+class CompletionWatch:
+    """Interest in one video's end, from :meth:`CompletionHub.register`.
+
+    ``latest`` is the newest event seen for the video (any status). Close it (or use it as a
+    context manager) when the job no longer waits, so the hub forgets it.
+    """
+
+    __slots__ = ("_future", "_hub", "latest", "video_id")
+
+    def __init__(self, hub: CompletionHub, video_id: int) -> None:
+        self._hub = hub
+        self.video_id = video_id
+        self.latest: WebhookEvent | None = None
+        self._future: asyncio.Future[WebhookEvent] = asyncio.get_running_loop().create_future()
+
+    def __repr__(self) -> str:
+        return f"CompletionWatch(video_id={self.video_id}, done={self.done()})"
+
+    def done(self) -> bool:
+        """Whether the terminal event arrived."""
+        return self._future.done()
+
+    def result(self) -> WebhookEvent:
+        """The terminal event; raises ``asyncio.InvalidStateError`` before it arrived."""
+        return self._future.result()
+
+    async def wait(self, timeout: float | None = None) -> WebhookEvent | None:
+        """The terminal event, or None if ``timeout`` seconds passed first (None: no limit).
+
+        Cancelling the caller does not cancel the watch; waiting again is fine.
+        """
+        if not self._future.done():
+            await asyncio.wait((self._future,), timeout=timeout)
+        return self._future.result() if self._future.done() else None
+
+    def close(self) -> None:
+        """Stop watching (idempotent)."""
+        self._hub._unregister(self)
+
+    def __enter__(self) -> CompletionWatch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _feed(self, event: WebhookEvent) -> None:
+        if self._future.done():
+            return
+        self.latest = event
+        if event.is_terminal:
+            self._future.set_result(event)
+
+
+class _Held:
+    """An unclaimed event waiting for the submits that were in flight when it arrived."""
+
+    __slots__ = ("claimed", "event", "waiting_on")
+
+    def __init__(self, event: WebhookEvent, waiting_on: set[int]) -> None:
+        self.event = event
+        self.waiting_on = waiting_on
+        self.claimed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+
+class CompletionHub:
+    """Routes verified webhook events to the jobs of this process waiting for them.
+
+    ``on_unclaimed``: called (and awaited when async) with each event no job claimed; without
+    it such events go to a queue of ``max_unclaimed`` read by :meth:`unclaimed` (a full queue
+    makes the delivery fail, so PixVerse retries it). ``retain``: terminal events kept by
+    video id. See the module docstring for the rules.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_unclaimed: UnclaimedCallback | None = None,
+        max_unclaimed: int = 1000,
+        retain: int = 10_000,
+    ) -> None:
+        if max_unclaimed < 1 or retain < 1:
+            raise ValueError("max_unclaimed and retain must be at least 1")
+        self._on_unclaimed = on_unclaimed
+        self._queue: asyncio.Queue[WebhookEvent | None] | None = None
+        self._max_unclaimed = max_unclaimed
+        self._retain = retain
+        self._watches: dict[int, list[CompletionWatch]] = {}
+        self._ended: OrderedDict[int, WebhookEvent] = OrderedDict()
+        self._held: dict[int, list[_Held]] = {}
+        self._submits: set[int] = set()
+        self._tokens = itertools.count()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"CompletionHub(watching={len(self._watches)}, submits_in_flight="
+            f"{len(self._submits)}, held={sum(map(len, self._held.values()))})"
+        )
+
+    # The submitting side ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def submitting(self) -> Iterator[None]:
+        """Mark a submit in flight: unclaimed events arriving meanwhile wait for it to end.
+
+        Register the video inside the block, as soon as the submit answered.
+        """
+        token = next(self._tokens)
+        self._submits.add(token)
+        try:
+            yield
+        finally:
+            self._submits.discard(token)
+            self._submit_ended(token)
+
+    def register(self, video_id: int) -> CompletionWatch:
+        """Watch ``video_id``; an event already held or retained for it is applied at once."""
+        watch = CompletionWatch(self, video_id)
+        self._watches.setdefault(video_id, []).append(watch)
+        ended = self._ended.get(video_id)
+        if ended is not None:
+            watch._feed(ended)
+        for held in self._held.pop(video_id, ()):
+            watch._feed(held.event)
+            if not held.claimed.done():
+                held.claimed.set_result(True)
+        return watch
+
+    def _unregister(self, watch: CompletionWatch) -> None:
+        watches = self._watches.get(watch.video_id)
+        if watches and watch in watches:
+            watches.remove(watch)
+            if not watches:
+                del self._watches[watch.video_id]
+
+    # The delivering side ------------------------------------------------------------------
+
+    async def deliver(self, event: WebhookEvent) -> None:
+        """Hand one verified event to its watches, or (unclaimed) to the user.
+
+        Returns once the event is safely taken; raises :class:`HubClosedError` or
+        :class:`UnclaimedOverflowError` when it could not be (the delivery should fail so
+        PixVerse retries it). Use as ``webhook_handler``'s ``on_event``.
+        """
+        if self._closed:
+            raise HubClosedError("the completion hub is closed")
+        video_id = event.video_id
+        watches = self._watches.get(video_id)
+        if watches:
+            for watch in list(watches):
+                watch._feed(event)
+            self._remember(event)
+            return
+        if video_id in self._ended:
+            return  # a repeat, or an older status arriving late: the video already ended
+        if self._submits:
+            held = _Held(event, set(self._submits))
+            self._held.setdefault(video_id, []).append(held)
+            try:
+                if await held.claimed:
+                    return
+            finally:
+                self._drop_held(video_id, held)
+        await self._hand_to_user(event)
+        self._remember(event)
+
+    async def unclaimed(self) -> AsyncIterator[WebhookEvent]:
+        """Events no job claimed, as they come (without ``on_unclaimed``); ends at close."""
+        if self._on_unclaimed is not None:
+            raise RuntimeError("this hub hands unclaimed events to on_unclaimed")
+        queue = self._unclaimed_queue()
+        while (event := await queue.get()) is not None:
+            yield event
+
+    def close(self) -> None:
+        """Refuse further deliveries, fail held ones (PixVerse retries them), end iterators."""
+        self._closed = True
+        for helds in self._held.values():
+            for held in helds:
+                if not held.claimed.done():
+                    held.claimed.set_exception(HubClosedError("the completion hub is closed"))
+        if self._queue is not None:
+            self._queue.put_nowait(None)
+
+    # Internals ----------------------------------------------------------------------------
+
+    def _unclaimed_queue(self) -> asyncio.Queue[WebhookEvent | None]:
+        if self._queue is None:
+            # one extra place for the end-of-stream marker close() puts
+            self._queue = asyncio.Queue(self._max_unclaimed + 1)
+        return self._queue
+
+    async def _hand_to_user(self, event: WebhookEvent) -> None:
+        if self._on_unclaimed is not None:
+            result = self._on_unclaimed(event)
+            if inspect.isawaitable(result):
+                await result
+            return
+        queue = self._unclaimed_queue()
+        if queue.qsize() >= self._max_unclaimed:
+            raise UnclaimedOverflowError(
+                f"{self._max_unclaimed} unclaimed webhook events are waiting to be read"
+            )
+        queue.put_nowait(event)
+
+    def _remember(self, event: WebhookEvent) -> None:
+        if not event.is_terminal:
+            return
+        self._ended[event.video_id] = event
+        self._ended.move_to_end(event.video_id)
+        if len(self._ended) > self._retain:
+            self._ended.popitem(last=False)
+
+    def _submit_ended(self, token: int) -> None:
+        for helds in self._held.values():
+            for held in helds:
+                held.waiting_on.discard(token)
+                if not held.waiting_on and not held.claimed.done():
+                    held.claimed.set_result(False)
+
+    def _drop_held(self, video_id: int, held: _Held) -> None:
+        helds = self._held.get(video_id)
+        if helds and held in helds:
+            helds.remove(held)
+            if not helds:
+                del self._held[video_id]

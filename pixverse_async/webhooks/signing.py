@@ -1,0 +1,49 @@
+"""The signed content of a delivery: ``f"{timestamp}\\n{nonce}\\n{form-encoded fields}"``.
+
+PixVerse signs ``base64(HMAC-SHA256(secret, content))`` where the fields are the body's top-level
+keys form-encoded as ``key=value`` joined by ``&`` (space as ``+``, booleans ``true``/``false``).
+Its own examples disagree on the key order (body order in two, sorted in two), so both orders
+can be built. Where the page is silent the rule is: numbers as JSON writes them, ``null`` as
+``null``, nested values as compact JSON.
+
+Example::
+
+    from pixverse_async.webhooks.signing import form_payload
+
+    body = {"id": "1", "url": "https://x/a b.mp4", "has_audio": True}
+    assert form_payload(body) == "id=1&url=https%3A%2F%2Fx%2Fa+b.mp4&has_audio=true"
+    assert form_payload(body, sort=True).startswith("has_audio=true&id=1")
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote_plus, urlencode
+
+
+def form_value(value: Any) -> str:
+    """A body value as the signed form shows it."""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def form_payload(fields: Mapping[str, Any], *, sort: bool = False) -> str:
+    """The form-encoded top-level fields, in body order or sorted by key."""
+    keys = sorted(fields) if sort else list(fields)
+    return urlencode([(key, form_value(fields[key])) for key in keys], quote_via=quote_plus)
+
+
+def signed_content(timestamp: str, nonce: str, payload: str) -> bytes:
+    """The exact bytes the HMAC covers."""
+    return f"{timestamp}\n{nonce}\n{payload}".encode()
