@@ -11,6 +11,14 @@ import sys
 from .app import EmulatorConfig
 from .faults import FaultConfig
 from .server import Emulator
+from .webhooks import WebhookEndpoint, parse_webhook_option
+
+
+def _webhook(text: str) -> tuple[str, WebhookEndpoint]:
+    try:
+        return parse_webhook_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +61,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--failure-rate", type=float, default=0.0, help="share of generations that fail"
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and outcomes")
+    parser.add_argument(
+        "--webhook",
+        action="append",
+        dest="webhooks",
+        type=_webhook,
+        metavar="ID=URL,SECRET",
+        help="deliver signed webhooks for generations sent with webhook_id ID (repeatable)",
+    )
+    parser.add_argument(
+        "--webhook-retry-scale",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="factor on the webhook retry delays 2 s ... 4 h (default 1)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -63,6 +86,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         failure_rate=args.failure_rate,
         faults=FaultConfig.uniform(args.fault_rate, seed=args.seed),
         seed=args.seed,
+        webhooks=dict(args.webhooks or ()),
+        webhook_retry_scale=args.webhook_retry_scale,
     )
 
 

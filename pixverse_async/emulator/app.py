@@ -33,6 +33,7 @@ from .responses import (
 from .state import EmulatorState, Generation, MaskSelection, RequestRecord
 from .upload_routes import UploadRoutes
 from .validation import VALIDATORS, referenced_ids, validate_list_query
+from .webhooks import WebhookEndpoint, WebhookFaults, WebhookSender, endpoints_from
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -81,6 +82,17 @@ class EmulatorConfig:
     #: Folder for uploads (a temporary one by default).
     storage_dir: Path | None = None
     seed: int | None = None
+    #: Webhooks by id, as created in the console: ``{"1234": WebhookEndpoint(url, secret)}``
+    #: (``Emulator(webhooks={"1234": (url, secret)})`` converts tuples).
+    webhooks: dict[str, WebhookEndpoint] = field(default_factory=dict, repr=False)
+    #: Factor on PixVerse's retry delays (2 s ... 4 h); e.g. 0.001 in tests.
+    webhook_retry_scale: float = 1.0
+    webhook_faults: WebhookFaults = field(default_factory=WebhookFaults)
+    #: Key order of the signed fields: "body" or "sorted" (PixVerse's examples show both).
+    webhook_key_order: str = "body"
+
+    def __post_init__(self) -> None:
+        self.webhooks = endpoints_from(self.webhooks)
 
 
 class EmulatorApp:
@@ -92,6 +104,14 @@ class EmulatorApp:
         self.storage = storage
         self.base_url = ""
         self._random = random.Random(config.seed)
+        self.webhooks = WebhookSender(
+            config.webhooks,
+            state,
+            retry_scale=config.webhook_retry_scale,
+            faults=config.webhook_faults,
+            key_order=config.webhook_key_order,
+            seed=config.seed,
+        )
         self._loop_time: Callable[[], float] = lambda: asyncio.get_running_loop().time()
 
     def _generation_seconds(self, body: dict[str, Any]) -> float:
@@ -276,6 +296,9 @@ class EmulatorApp:
             height=height,
         )
         self.state.add_generation(generation)
+        self.webhooks.schedule(
+            generation, url=self._video_url(generation), size=_sample_video_size()
+        )
         return envelope({"video_id": generation.video_id, "credits": credits})
 
     def _outcome(self, body: dict[str, Any]) -> str:
@@ -332,20 +355,13 @@ class EmulatorApp:
         if gen is None or gen.api_key != request.headers[API_KEY_HEADER]:
             return error(ErrCode.NOT_FOUND, "requested data not found")
         done = self._loop_time() >= gen.done_at
-        status = VideoStatusCode.GENERATING
-        if done:
-            status = {
-                "success": VideoStatusCode.SUCCESSFUL,
-                "failed": VideoStatusCode.FAILED,
-                "moderated": VideoStatusCode.MODERATION_FAILED,
-                "deleted": VideoStatusCode.DELETED,
-            }[gen.outcome]
+        status = gen.final_status if done else VideoStatusCode.GENERATING
         ok = status == VideoStatusCode.SUCCESSFUL
         return envelope(
             {
                 "id": gen.video_id,
                 "status": status,
-                "url": f"{self.base_url}/media/videos/{gen.video_id}.mp4" if ok else "",
+                "url": self._video_url(gen) if ok else "",
                 "outputWidth": gen.width if ok else 0,
                 "outputHeight": gen.height if ok else 0,
                 "size": _sample_video_size() if ok else 0,
@@ -358,6 +374,9 @@ class EmulatorApp:
                 "modify_time": _iso(gen.done_at if done else gen.created_at),
             }
         )
+
+    def _video_url(self, gen: Generation) -> str:
+        return f"{self.base_url}/media/videos/{gen.video_id}.mp4"
 
     async def balance(self, request: web.Request) -> web.Response:
         used = self.state.credits_used[request.headers[API_KEY_HEADER]]

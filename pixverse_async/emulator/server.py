@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .app import EmulatorApp, EmulatorConfig
 from .state import EmulatorState
+from .webhooks import WebhookSender
 
 
 class Emulator:
@@ -18,6 +19,8 @@ class Emulator:
 
     Keyword arguments override :class:`EmulatorConfig` fields. ``port=0`` picks a free port;
     ``base_url`` tells where it listens once started, and ``state`` records what it saw.
+    ``webhooks={"1234": (url, secret)}`` makes it deliver signed webhooks for generations
+    submitted with ``webhook_id="1234"`` (see :mod:`pixverse_async.emulator.webhooks`).
 
     Example::
 
@@ -84,7 +87,14 @@ class Emulator:
         self._app.base_url = self.base_url
         return self
 
+    @property
+    def webhooks(self) -> WebhookSender:
+        """The webhook deliveries (``await emu.webhooks.drain()`` waits for pending ones)."""
+        return self.app.webhooks
+
     async def stop(self) -> None:
+        if self._app is not None:
+            await self._app.webhooks.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..constants import VideoStatusCode
+
 
 @dataclass
 class RequestRecord:
@@ -44,6 +46,41 @@ class Generation:
     seed: int
     width: int
     height: int
+
+    @property
+    def final_status(self) -> int:
+        """The status the generation ends with at ``done_at``."""
+        return _FINAL_STATUS[self.outcome]
+
+
+_FINAL_STATUS = {
+    "success": VideoStatusCode.SUCCESSFUL,
+    "failed": VideoStatusCode.FAILED,
+    "moderated": VideoStatusCode.MODERATION_FAILED,
+    "deleted": VideoStatusCode.DELETED,
+}
+
+
+@dataclass
+class WebhookDelivery:
+    """One webhook delivery attempt and the receiver's answer.
+
+    ``attempt`` is 0 for the first try and 1 to 8 for the retries; ``delay`` the (scaled) wait
+    before it; ``fault`` the injected fault, if any (a ``drop`` was never sent, a ``lose`` stands
+    for a whole delivery never made); ``acknowledged`` means HTTP 200 with the body ``ok``.
+    """
+
+    webhook_id: str
+    video_id: int
+    status: int
+    attempt: int = 0
+    delay: float = 0.0
+    fault: str | None = None
+    http_status: int | None = None
+    answer: str = ""
+    error: str | None = None
+    acknowledged: bool = False
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -77,6 +114,7 @@ class EmulatorState:
     uploads: dict[int, Upload] = field(default_factory=dict)
     masks: dict[str, MaskSelection] = field(default_factory=dict)
     credits_used: Counter[str] = field(default_factory=Counter)
+    webhook_deliveries: list[WebhookDelivery] = field(default_factory=list)
     peak_in_flight: Counter[str] = field(default_factory=Counter)
     _active: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(300000000000001))
@@ -112,6 +150,10 @@ class EmulatorState:
 
     def generations_for(self, path: str | None = None) -> list[Generation]:
         return [g for g in self.generations.values() if path is None or g.path == path]
+
+    def deliveries_for(self, video_id: int) -> list[WebhookDelivery]:
+        """Webhook delivery attempts for ``video_id``, in the order they were made."""
+        return [d for d in self.webhook_deliveries if d.video_id == video_id]
 
     def generation_count_by_prompt(self) -> Counter[str]:
         """How many generations each prompt started (to spot a request charged twice)."""
