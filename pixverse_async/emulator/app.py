@@ -93,6 +93,8 @@ class EmulatorConfig:
 
     def __post_init__(self) -> None:
         self.webhooks = endpoints_from(self.webhooks)
+        if self.webhook_key_order not in ("body", "sorted"):
+            raise ValueError("webhook_key_order must be 'body' or 'sorted'")
 
 
 class EmulatorApp:
