@@ -1,8 +1,9 @@
-"""The emulator delivers webhooks as PixVerse does: signed, retried on schedule, recorded, faulty."""
+"""The emulator delivers webhooks as PixVerse does: signed, retried on schedule, recorded."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -123,7 +124,7 @@ async def test_unacknowledged_deliveries_follow_the_documented_retry_schedule(
     assert [r.attempt for r in records] == list(range(9))
     assert [r.delay for r in records] == [0.0] + [d * scale for d in Webhook.RETRY_DELAYS]
     assert Webhook.RETRY_DELAYS == (2, 10, 30, 60, 300, 900, 3600, 4 * 3600)
-    for before, after in zip(records, records[1:]):
+    for before, after in itertools.pairwise(records):
         assert after.at - before.at >= after.delay * 0.99
     assert all(r.answer == "OK!" and not r.acknowledged for r in records)
     assert len(receiver.requests) == 9
@@ -260,4 +261,3 @@ def test_empty_url_or_secret_is_refused() -> None:
         Emulator(webhooks={"1": ("http://x", "")})
     with pytest.raises(ValueError, match="webhook_key_order"):
         EmulatorConfig(webhook_key_order="random")
-

@@ -98,7 +98,7 @@ async def test_an_event_arriving_during_its_submit_is_held_and_claimed_by_regist
     assert "held=0" in repr(hub)
 
 
-async def test_a_held_event_goes_to_the_user_once_the_submits_in_flight_at_its_arrival_end() -> None:
+async def test_a_held_event_goes_to_the_user_once_the_submits_before_it_end() -> None:
     user = Collected()
     hub = CompletionHub(on_unclaimed=user)
     first = hub.submitting()
