@@ -15,6 +15,7 @@ from . import (
     cmd_generate,
     cmd_upload,
     cmd_videos,
+    cmd_webhook,
 )
 
 EPILOG = """\
@@ -26,6 +27,7 @@ examples:
   pixverse --emulator generate text --prompt "a red kite over the sea" --download out/
   pixverse generate image --img-id cat.png --prompt "the cat yawns" --wait
   pixverse batch jobs.jsonl --concurrency 16 --out videos/
+  PIXVERSE_WEBHOOK_SECRET=... pixverse webhook listen --port 8080
 """
 
 
@@ -104,4 +106,5 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_batch.register(commands, common)
     cmd_catalog.register(commands, common)
     cmd_emulator.register(commands)
+    cmd_webhook.register(commands, common)
     return parser
