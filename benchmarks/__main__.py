@@ -22,7 +22,14 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
-from . import bench_journal, bench_layers, bench_overhead, bench_runner, bench_upload
+from . import (
+    bench_journal,
+    bench_layers,
+    bench_overhead,
+    bench_runner,
+    bench_upload,
+    bench_webhooks,
+)
 from ._util import cpu_model, load_average
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -53,6 +60,11 @@ ARGS: dict[str, dict[str, list[str]]] = {
         "full": [],
         "quick": ["--n", "1000", "--rounds", "2"],
         "smoke": ["--n", "30", "--rounds", "1", "--concurrency", "1,8"],
+    },
+    "webhooks": {
+        "full": [],
+        "quick": ["--n", "5000", "--rounds", "2"],
+        "smoke": ["--n", "200", "--rounds", "1"],
     },
     "upload": {
         "full": ["--sizes", "5,20,50", "--repeat", "3"],
@@ -108,8 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write")
     parser.add_argument(
         "--only",
-        default="overhead,layers,runner,journal,upload",
-        help="comma-separated subset of: overhead, layers, runner, journal, upload",
+        default="overhead,layers,runner,journal,webhooks,upload",
+        help="comma-separated subset of: overhead, layers, runner, journal, webhooks, upload",
     )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -123,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "layers": lambda a: bench_layers.run(bench_layers.build_parser().parse_args(a)),
         "runner": lambda a: bench_runner.run(bench_runner.build_parser().parse_args(a)),
         "journal": lambda a: bench_journal.run(bench_journal.build_parser().parse_args(a)),
+        "webhooks": lambda a: bench_webhooks.run(bench_webhooks.build_parser().parse_args(a)),
         "upload": _upload,
     }
     started = time.monotonic()

@@ -31,6 +31,7 @@ def test_python_m_benchmarks_runs_everything_and_writes_results(
         "### Job runner",
         "### Poll modes (log-normal generation times)",
         "### Journal stores",
+        "### Webhook handler",
         "### Upload",
     ):
         assert heading in text
