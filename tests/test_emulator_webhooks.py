@@ -261,3 +261,20 @@ def test_empty_url_or_secret_is_refused() -> None:
         Emulator(webhooks={"1": ("http://x", "")})
     with pytest.raises(ValueError, match="webhook_key_order"):
         EmulatorConfig(webhook_key_order="random")
+
+
+def test_the_emulator_imports_nothing_from_the_client_but_constants() -> None:
+    import ast
+    from pathlib import Path
+
+    import pixverse_async.emulator as package
+
+    for module in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level >= 2:
+                assert (node.level, node.module) == (2, "constants"), module.name
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module.startswith("pixverse_async"):
+                    assert node.module == "pixverse_async.constants", module.name
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("pixverse_async") for a in node.names)

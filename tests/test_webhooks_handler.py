@@ -239,14 +239,19 @@ async def test_bad_arguments() -> None:
 
 
 async def test_jobs_finish_through_the_hub_despite_delivery_faults() -> None:
-    """200 generations, 20 % of attempts dropped, 20 % duplicated, reordered: every watch ends
+    """1,000 generations, 20 % of attempts dropped, 20 % duplicated, reordered: every watch ends
     once, with the status the emulator decided, and nothing reaches the user."""
     unclaimed: list[WebhookEvent] = []
     hub = CompletionHub(on_unclaimed=unclaimed.append)
     faults = WebhookFaults(drop=0.2, duplicate=0.2, reorder=0.2, reorder_seconds=0.05, seed=11)
     prompts = ["ok", "ok", "ok #fail", "ok #moderated"]
     async with serving(webhook_handler(SECRET, hub.deliver)) as url:
-        async with emulated(url, webhook_faults=faults, webhook_retry_scale=0.001) as (emu, client):
+        async with emulated(
+            url,
+            webhook_faults=faults,
+            webhook_retry_scale=0.001,
+            max_concurrent_generations=10_000,
+        ) as (emu, client):
 
             async def job(i: int) -> tuple[int, WebhookEvent | None]:
                 with hub.submitting():
@@ -255,9 +260,9 @@ async def test_jobs_finish_through_the_hub_despite_delivery_faults() -> None:
                 with watch:
                     return video_id, await watch.wait(timeout=30)
 
-            results = await asyncio.gather(*(job(i) for i in range(200)))
+            results = await asyncio.gather(*(job(i) for i in range(1000)))
             await emu.webhooks.drain()
-    assert len({video_id for video_id, _ in results}) == 200
+    assert len({video_id for video_id, _ in results}) == 1000
     for video_id, event in results:
         assert event is not None and event.video_id == video_id
         assert int(event.status) == emu.state.generations[video_id].final_status
