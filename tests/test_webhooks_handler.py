@@ -281,3 +281,35 @@ def test_the_module_needs_aiohttp_web_only_for_the_handler() -> None:
         "assert 'aiohttp.web' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_the_emulator_command_delivers_to_the_handler() -> None:
+    """``pixverse emulator --webhook ID=URL,SECRET`` as a process, the handler in this one."""
+    import sys
+
+    got = asyncio.Event()
+    events: list[WebhookEvent] = []
+
+    def on_event(event: WebhookEvent) -> None:
+        events.append(event)
+        got.set()
+
+    async with serving(webhook_handler(SECRET, on_event)) as url:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pixverse_async", "emulator", "--port", "0",
+            "--generation-seconds", "0.01", "--api-key", API_KEY,
+            "--webhook", f"1234={url},{SECRET}", "--webhook-retry-scale", "0.001",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            base_url = line.rsplit(" ", 1)[-1].strip()
+            async with PixVerse(api_key=API_KEY, base_url=base_url, retry=FAST_RETRY) as client:
+                video_id = await submit(client)
+            await asyncio.wait_for(got.wait(), 30)
+        finally:
+            proc.terminate()
+            await proc.communicate()
+    [event] = events
+    assert event.video_id == video_id and event.status is VideoStatus.SUCCESSFUL
