@@ -9,6 +9,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from pixverse_async import PixVerseError, WebhookVerificationError
@@ -284,3 +286,33 @@ def test_docstring_examples_run(module: str) -> None:
     assert match, f"{module} has no example"
     code = "\n".join(line[4:] for line in match.group(1).splitlines())
     exec(compile(code, f"<{module} example>", "exec"), {"json": json})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(
+            st.text(max_size=20),
+            st.integers(),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.booleans(),
+            st.none(),
+        ),
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_the_form_is_what_urlencode_with_quote_plus_gives(body: dict[str, Any], sort: bool) -> None:
+    from urllib.parse import quote_plus, urlencode
+
+    from pixverse_async.webhooks.signing import form_payload
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool) or value is None:
+            return json.dumps(value)
+        return value if isinstance(value, str) else json.dumps(value)
+
+    keys = sorted(body) if sort else list(body)
+    expected = urlencode([(k, text(body[k])) for k in keys], quote_via=quote_plus)
+    assert form_payload(body, sort=sort) == expected
