@@ -22,7 +22,6 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote_plus
 
 
 def form_value(value: Any) -> str:
@@ -43,17 +42,26 @@ def form_value(value: Any) -> str:
 
 
 # Characters form encoding leaves as they are (``quote_plus``'s always-safe set).
+_UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
 _unreserved = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+# Every UTF-8 byte (as a latin-1 character) to its form encoding: ``quote_plus`` in one pass.
+_FORM_BYTES = {
+    byte: "+" if byte == 0x20 else chr(byte) if chr(byte) in _UNRESERVED else f"%{byte:02X}"
+    for byte in range(256)
+}
 
 
 def _quote(text: str) -> str:
-    return text if _unreserved(text) else quote_plus(text)
+    if _unreserved(text):
+        return text
+    # surrogatepass: a lone surrogate (valid in JSON text) still encodes, and fails the HMAC
+    return text.encode("utf-8", "surrogatepass").decode("latin-1").translate(_FORM_BYTES)
 
 
 def form_payload(fields: Mapping[str, Any], *, sort: bool = False) -> str:
     """The form-encoded top-level fields, in body order or sorted by key.
 
-    The same as ``urlencode(..., quote_via=quote_plus)``, without quoting what needs none.
+    The same as ``urllib.parse.urlencode(..., quote_via=quote_plus)``, faster.
     """
     keys = sorted(fields) if sort else fields
     return "&".join(f"{_quote(key)}={_quote(form_value(fields[key]))}" for key in keys)
