@@ -52,6 +52,24 @@ async def test_wait_returns_none_when_the_timeout_passes_first_and_can_wait_agai
     watch.close()
 
 
+async def test_done_callbacks_run_once_with_the_terminal_event_unless_closed_first() -> None:
+    hub = CompletionHub()
+    calls: list[tuple[str, WebhookEvent]] = []
+    watch, closed = hub.register(20), hub.register(20)
+    watch.add_done_callback(lambda e: calls.append(("open", e)))
+    closed.add_done_callback(lambda e: calls.append(("closed", e)))
+    closed.close()
+    await hub.deliver(ev(20, 5))
+    await hub.deliver(ev(20, 1))
+    await hub.deliver(ev(20, 1))
+    await asyncio.sleep(0)  # future callbacks run on the next loop iteration
+    assert calls == [("open", ev(20, 1))]
+    late = hub.register(20)  # already ended: the callback still comes
+    late.add_done_callback(lambda e: calls.append(("late", e)))
+    await asyncio.sleep(0)
+    assert calls[-1] == ("late", ev(20, 1))
+
+
 async def test_several_watches_of_one_video_all_end() -> None:
     hub = CompletionHub()
     first, second = hub.register(3), hub.register(3)

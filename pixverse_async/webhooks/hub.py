@@ -68,10 +68,11 @@ class CompletionWatch:
     context manager) when the job no longer waits, so the hub forgets it.
     """
 
-    __slots__ = ("_future", "_hub", "latest", "video_id")
+    __slots__ = ("_future", "_hub", "_open", "latest", "video_id")
 
     def __init__(self, hub: CompletionHub, video_id: int) -> None:
         self._hub = hub
+        self._open = True
         self.video_id = video_id
         self.latest: WebhookEvent | None = None
         self._future: asyncio.Future[WebhookEvent] = asyncio.get_running_loop().create_future()
@@ -96,8 +97,22 @@ class CompletionWatch:
             await asyncio.wait((self._future,), timeout=timeout)
         return self._future.result() if self._future.done() else None
 
+    def add_done_callback(self, callback: Callable[[WebhookEvent], object]) -> None:
+        """Call ``callback(event)`` (from the event loop) once the terminal event arrived.
+
+        For callers driven by timers rather than one task per job (a runner): at once (soon)
+        if it already arrived; never if the watch is closed first.
+        """
+
+        def done(future: asyncio.Future[WebhookEvent]) -> None:
+            if not future.cancelled() and self._open:
+                callback(future.result())
+
+        self._future.add_done_callback(done)
+
     def close(self) -> None:
         """Stop watching (idempotent)."""
+        self._open = False
         self._hub._unregister(self)
 
     def __enter__(self) -> CompletionWatch:
