@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from ..constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, Paths, VideoStatusCode
+from .credits import PriceTable, cost_answer
 from .faults import FaultConfig
 from .media_faults import MediaFaults
 from .responses import (
@@ -50,7 +51,6 @@ RESTYLES = tuple(
     )
 )  # fmt: skip
 
-_QUALITY_CREDITS = {"360p": 20, "540p": 30, "720p": 40, "1080p": 80}
 _QUALITY_SIZE = {"360p": (640, 360), "540p": (960, 540), "720p": (1280, 720), "1080p": (1920, 1080)}
 MARKERS = {"#fail": "failed", "#moderated": "moderated", "#deleted": "deleted"}
 REJECT_MARKER = "#reject"
@@ -71,8 +71,14 @@ class EmulatorConfig:
     #: Chance that an unmarked generation fails or is moderated.
     failure_rate: float = 0.0
     moderation_rate: float = 0.0
-    #: Credits each key starts with; a generation past them answers 500043.
+    #: Monthly and package credits each key starts with (see :mod:`.credits`); a submit
+    #: that costs more than what is left answers 500090 (insufficient balance).
     credits: int = 10**9
+    credit_package: int = 0
+    #: What generations cost, by (model, quality, duration).
+    prices: PriceTable = field(default_factory=PriceTable)
+    #: Paths whose submit answer names the cost ``credit`` instead of ``credits``.
+    credit_field_paths: frozenset[str] = frozenset()
     faults: FaultConfig = field(default_factory=FaultConfig)
     #: Scripted faults of the video file route (for download tests).
     media_faults: MediaFaults = field(default_factory=MediaFaults)
@@ -261,8 +267,6 @@ class EmulatorApp:
         prompt = str(body.get("prompt") or body.get("restyle_prompt") or "")
         if REJECT_MARKER in prompt:
             return moderation_error("the prompt did not pass moderation")
-        if self.state.credits_used[api_key] >= self.config.credits:
-            return error(ErrCode.CREDITS_USED_UP, "all credits used up")
         return None
 
     async def generate(self, request: web.Request) -> web.Response:
@@ -277,21 +281,29 @@ class EmulatorApp:
         if self.state.in_flight(api_key, now) >= self.config.max_concurrent_generations:
             return error(ErrCode.CONCURRENCY_LIMIT, "concurrent generation limit reached")
         quality = str(body.get("quality", "540p"))
-        duration = body.get("duration", 5) if isinstance(body.get("duration"), int) else 5
         width, height = _QUALITY_SIZE.get(quality, (960, 540))
-        credits = _QUALITY_CREDITS.get(quality, 30) * (2 if duration == 8 else 1)
+        video_id = self.state.next_id()
+        done_at = now + self._generation_seconds(body)
+        outcome = self._outcome(body)
+        credits = self.config.prices.price(body)
+        refund_at = done_at if outcome in ("failed", "moderated") else None
+        charged = self.state.ledger.charge(
+            api_key, credits, video_id=video_id, refund_at=refund_at, now=now
+        )
+        if charged is None:
+            return error(ErrCode.INSUFFICIENT_BALANCE, "insufficient balance")
         seed = (
             body.get("seed") if isinstance(body.get("seed"), int) else self._random.randrange(2**31)
         )
         generation = Generation(
-            video_id=self.state.next_id(),
+            video_id=video_id,
             api_key=api_key,
             path=request.path,
             body=body,
             trace_id=request.headers.get(TRACE_ID_HEADER),
             created_at=now,
-            done_at=now + self._generation_seconds(body),
-            outcome=self._outcome(body),
+            done_at=done_at,
+            outcome=outcome,
             credits=credits,
             seed=seed,
             width=width,
@@ -301,7 +313,8 @@ class EmulatorApp:
         self.webhooks.schedule(
             generation, url=self._video_url(generation), size=_sample_video_size()
         )
-        return envelope({"video_id": generation.video_id, "credits": credits})
+        field_name = "credit" if request.path in self.config.credit_field_paths else "credits"
+        return envelope({"video_id": video_id, **cost_answer(credits, field_name=field_name)})
 
     def _outcome(self, body: dict[str, Any]) -> str:
         text = " ".join(
@@ -326,16 +339,26 @@ class EmulatorApp:
             return refused
         source_field, source_id = _video_source(body)
         keyframe = body.get("keyframe_id") or 1
+        cost = self.config.prices.mask_selection
+        charged = self.state.ledger.charge(
+            request.headers[API_KEY_HEADER],
+            cost,
+            video_id=source_id,
+            refund_at=None,
+            reason="mask selection",
+            now=self._loop_time(),
+        )
+        if charged is None:
+            return error(ErrCode.INSUFFICIENT_BALANCE, "insufficient balance")
         mask_ids = tuple(str(self.state.next_id()) for _ in range(2))
         selection = MaskSelection(source_field, source_id, keyframe, mask_ids)
         for mask_id in mask_ids:
             self.state.masks[mask_id] = selection
-        self.state.credits_used[request.headers[API_KEY_HEADER]] += 5
         return envelope(
             {
                 "keyframe_id": keyframe,
                 "keyframe_url": f"{self.base_url}/media/videos/keyframe-{keyframe}.jpg",
-                "credits": 5,
+                "credits": cost,
                 "mask_info": [
                     {
                         "mask_id": m,
@@ -381,9 +404,10 @@ class EmulatorApp:
         return f"{self.base_url}/media/videos/{gen.video_id}.mp4"
 
     async def balance(self, request: web.Request) -> web.Response:
-        used = self.state.credits_used[request.headers[API_KEY_HEADER]]
-        left = max(0, self.config.credits - used)
-        return envelope({"account_id": 1001, "credit_monthly": left, "credit_package": 0})
+        monthly, package = self.state.ledger.balance(
+            request.headers[API_KEY_HEADER], now=self._loop_time()
+        )
+        return envelope({"account_id": 1001, "credit_monthly": monthly, "credit_package": package})
 
     async def tts_list(self, request: web.Request) -> web.Response:
         return self._page(request, [{"speaker_id": s, "name": n} for s, n in SPEAKERS])

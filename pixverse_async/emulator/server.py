@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from .app import EmulatorApp, EmulatorConfig
+from .credits import Ledger
 from .state import EmulatorState
 from .webhooks import WebhookSender
 
@@ -52,7 +53,7 @@ class Emulator:
         self.config = replace(config or EmulatorConfig(), **overrides)
         self.host = host
         self.port = port
-        self.state = EmulatorState()
+        self.state = EmulatorState(ledger=Ledger(self.config.credits, self.config.credit_package))
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
         self._app: EmulatorApp | None = None

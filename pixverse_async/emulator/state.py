@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..constants import VideoStatusCode
+from .credits import Ledger
 
 
 @dataclass
@@ -113,8 +114,8 @@ class EmulatorState:
     generations: dict[int, Generation] = field(default_factory=dict)
     uploads: dict[int, Upload] = field(default_factory=dict)
     masks: dict[str, MaskSelection] = field(default_factory=dict)
-    credits_used: Counter[str] = field(default_factory=Counter)
     webhook_deliveries: list[WebhookDelivery] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
     peak_in_flight: Counter[str] = field(default_factory=Counter)
     _active: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(300000000000001))
@@ -136,7 +137,6 @@ class EmulatorState:
         self.peak_in_flight[generation.api_key] = max(
             self.peak_in_flight[generation.api_key], len(heap)
         )
-        self.credits_used[generation.api_key] += generation.credits
 
     # Queries for tests -------------------------------------------------------------------
 

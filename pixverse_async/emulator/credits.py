@@ -1,0 +1,257 @@
+"""The emulator's credits: one price table, a ledger per API key, refunds, a balance that runs out.
+
+PixVerse answers each submit with its cost, refunds generations that fail (status 8) or are
+moderated (status 7), and reports what is left at ``GET /openapi/v2/account/balance`` as
+``credit_monthly`` and ``credit_package``. The emulator does the same:
+
+- **Prices** come from one table, :data:`PRICES`, keyed by ``(model, quality, duration)``.
+  A combination the table does not list (an unknown model, a kind without a quality or a
+  duration, a multi-transition's per-frame durations) costs :data:`DEFAULT_PRICE`. A mask
+  selection costs :data:`MASK_SELECTION_PRICE`. ``EmulatorConfig(prices=PriceTable(...))``
+  replaces the table; :meth:`PriceTable.random` draws one for tests of spending caps.
+- **The ledger** (:class:`Ledger`, ``emulator.state.ledger``) records, per API key, every
+  charge and every refund with its video id. Charges draw on the monthly credits first, then
+  on the package; a refund puts the credits back where they came from.
+- **Refunds** land when a failing or moderated generation reaches its final status (its
+  ``done_at``), whether or not anyone polls it. A deleted video (status 6) is not refunded.
+- **The balance runs out**: a submit that costs more than what is left answers ErrCode 500090
+  (insufficient balance) and charges nothing.
+
+Tests read the spend from the ledger, the judge of any spending cap::
+
+    >>> ledger = Ledger(monthly=100, package=10)
+    >>> ledger.charge("k", 80, video_id=1, refund_at=None, now=0.0) is not None
+    True
+    >>> ledger.charge("k", 40, video_id=2, refund_at=None, now=0.0) is None  # 30 left
+    True
+    >>> ledger.charge("k", 30, video_id=3, refund_at=5.0, now=0.0) is not None  # will fail
+    True
+    >>> ledger.balance("k", now=1.0), ledger.spent("k", now=1.0)
+    ((0, 0), 110)
+    >>> ledger.balance("k", now=5.0), ledger.spent("k", now=5.0), ledger.refunded("k", now=5.0)
+    ((20, 10), 80, 30)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import random
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+from ..constants import Vocab
+
+PriceKey = tuple[str, str, int]
+"""``(model, quality, duration)``: what a generation's price depends on."""
+
+
+def _table() -> dict[PriceKey, int]:
+    # Credits of a 5 s clip by model and quality; 8 s costs twice as much (1080p has no 8 s).
+    five_seconds = {
+        "v3.5": {"360p": 15, "540p": 25, "720p": 35, "1080p": 70},
+        "v4": {"360p": 20, "540p": 30, "720p": 40, "1080p": 80},
+        "v4.5": {"360p": 20, "540p": 30, "720p": 40, "1080p": 80},
+        "v5": {"360p": 20, "540p": 30, "720p": 40, "1080p": 80},
+    }
+    table: dict[PriceKey, int] = {}
+    for model, by_quality in five_seconds.items():
+        for quality, credits in by_quality.items():
+            table[(model, quality, 5)] = credits
+            if quality != "1080p":
+                table[(model, quality, 8)] = 2 * credits
+    return table
+
+
+#: The price of every generation the emulator knows, in credits.
+PRICES: Final[Mapping[PriceKey, int]] = MappingProxyType(_table())
+#: The price of a generation whose ``(model, quality, duration)`` is not in the table.
+DEFAULT_PRICE: Final = 60
+#: The price of a mask selection (``POST /openapi/v2/video/mask/selection``).
+MASK_SELECTION_PRICE: Final = 5
+
+
+def price_key(body: Mapping[str, Any]) -> PriceKey | None:
+    """The table key of a generation body, or None when it has no single model/quality/duration.
+
+    >>> price_key({"model": "v5", "quality": "540p", "duration": 8, "prompt": "a cat"})
+    ('v5', '540p', 8)
+    >>> price_key({"restyle_id": 3}) is None
+    True
+    """
+    model, quality, duration = body.get("model"), body.get("quality"), body.get("duration")
+    if not isinstance(model, str) or not isinstance(quality, str):
+        return None
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        return None
+    return (model, quality, duration)
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """What generations cost: ``prices`` by ``(model, quality, duration)``, else ``default``.
+
+    >>> PriceTable().price({"model": "v5", "quality": "720p", "duration": 8})
+    80
+    >>> PriceTable().price({"model": "v9", "quality": "720p", "duration": 5}) == DEFAULT_PRICE
+    True
+    """
+
+    prices: Mapping[PriceKey, int] = field(default_factory=lambda: PRICES)
+    default: int = DEFAULT_PRICE
+    mask_selection: int = MASK_SELECTION_PRICE
+
+    def price(self, body: Mapping[str, Any]) -> int:
+        """The credits a generation with this body costs."""
+        key = price_key(body)
+        return self.default if key is None else self.prices.get(key, self.default)
+
+    @classmethod
+    def random(cls, seed: int | None = None, low: int = 1, high: int = 200) -> PriceTable:
+        """A table of random prices in ``[low, high]`` for every known combination.
+
+        The default price is ``high``, so no generation costs more than ``high``.
+
+        >>> table = PriceTable.random(seed=7, low=10, high=20)
+        >>> all(10 <= p <= 20 for p in table.prices.values()) and table.default == 20
+        True
+        """
+        rng = random.Random(seed)
+        prices = {
+            (model, quality, duration): rng.randint(low, high)
+            for model in Vocab.MODELS
+            for quality in Vocab.QUALITIES
+            for duration in Vocab.DURATIONS
+        }
+        return cls(prices=MappingProxyType(prices), default=high)
+
+
+def cost_answer(cost: int, *, field_name: str = "credits") -> dict[str, int]:
+    """The cost part of a submit answer: ``{"credits": cost}`` (or ``{"credit": cost}``)."""
+    return {field_name: cost}
+
+
+EntryKind = Literal["charge", "refund"]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One movement of credits on a key's account.
+
+    ``amount`` is positive for a charge and negative for a refund; ``monthly`` and ``package``
+    split it between the two balances. ``video_id`` is the generation (or mask selection) it
+    belongs to; ``at`` is event-loop time.
+    """
+
+    api_key: str
+    kind: EntryKind
+    video_id: int
+    amount: int
+    monthly: int
+    package: int
+    reason: str
+    at: float
+
+
+@dataclass
+class _Account:
+    monthly: int
+    package: int
+    entries: list[LedgerEntry] = field(default_factory=list)
+    due: list[tuple[float, int, LedgerEntry]] = field(default_factory=list)  # refunds to come
+
+
+def _now() -> float:
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:  # read outside a loop: the default loop's clock
+        return time.monotonic()
+
+
+class Ledger:
+    """Every key's balance and the charges and refunds that made it.
+
+    Each key starts with ``monthly`` and ``package`` credits. Reads settle the refunds that
+    are due at ``now`` (event-loop time by default) before answering.
+    """
+
+    def __init__(self, monthly: int = 10**9, package: int = 0) -> None:
+        self.opening = (monthly, package)
+        self._accounts: dict[str, _Account] = defaultdict(lambda: _Account(*self.opening))
+
+    def _settled(self, api_key: str, now: float | None) -> _Account:
+        account = self._accounts[api_key]
+        now = _now() if now is None else now
+        while account.due and account.due[0][0] <= now:
+            _, _, refund = heapq.heappop(account.due)
+            account.monthly -= refund.monthly
+            account.package -= refund.package
+            account.entries.append(refund)
+        return account
+
+    def charge(
+        self,
+        api_key: str,
+        amount: int,
+        *,
+        video_id: int,
+        refund_at: float | None,
+        reason: str = "generation",
+        now: float | None = None,
+    ) -> LedgerEntry | None:
+        """Charge ``amount`` if the balance covers it (else None: nothing is charged).
+
+        ``refund_at`` schedules the refund of a generation that will fail or be moderated.
+        """
+        if amount < 0:
+            raise ValueError("a charge cannot be negative")
+        now = _now() if now is None else now
+        account = self._settled(api_key, now)
+        if amount > account.monthly + account.package:
+            return None
+        monthly = min(amount, account.monthly)
+        package = amount - monthly
+        account.monthly -= monthly
+        account.package -= package
+        entry = LedgerEntry(api_key, "charge", video_id, amount, monthly, package, reason, now)
+        account.entries.append(entry)
+        if refund_at is not None and amount:
+            refund = LedgerEntry(
+                api_key, "refund", video_id, -amount, -monthly, -package, reason, refund_at
+            )
+            heapq.heappush(account.due, (refund_at, len(account.entries), refund))
+        return entry
+
+    # Reads (tests use these) ---------------------------------------------------------------
+
+    def balance(self, api_key: str, *, now: float | None = None) -> tuple[int, int]:
+        """``(credit_monthly, credit_package)`` left."""
+        account = self._settled(api_key, now)
+        return account.monthly, account.package
+
+    def entries(self, api_key: str, *, now: float | None = None) -> list[LedgerEntry]:
+        """The key's charges and refunds so far, in the order they happened."""
+        return list(self._settled(api_key, now).entries)
+
+    def charged(self, api_key: str, *, now: float | None = None) -> int:
+        """Credits charged to the key, refunds not deducted."""
+        return sum(e.amount for e in self.entries(api_key, now=now) if e.kind == "charge")
+
+    def refunded(self, api_key: str, *, now: float | None = None) -> int:
+        """Credits given back to the key."""
+        return -sum(e.amount for e in self.entries(api_key, now=now) if e.kind == "refund")
+
+    def spent(self, api_key: str, *, now: float | None = None) -> int:
+        """Credits charged minus credits refunded: what the key's work has cost."""
+        return sum(e.amount for e in self.entries(api_key, now=now))
+
+    def by_video(self, api_key: str, *, now: float | None = None) -> dict[int, int]:
+        """Net credits per video id (0 for a refunded one)."""
+        net: dict[int, int] = defaultdict(int)
+        for e in self.entries(api_key, now=now):
+            net[e.video_id] += e.amount
+        return dict(net)
