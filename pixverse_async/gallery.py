@@ -50,6 +50,7 @@ __all__ = ["GalleryCard", "cards_from_entries", "cards_from_outcomes", "render",
 
 PAGE_NAME: Final = "index.html"
 _POSTER_SUFFIXES: Final = (".jpg", ".jpeg", ".png", ".webp")
+_STATE_ORDER: Final = ("succeeded", "failed", "unknown", "submitted", "sending", "pending")
 _PROMPT_FIELDS: Final = ("prompt", "restyle_prompt", "lip_sync_tts_content", "sound_effect_content")
 
 
@@ -164,6 +165,8 @@ border-bottom:1px solid var(--line);padding:14px 22px 10px}
 h1{font-size:19px;margin:0 0 8px;font-weight:650}
 .totals{display:flex;flex-wrap:wrap;gap:8px 22px;color:var(--dim);margin-bottom:10px}
 .totals b{color:var(--text);font-size:16px;font-variant-numeric:tabular-nums}
+.totals .succeeded b{color:var(--ok)}.totals .failed b{color:var(--bad)}
+.totals .unknown b{color:var(--warn)}
 .filters{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center}
 .group{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
 .group>span{color:var(--dim);margin-right:2px}
@@ -191,8 +194,10 @@ background:var(--dim)}
 .state.succeeded{background:var(--ok)}.state.failed{background:var(--bad)}
 .state.unknown,.state.sending{background:var(--warn)}
 .state.submitted,.state.pending{background:var(--run)}
-.foot{display:flex;justify-content:space-between;gap:8px;color:var(--dim);font-size:12.5px;
-margin-top:auto;font-variant-numeric:tabular-nums}
+.foot{display:flex;flex-wrap:wrap;justify-content:space-between;gap:2px 10px;
+color:var(--dim);font-size:12.5px;margin-top:auto;font-variant-numeric:tabular-nums}
+.foot span{white-space:nowrap}
+.vid{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 .refund{color:var(--warn)}
 .error{margin:0;color:#ffb4b4;background:rgba(239,90,90,.12);border-radius:6px;
 padding:5px 8px;font-size:12.5px;word-break:break-word}
@@ -220,6 +225,13 @@ _JS: Final = """
       button.setAttribute('aria-pressed', String(on));
       apply();
     });
+  }
+  for (const video of document.querySelectorAll('video')) {
+    const show = () => { video.controls = true; };
+    video.addEventListener('mouseenter', show);
+    video.addEventListener('focus', show);
+    video.addEventListener('play', show);
+    video.addEventListener('mouseleave', () => { if (video.paused) video.controls = false; });
   }
   function load(video) {
     if (!video.getAttribute('src')) {
@@ -283,7 +295,7 @@ def _media(card: GalleryCard, downloads: Path | None, page_dir: Path) -> str:
     poster = _find(downloads, card.video_id, _POSTER_SUFFIXES) if downloads is not None else None
     poster_attr = f' poster="{_e(_href(poster, page_dir))}"' if poster is not None else ""
     return (
-        f'<div class="media"><video controls muted playsinline preload="none"'
+        f'<div class="media"><video muted playsinline preload="none" tabindex="0"'
         f' data-src="{_e(src)}"{poster_attr}></video></div>'
     )
 
@@ -305,7 +317,7 @@ def _card_html(card: GalleryCard, downloads: Path | None, page_dir: Path) -> str
         else '<p class="prompt empty">(no prompt)</p>'
     )
     error = f'<p class="error">{_e(card.error)}</p>' if card.error else ""
-    video_id = f"video {card.video_id}" if card.video_id is not None else "no video id"
+    video_id = f"#{card.video_id}" if card.video_id is not None else "no video id"
     return (
         f'<article class="card" data-state="{_e(card.state)}" data-kind="{_e(card.kind)}"'
         f' data-video-id="{_e(card.video_id or "")}">'
@@ -314,7 +326,8 @@ def _card_html(card: GalleryCard, downloads: Path | None, page_dir: Path) -> str
         f'<div class="meta"><span class="state {_e(card.state)}">{_e(card.state)}</span>'
         + "".join(f'<span class="tag">{_e(t)}</span>' for t in tags)
         + f"</div>{error}"
-        f'<div class="foot"><span>{cost}</span><span>{_e(video_id)}</span></div>'
+        f'<div class="foot"><span>{cost}</span>'
+        f'<span class="vid" title="video_id">{_e(video_id)}</span></div>'
         "</div></article>"
     )
 
@@ -326,11 +339,16 @@ def _spend(cards: Iterable[GalleryCard]) -> Spend:
     return spend
 
 
+def _ordered(counts: Counter[str]) -> list[tuple[str, int]]:
+    order = {state: i for i, state in enumerate(_STATE_ORDER)}
+    return sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+
+
 def _filter_group(name: str, label: str, counts: Counter[str]) -> str:
     buttons = "".join(
         f'<button type="button" data-filter="{name}" data-value="{_e(value)}"'
         f' aria-pressed="true">{_e(value)} <small>{n}</small></button>'
-        for value, n in sorted(counts.items())
+        for value, n in _ordered(counts)
     )
     return f'<div class="group"><span>{_e(label)}</span>{buttons}</div>'
 
@@ -350,12 +368,14 @@ def render(
     spend = _spend(cards)
     totals = [
         ("requests", len(cards)),
-        *((state, n) for state, n in sorted(states.items())),
+        *_ordered(states),
         ("credits charged", spend.charged),
         ("refunded", spend.refunded),
         ("spent", spend.spent),
     ]
-    totals_html = "".join(f"<span><b>{_e(n)}</b> {_e(label)}</span>" for label, n in totals)
+    totals_html = "".join(
+        f'<span class="{_e(label)}"><b>{_e(n)}</b> {_e(label)}</span>' for label, n in totals
+    )
     body = "\n".join(_card_html(c, downloads, page) for c in cards)
     return (
         "<!DOCTYPE html>\n"
