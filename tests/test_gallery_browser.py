@@ -104,17 +104,17 @@ async def test_the_gallery_of_a_200_request_batch_works_in_chromium(tmp_path: Pa
             api_keys={API_KEY}, generation_seconds=0.05, failure_rate=0.1,
             moderation_rate=0.05, seed=11,
         ) as emu,
-        PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY) as client,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY) as c,
     ):  # fmt: skip
-        image = await client.images.upload(sample_video_path().with_name("sample.png"))
-        outcomes = await client.runner(concurrency=32, journal=journal_path).gather(
+        image = await c.images.upload(sample_video_path().with_name("sample.png"))
+        outcomes = await c.runner(concurrency=32, journal=journal_path).gather(
             batch(image.img_id)
         )
         slots = asyncio.Semaphore(8)
 
         async def save(video_id: int) -> None:
             async with slots:
-                await client.videos.download(video_id, videos / f"{video_id}.mp4")
+                await c.videos.download(video_id, videos / f"{video_id}.mp4")
 
         succeeded = [o for o in outcomes if o.state is OutcomeState.SUCCEEDED]
         await asyncio.gather(*(save(o.video_id) for o in succeeded if o.video_id is not None))
