@@ -44,6 +44,7 @@ import attrs
 
 from .costs import Spend, cost_key, is_refunded
 from .journal import Journal, JournalEntry
+from .journal_entries import read_entries
 from .models import to_json
 
 __all__ = ["GalleryCard", "cards_from_entries", "cards_from_outcomes", "render", "write_gallery"]
@@ -139,16 +140,6 @@ def cards_from_outcomes(outcomes: Iterable[Any]) -> list[GalleryCard]:
             )
         )
     return cards
-
-
-async def _journal_entries(journal: Journal | str | os.PathLike[str]) -> list[JournalEntry]:
-    """Every entry of a journal (open, or a file opened read-only in spirit: no recovery)."""
-    if isinstance(journal, Journal):
-        return await journal.entries()
-    if not await asyncio.to_thread(os.path.exists, journal):
-        raise FileNotFoundError(f"no journal at {os.fspath(journal)}")
-    async with Journal(journal, recover=False) as opened:
-        return await opened.entries()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -425,7 +416,7 @@ async def write_gallery(
         page = await write_gallery("batch.sqlite", "videos", "gallery")
     """
     if isinstance(source, (Journal, str, os.PathLike)):
-        items: list[Any] = await _journal_entries(source)
+        items: list[Any] = await read_entries(source)
     else:
         items = list(source)
     entries = [i for i in items if isinstance(i, JournalEntry)]

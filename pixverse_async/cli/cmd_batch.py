@@ -24,6 +24,8 @@ import attrs
 from ..errors import ValidationError
 from ..journal import Journal, JournalState
 from ..models import GenerationRequest, MaskSelection, build_request
+from .cmd_dry_run import add_arguments as add_dry_run_arguments
+from .cmd_dry_run import run_dry_run
 from .connect import open_client
 from .errors import EXIT_FAILED, EXIT_OK, UsageError
 from .jobview import print_summary, run_jobs
@@ -112,6 +114,8 @@ async def run_batch(args: argparse.Namespace) -> int:
     path = Path(args.file)
     batch = checked_requests(path, skip_invalid=args.skip_invalid)
     journal_path = args.journal or str(path) + JOURNAL_SUFFIX
+    if args.dry_run:
+        return await run_dry_run(args, path, batch.requests, journal_path)
     out = Path(args.out) if args.out else None
     states = [JournalState.FAILED] * args.retry_failed + [JournalState.UNKNOWN] * args.retry_unknown
     # Opened before anything else: a journal that cannot be opened is one clear error.
@@ -187,4 +191,5 @@ def register(
         help="submit again the requests whose outcome is unknown (check first that the service "
         "created no video for them: a duplicate is paid twice)",
     )
+    add_dry_run_arguments(batch)
     batch.set_defaults(run=run_batch)
