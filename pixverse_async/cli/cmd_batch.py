@@ -26,6 +26,8 @@ from ..journal import Journal, JournalState
 from ..models import GenerationRequest, MaskSelection, build_request
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
 from .cmd_dry_run import run_dry_run
+from .cmd_gallery import add_arguments as add_gallery_arguments
+from .cmd_gallery import write_batch_gallery
 from .connect import open_client
 from .errors import EXIT_FAILED, EXIT_OK, UsageError
 from .jobview import print_summary, run_jobs
@@ -138,6 +140,7 @@ async def run_batch(args: argparse.Namespace) -> int:
     if batch.bad:
         extra["skipped"] = len(batch.bad)
     print_summary(reports, as_json=wants_json(args), extra=extra)
+    await write_batch_gallery(args, journal_path, out)
     if batch.bad and not wants_json(args):
         print(f"{len(batch.bad)} bad line(s) skipped (listed above, on stderr)")
     ok = all(r.ok for r in reports) and not batch.bad
@@ -192,4 +195,5 @@ def register(
         "created no video for them: a duplicate is paid twice)",
     )
     add_dry_run_arguments(batch)
+    add_gallery_arguments(batch)
     batch.set_defaults(run=run_batch)

@@ -1,4 +1,4 @@
-"""``pixverse batch FILE --dry-run``: counts, cost estimates and the balance, with nothing sent."""
+"""`pixverse batch FILE` with `--dry-run` (counts, estimates, balance; nothing sent) or `--gallery`."""
 
 from __future__ import annotations
 
@@ -155,3 +155,25 @@ def test_a_bad_line_fails_the_dry_run_like_the_batch(
     jobs.write_text(json.dumps({**T2V, "prompt": "ok"}) + "\n" + '{"kind": "text"}\n')
     assert main(["--emulator", "batch", str(jobs), "--dry-run"]) == 2
     assert "jobs.jsonl:2: ValidationError" in capsys.readouterr().err
+
+
+def test_gallery_is_written_after_the_batch_and_updated_by_a_rerun(
+    live: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs = write_jobs(tmp_path / "jobs.jsonl", [*JOBS[:2], {"prompt": "a storm #fail"}])
+    out, gallery = tmp_path / "videos", tmp_path / "gallery"
+    argv = on(live, "batch", str(jobs), "--out", str(out), "--gallery", str(gallery))
+    assert main(argv) == 1  # one job failed
+    assert f"gallery: {gallery / 'index.html'}" in capsys.readouterr().err
+    page = (gallery / "index.html").read_text(encoding="utf-8")
+    assert page.count('<article class="card"') == 3
+    ids = sorted(g.video_id for g in live.state.generations.values() if g.outcome == "success")
+    for video_id in ids:
+        assert f'data-src="../videos/{video_id}.mp4#t=0.1"' in page
+    assert "VideoFailedError" in page
+
+    write_jobs(jobs, [*JOBS[:2], {"prompt": "a storm #fail"}, {"prompt": "a new one"}])
+    assert main(argv) == 1
+    capsys.readouterr()
+    page = (gallery / "index.html").read_text(encoding="utf-8")
+    assert page.count('<article class="card"') == 4 and "a new one" in page
