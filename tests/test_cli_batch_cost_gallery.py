@@ -1,4 +1,4 @@
-"""`pixverse batch FILE` with `--dry-run` (counts, estimates, balance; nothing sent) or `--gallery`."""
+"""`pixverse batch FILE` with `--dry-run` (counts, estimate, balance) or `--gallery DIR`."""
 
 from __future__ import annotations
 
