@@ -45,7 +45,7 @@ import attrs
 from .costs import Spend, cost_key, is_refunded
 from .journal import Journal, JournalEntry
 from .journal_entries import read_entries
-from .models import to_json
+from .models import GenerationRequest, to_json
 
 __all__ = ["GalleryCard", "cards_from_entries", "cards_from_outcomes", "render", "write_gallery"]
 
@@ -126,11 +126,15 @@ def cards_from_outcomes(outcomes: Iterable[Any]) -> list[GalleryCard]:
     cards = []
     for o in sorted(outcomes, key=lambda o: o.index):
         request = o.request
-        body = to_json(request) if request is not None else {}
+        body: Mapping[str, Any] = {}
+        if isinstance(request, GenerationRequest):
+            body = to_json(request)
+        elif isinstance(request, Mapping):  # a request the runner refused to run
+            body = request
         cards.append(
             _card(
-                str(getattr(request, "kind", "?")),
-                body if isinstance(body, Mapping) else {},
+                str(getattr(request, "kind", None) or body.get("kind") or "?"),
+                body,
                 str(getattr(o.state, "value", o.state)),
                 video_id=o.video_id,
                 credits=getattr(o, "credits", None),

@@ -140,3 +140,18 @@ async def test_a_missing_journal_is_an_error_not_an_empty_page(tmp_path: Path) -
     with pytest.raises(FileNotFoundError, match="no journal"):
         await write_gallery(tmp_path / "absent.sqlite", None, tmp_path / "g")
     assert not (tmp_path / "absent.sqlite").exists()
+
+
+async def test_a_request_the_runner_refused_still_gets_a_card(tmp_path: Path) -> None:
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0.02) as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY) as c,
+    ):
+        outcomes = await c.runner().gather([t2v("fine"), {"kind": "text_to_video", "prompt": "?"}])
+    page = await write_gallery(outcomes, None, tmp_path / "g")
+    text = page.read_text(encoding="utf-8")
+    assert text.count('<article class="card"') == 2
+    assert re.findall(r'data-state="(\w+)" data-kind="(\w+)"', text) == [
+        ("succeeded", "text_to_video"),
+        ("failed", "text_to_video"),
+    ]
