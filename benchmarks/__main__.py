@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import (
+    bench_gallery,
     bench_journal,
     bench_layers,
     bench_overhead,
@@ -70,6 +71,11 @@ ARGS: dict[str, dict[str, list[str]]] = {
         "full": ["--sizes", "5,20,50", "--repeat", "3"],
         "quick": ["--sizes", "5,20", "--repeat", "2"],
         "smoke": ["--sizes", "0.2", "--repeat", "1"],
+    },
+    "gallery": {
+        "full": ["--cards", "1000,5000", "--rounds", "2"],
+        "quick": ["--cards", "1000", "--rounds", "1"],
+        "smoke": ["--cards", "12", "--rounds", "1"],
     },
 }
 
@@ -120,8 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write")
     parser.add_argument(
         "--only",
-        default="overhead,layers,runner,journal,webhooks,upload",
-        help="comma-separated subset of: overhead, layers, runner, journal, webhooks, upload",
+        default="overhead,layers,runner,journal,webhooks,upload,gallery",
+        help="comma-separated subset of: overhead, layers, runner, journal, webhooks, upload, "
+        "gallery",
     )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -137,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "journal": lambda a: bench_journal.run(bench_journal.build_parser().parse_args(a)),
         "webhooks": lambda a: bench_webhooks.run(bench_webhooks.build_parser().parse_args(a)),
         "upload": _upload,
+        "gallery": bench_gallery.section,
     }
     started = time.monotonic()
     load_before = load_average()

@@ -9,9 +9,10 @@ that did not succeed, its error. Filters by state and kind and the batch's total
 credits charged, refunded and spent) sit at the top.
 
 Thousands of cards stay usable: videos are ``preload="none"`` with no ``src`` until their card
-comes near the viewport (an ``IntersectionObserver`` sets it, which also shows the first frame
-as the poster when no poster image is next to the video), are unloaded again when far away
-and not playing, and off-screen cards are not rendered (``content-visibility: auto``). A
+is near the viewport and scrolling has paused (an ``IntersectionObserver`` and a short
+debounce; the ``src`` also shows the first frame as the poster when no poster image is next to
+the video), are unloaded again when far away and not playing, and off-screen cards are not
+rendered (``content-visibility: auto``). A
 poster image named ``<video_id>.jpg``/``.png``/``.webp`` beside the video is used when present.
 
 Running it again rewrites the page atomically (a temporary file renamed over the old one), so
@@ -243,13 +244,23 @@ _JS: Final = """
   }
   const videos = document.querySelectorAll('video[data-src]');
   if ('IntersectionObserver' in window) {
-    const near = new IntersectionObserver((seen) => {
-      for (const e of seen) if (e.isIntersecting) load(e.target);
-    }, {rootMargin: '400px 0px'});
+    // Videos near the viewport load once scrolling pauses: a fast scroll through thousands
+    // of cards starts no video on the way.
+    const near = new Set();
+    let timer = 0;
+    const loadNear = () => { timer = 0; for (const v of near) load(v); };
+    const soon = () => { clearTimeout(timer); timer = setTimeout(loadNear, 150); };
+    const watch = new IntersectionObserver((seen) => {
+      for (const e of seen) {
+        if (e.isIntersecting) near.add(e.target); else near.delete(e.target);
+      }
+      soon();
+    }, {rootMargin: '300px 0px'});
+    addEventListener('scroll', soon, {passive: true});
     const far = new IntersectionObserver((seen) => {
       for (const e of seen) if (!e.isIntersecting) unload(e.target);
     }, {rootMargin: '2500px 0px'});
-    for (const v of videos) { near.observe(v); far.observe(v); }
+    for (const v of videos) { watch.observe(v); far.observe(v); }
   } else {
     for (const v of videos) load(v);
   }

@@ -27,8 +27,13 @@ from .conftest import API_KEY, FAST_POLL, FAST_RETRY
 HOSTILE = '<img src=x onerror="window.__pwned=1"> & "quoted" </article><b>bold?</b>'
 QUALITIES = ("360p", "540p", "720p", "1080p")
 
-# After two frames, so that the IntersectionObserver has reported what is in view.
-CARDS_JS = """new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))).then(() =>
+# Once the videos in view got their source (the page loads them when scrolling pauses; bounded).
+CARDS_JS = """new Promise((resolve) => {
+  const started = performance.now();
+  const check = () => document.querySelector('video[src]') || performance.now() - started > 10000
+    ? resolve() : requestAnimationFrame(check);
+  check();
+}).then(() =>
 Array.from(document.querySelectorAll('.card'), c => ({
   state: c.dataset.state, kind: c.dataset.kind, id: c.dataset.videoId,
   prompt: c.querySelector('.prompt').textContent,
