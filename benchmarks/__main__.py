@@ -73,7 +73,7 @@ ARGS: dict[str, dict[str, list[str]]] = {
         "smoke": ["--sizes", "0.2", "--repeat", "1"],
     },
     "gallery": {
-        "full": ["--cards", "1000,5000", "--rounds", "2"],
+        "full": ["--cards", "1000,5000", "--rounds", "1"],
         "quick": ["--cards", "1000", "--rounds", "1"],
         "smoke": ["--cards", "12", "--rounds", "1"],
     },

@@ -2,7 +2,7 @@
 
 Run from the repository root (needs Debian's ``chromium``)::
 
-    python -m benchmarks.bench_gallery                    # 1,000 and 5,000 cards, 2 rounds
+    python -m benchmarks.bench_gallery --rounds 1         # 1,000 and 5,000 cards
     python -m benchmarks.bench_gallery --cards 100 --rounds 1
 
 For each size a downloads folder gets one MP4 per succeeded card (hard links to the
@@ -105,9 +105,9 @@ async def measure(path: Path) -> dict[str, float]:
         loaded = page.expect("Page.loadEventFired")
         started = time.perf_counter()
         await page.call("Page.navigate", url=path.as_uri())
-        await asyncio.wait_for(loaded, 120)
+        await asyncio.wait_for(loaded, 600)
         load_seconds = time.perf_counter() - started
-        scroll = await page.evaluate(SCROLL_JS)
+        scroll = await page.evaluate(SCROLL_JS, timeout=1800)
     return {
         "load_ms": load_seconds * 1000,
         "scroll_ms": scroll["ms"],

@@ -72,7 +72,9 @@ class Page:
             if not future.done():
                 future.set_exception(ConnectionError("DevTools connection closed"))
 
-    async def call(self, method: str, session: bool = True, **params: Any) -> dict[str, Any]:
+    async def call(
+        self, method: str, session: bool = True, timeout: float = 60, **params: Any
+    ) -> dict[str, Any]:
         message_id = next(self._ids)
         message: dict[str, Any] = {"id": message_id, "method": method, "params": params}
         if session and self.session_id is not None:
@@ -80,7 +82,7 @@ class Page:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[message_id] = future
         await self._ws.send_str(json.dumps(message))
-        answer = await asyncio.wait_for(future, 60)
+        answer = await asyncio.wait_for(future, timeout)
         if "error" in answer:
             raise RuntimeError(f"{method}: {answer['error']}")
         result: dict[str, Any] = answer.get("result", {})
@@ -92,10 +94,14 @@ class Page:
         self._events.setdefault(event, []).append(future)
         return future
 
-    async def evaluate(self, expression: str) -> Any:
-        """The value of a JavaScript expression (promises are awaited)."""
+    async def evaluate(self, expression: str, timeout: float = 60) -> Any:
+        """The value of a JavaScript expression (promises are awaited, ``timeout`` seconds)."""
         result = await self.call(
-            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+            "Runtime.evaluate",
+            timeout=timeout,
+            expression=expression,
+            awaitPromise=True,
+            returnByValue=True,
         )
         if "exceptionDetails" in result:
             raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
