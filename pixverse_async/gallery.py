@@ -8,11 +8,12 @@ the prompt, kind, model, quality, duration, state, credits, ``video_id`` and, fo
 that did not succeed, its error. Filters by state and kind and the batch's totals (counts,
 credits charged, refunded and spent) sit at the top.
 
-Thousands of cards stay usable: videos are ``preload="none"`` with no ``src`` until their card
-is near the viewport and scrolling has paused (an ``IntersectionObserver`` and a short
-debounce; the ``src`` also shows the first frame as the poster when no poster image is next to
-the video), are unloaded again when far away and not playing, and off-screen cards are not
-rendered (``content-visibility: auto``). A
+Thousands of cards stay usable: the page shows the first 96 matching cards and adds 96 more
+whenever the reader nears the bottom (or clicks "Show more"), so the browser lays out only
+what was scrolled to. Videos are ``preload="none"`` with no ``src`` until their card is near
+the viewport and scrolling has paused (an ``IntersectionObserver`` and a short debounce; the
+``src`` also shows the first frame as the poster when no poster image is next to the video);
+at most 48 hold a source at once, the oldest ones out of view and not playing are unloaded. A
 poster image named ``<video_id>.jpg``/``.png``/``.webp`` beside the video is used when present.
 
 Running it again rewrites the page atomically (a temporary file renamed over the old one), so
@@ -173,8 +174,10 @@ border-radius:999px;padding:3px 11px;font:inherit;cursor:pointer}
 main{display:grid;grid-template-columns:repeat(auto-fill,minmax(290px,1fr));gap:16px;
 padding:18px 22px 40px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;overflow:hidden;
-display:flex;flex-direction:column;content-visibility:auto;contain-intrinsic-size:auto 330px}
-.card[hidden]{display:none}
+display:flex;flex-direction:column}
+.card[hidden],#more[hidden]{display:none}
+#more{display:block;margin:0 auto 40px;background:var(--card);color:var(--text);
+border:1px solid var(--line);border-radius:999px;padding:6px 18px;font:inherit;cursor:pointer}
 .media{aspect-ratio:16/9;background:#07090b;display:flex;align-items:center;
 justify-content:center;color:var(--dim)}
 .media video{width:100%;height:100%;object-fit:contain;display:block;background:#000}
@@ -201,27 +204,70 @@ padding:5px 8px;font-size:12.5px;word-break:break-word}
 
 _JS: Final = """
 (() => {
+  const STEP = 96;  // cards added to the page at a time
+  const LOADED_MAX = 48;  // videos holding a source at once
   const cards = Array.from(document.querySelectorAll('.card'));
   const off = {state: new Set(), kind: new Set()};
   const shown = document.getElementById('shown');
-  function apply() {
-    let n = 0;
-    for (const card of cards) {
-      const hide = off.state.has(card.dataset.state) || off.kind.has(card.dataset.kind);
-      card.hidden = hide;
-      if (!hide) n++;
+  const more = document.getElementById('more');
+  let limit = STEP;
+  const near = new Set(), loaded = [];
+  let timer = 0, watch = null;
+  const watched = new WeakSet();
+
+  function load(video) {
+    if (video.getAttribute('src')) return;
+    video.preload = 'metadata';
+    video.src = video.dataset.src;
+    loaded.push(video);
+    for (let i = 0; loaded.length > LOADED_MAX && i < loaded.length; ) {
+      const old = loaded[i];
+      if (near.has(old) || !old.paused) { i++; continue; }
+      loaded.splice(i, 1);
+      old.removeAttribute('src');
+      old.preload = 'none';
+      old.load();
     }
-    shown.textContent = n + ' of ' + cards.length + ' shown';
   }
-  for (const button of document.querySelectorAll('.filters button')) {
-    button.addEventListener('click', () => {
-      const set = off[button.dataset.filter], value = button.dataset.value;
-      const on = set.has(value);
-      if (on) set.delete(value); else set.add(value);
-      button.setAttribute('aria-pressed', String(on));
-      apply();
-    });
+  // Videos near the viewport load once scrolling pauses: a fast scroll starts none.
+  const loadNear = () => { timer = 0; for (const v of near) load(v); };
+  const soon = () => { clearTimeout(timer); timer = setTimeout(loadNear, 150); };
+  if ('IntersectionObserver' in window) {
+    watch = new IntersectionObserver((seen) => {
+      for (const e of seen) {
+        if (e.isIntersecting) near.add(e.target); else near.delete(e.target);
+      }
+      soon();
+    }, {rootMargin: '300px 0px'});
+    addEventListener('scroll', soon, {passive: true});
   }
+
+  // Only the first `limit` matching cards are on the page; more join near the bottom.
+  function apply() {
+    let matched = 0, onPage = 0;
+    for (const card of cards) {
+      const match = !off.state.has(card.dataset.state) && !off.kind.has(card.dataset.kind);
+      const show = match && matched < limit;
+      if (match) matched++;
+      card.hidden = !show;
+      if (!show) continue;
+      onPage++;
+      const video = card.querySelector('video[data-src]');
+      if (video && !watched.has(video)) {
+        watched.add(video);
+        if (watch) watch.observe(video); else load(video);
+      }
+    }
+    shown.textContent = matched + ' of ' + cards.length + ' shown';
+    more.hidden = onPage >= matched;
+    more.textContent = 'Show more (' + (matched - onPage) + ' left)';
+  }
+  function grow() { limit += STEP; apply(); }
+  more.addEventListener('click', grow);
+  addEventListener('scroll', () => {
+    if (!more.hidden && more.getBoundingClientRect().top < innerHeight + 800) grow();
+  }, {passive: true});
+
   for (const video of document.querySelectorAll('video')) {
     const show = () => { video.controls = true; };
     video.addEventListener('mouseenter', show);
@@ -229,40 +275,15 @@ _JS: Final = """
     video.addEventListener('play', show);
     video.addEventListener('mouseleave', () => { if (video.paused) video.controls = false; });
   }
-  function load(video) {
-    if (!video.getAttribute('src')) {
-      video.preload = 'metadata';
-      video.src = video.dataset.src;
-    }
-  }
-  function unload(video) {
-    if (video.getAttribute('src') && video.paused) {
-      video.removeAttribute('src');
-      video.preload = 'none';
-      video.load();
-    }
-  }
-  const videos = document.querySelectorAll('video[data-src]');
-  if ('IntersectionObserver' in window) {
-    // Videos near the viewport load once scrolling pauses: a fast scroll through thousands
-    // of cards starts no video on the way.
-    const near = new Set();
-    let timer = 0;
-    const loadNear = () => { timer = 0; for (const v of near) load(v); };
-    const soon = () => { clearTimeout(timer); timer = setTimeout(loadNear, 150); };
-    const watch = new IntersectionObserver((seen) => {
-      for (const e of seen) {
-        if (e.isIntersecting) near.add(e.target); else near.delete(e.target);
-      }
-      soon();
-    }, {rootMargin: '300px 0px'});
-    addEventListener('scroll', soon, {passive: true});
-    const far = new IntersectionObserver((seen) => {
-      for (const e of seen) if (!e.isIntersecting) unload(e.target);
-    }, {rootMargin: '2500px 0px'});
-    for (const v of videos) { watch.observe(v); far.observe(v); }
-  } else {
-    for (const v of videos) load(v);
+  for (const button of document.querySelectorAll('.filters button')) {
+    button.addEventListener('click', () => {
+      const set = off[button.dataset.filter], value = button.dataset.value;
+      const on = set.has(value);
+      if (on) set.delete(value); else set.add(value);
+      button.setAttribute('aria-pressed', String(on));
+      limit = STEP;
+      apply();
+    });
   }
   apply();
 })();
@@ -392,7 +413,8 @@ def render(
         '<div class="filters">'
         f"{_filter_group('state', 'state', states)}{_filter_group('kind', 'kind', kinds)}"
         '<span class="shown" id="shown"></span></div></header>'
-        f'<main id="cards">\n{body}\n</main><script>{_JS}</script></body></html>\n'
+        f'<main id="cards">\n{body}\n</main><button type="button" id="more" hidden></button>'
+        f"<script>{_JS}</script></body></html>\n"
     )
 
 

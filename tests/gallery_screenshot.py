@@ -32,7 +32,10 @@ PROMPTS = [
 WAIT_FRAMES = """(async () => {
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   const inView = Array.from(document.querySelectorAll('video'))
-    .filter(v => v.getBoundingClientRect().top < innerHeight);
+    .filter(v => {
+      const r = v.getBoundingClientRect();  // a card off the page has an empty box
+      return r.height > 0 && r.top < innerHeight;
+    });
   await Promise.all(inView.map(v => new Promise((resolve) => {
     if (v.readyState >= 2) return resolve();
     v.addEventListener('loadeddata', resolve, {once: true});

@@ -89,9 +89,7 @@ async def _estimator(args: argparse.Namespace, journal: str) -> tuple[CostEstima
     return estimator, len(known)
 
 
-def group_requests(
-    requests: Sequence[GenerationRequest], estimator: CostEstimator
-) -> list[Group]:
+def group_requests(requests: Sequence[GenerationRequest], estimator: CostEstimator) -> list[Group]:
     """The requests grouped by kind, model, quality and duration, each with its estimate."""
     groups: dict[CostKey, Group] = {}
     for request in requests:
