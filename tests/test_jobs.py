@@ -99,9 +99,12 @@ async def test_polling_rides_out_transient_status_failures() -> None:
     from pixverse_async.emulator import FaultConfig
 
     faults = FaultConfig(error_500=0.5, seed=3, paths=(Paths.VIDEO_RESULT_PREFIX,))
-    async with Emulator(api_keys={API_KEY}, faults=faults) as emu, PixVerse(
-        api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY
-    ) as client:
+    async with (
+        Emulator(api_keys={API_KEY}, faults=faults) as emu,
+        PixVerse(
+            api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY
+        ) as client,
+    ):
         job = await client.videos.text_to_video(prompt="flaky", **FIELDS)
         video = await job.wait()
         assert video.status is VideoStatus.SUCCESSFUL
