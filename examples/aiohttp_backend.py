@@ -4,7 +4,8 @@
   ``cleanup_ctx``: created at startup, closed at shutdown.
 - ``POST /videos`` takes a request as JSON (``{"kind": "text_to_video", "prompt": ...}``;
   ``kind`` defaults to text_to_video), submits it and answers ``202`` with the video id at
-  once; a background task waits for the result.
+  once; a background task waits for the result. A request the service rejects for what it
+  holds (an unknown ``img_id``, say) answers 4xx; a failing service answers 502.
 - ``GET /videos/{id}`` reports the status (``generating``, ``succeeded`` with the URL, or
   ``failed`` with the reason).
 - Background tasks are kept in a set and cancelled at shutdown; a video left generating keeps
@@ -36,6 +37,8 @@ from aiohttp import web
 
 from pixverse_async import (
     APIError,
+    ContentModerationError,
+    InvalidParameterError,
     JobError,
     NotFoundError,
     PixVerse,
@@ -48,6 +51,13 @@ from pixverse_async.jobs import GenerationJob
 from pixverse_async.models import build_request
 
 CLIENT = web.AppKey("client", PixVerse)
+#: Errors caused by what the caller sent (their request is wrong, not the service): a 4xx
+#: answer; any other API error is the upstream's (502).
+CALLER_ERRORS: tuple[tuple[type[APIError], int], ...] = (
+    (InvalidParameterError, 400),  # e.g. an img_id the service does not know
+    (NotFoundError, 404),
+    (ContentModerationError, 422),
+)
 RESULTS = web.AppKey("results", dict)  # video id -> what GET /videos/{id} reports
 TASKS = web.AppKey("tasks", set)  # background waits, cancelled at shutdown
 
@@ -108,8 +118,10 @@ async def create_video(request: web.Request) -> web.Response:
     try:
         job = await client.videos.submit(generation)
     except APIError as exc:
+        status = next((code for cls, code in CALLER_ERRORS if isinstance(exc, cls)), 502)
         return web.json_response(
-            {"error": exc.err_msg, "err_code": exc.err_code, "trace_id": exc.trace_id}, status=502
+            {"error": exc.err_msg, "err_code": exc.err_code, "trace_id": exc.trace_id},
+            status=status,
         )
     request.app[RESULTS][job.video_id] = {"video_id": job.video_id, "status": "generating"}
     tasks: set[asyncio.Task[None]] = request.app[TASKS]
@@ -178,6 +190,11 @@ async def selftest() -> int:
                 "/videos", json={**good, "duration": 8, "quality": "1080p"}
             ) as resp:
                 print("POST /videos (invalid) ->", resp.status, await resp.json())
+                ok &= resp.status == 400
+            unknown_image = {**good, "kind": "image_to_video", "img_id": 999_999_999}
+            del unknown_image["aspect_ratio"]
+            async with http.post("/videos", json=unknown_image) as resp:
+                print("POST /videos (unknown img_id) ->", resp.status, await resp.json())
                 ok &= resp.status == 400
             async with http.get("/videos/123") as resp:
                 print("GET /videos/123 ->", resp.status)

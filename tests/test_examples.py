@@ -43,6 +43,7 @@ def test_aiohttp_backend_selftest(tmp_path: Path) -> None:
     done = run_example("aiohttp_backend.py", "--selftest", cwd=tmp_path)
     assert "selftest passed" in done.stdout
     assert done.stdout.count("POST /videos -> 202") == 2
+    assert "POST /videos (unknown img_id) -> 400" in done.stdout
 
 
 def test_every_example_is_tested() -> None:

@@ -15,7 +15,7 @@ from .sources import resolve_sources, with_placeholders
 
 
 def _summary(cls: type[Any]) -> str:
-    return (cls.__doc__ or "").strip().splitlines()[0].strip("`. ")
+    return (cls.__doc__ or "").strip().splitlines()[0].replace("``", "").strip(". ")
 
 
 async def run_generate(args: argparse.Namespace) -> int:

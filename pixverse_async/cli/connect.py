@@ -2,7 +2,8 @@
 
 The API key comes from ``--api-key`` or ``$PIXVERSE_API_KEY``, the base URL from
 ``--base-url`` or ``$PIXVERSE_BASE_URL``. With ``--emulator`` the command starts an emulator
-in the same process (any key works; nothing is charged) and stops it when it ends.
+in the same process (any key works; nothing is charged) and stops it when it ends, so ids
+it prints do not exist for the next command (the command says so).
 """
 
 from __future__ import annotations
@@ -10,15 +11,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from collections.abc import AsyncIterator
 
 from ..client import PixVerse
 from ..constants import API_KEY_ENV
 from ..emulator import Emulator
+from ..emulator.__main__ import DEFAULT_API_KEY
 from ..jobs import PollPolicy
 from .errors import UsageError
 
 EMULATOR_KEY = "pixverse-emulator-key"
+#: Commands that print ids or look ids up: with ``--emulator`` those ids live only as long as
+#: the command's own emulator, so the command says so.
+_ID_COMMANDS = frozenset({"generate", "mask", "upload", "status", "wait", "download"})
+EPHEMERAL_IDS_NOTE = (
+    "pixverse: note: --emulator starts a fresh emulator for this command alone; ids it prints "
+    "do not exist for the next command (for a lasting one: `pixverse emulator` in another "
+    f"terminal, then --base-url http://127.0.0.1:8000 --api-key {DEFAULT_API_KEY})"
+)
 #: How long a generation takes on the in-process emulator (``--emulator`` and ``demo``).
 EMULATOR_GENERATION_SECONDS = 1.0
 #: Polling suited to the in-process emulator's one-second generations.
@@ -50,6 +61,8 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[PixVerse]:
     """The client for a command's global options; closed when the block ends."""
     poll = poll_policy(args)
     if getattr(args, "emulator", False):
+        if getattr(args, "command", None) in _ID_COMMANDS:
+            print(EPHEMERAL_IDS_NOTE, file=sys.stderr)
         async with emulated_client(poll) as client:
             yield client
         return

@@ -53,7 +53,7 @@ def video_record(video: Video) -> dict[str, Any]:
     """A video's state as plain data (``status`` by name, e.g. ``successful``)."""
     return {
         "video_id": video.id,
-        "status": video.status.name.lower(),
+        "status": str(video.status),
         "status_code": int(video.status),
         "url": video.url or None,
         "width": video.output_width or None,

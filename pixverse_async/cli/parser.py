@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NoReturn
 
 from .._version import __version__
 from ..constants import API_KEY_ENV, BASE_URL_ENV
@@ -29,6 +29,22 @@ examples:
   pixverse batch jobs.jsonl --concurrency 16 --out videos/
   PIXVERSE_WEBHOOK_SECRET=... pixverse webhook listen --port 8080
 """
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and whose help has no reST markup.
+
+    Subcommand parsers are made from the same class (argparse uses the parent's class).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """One line, like every other error of the command, then exit code 2."""
+        line = " ".join(f"{message} (see {self.prog} --help)".split())
+        self.exit(2, f"{self.prog}: error: {line}\n")
+
+    def format_help(self) -> str:
+        """The help text, with the docstrings' ``literal`` markup shown as plain text."""
+        return super().format_help().replace("``", "")
 
 
 def _positive_float(text: str) -> float:
@@ -63,7 +79,8 @@ def global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
         "--emulator",
         action="store_true",
         default=default(False),
-        help="run against an in-process emulator (any key; nothing is charged)",
+        help="run against an emulator started for this command alone (any key; nothing is "
+        "charged; ids it prints do not exist for the next command)",
     )
     group.add_argument(
         "--poll-interval",
@@ -89,7 +106,7 @@ def global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="pixverse",
         description="PixVerse video generation from the command line (pixverse-async).",
         parents=[global_options(in_subcommand=False)],

@@ -20,6 +20,9 @@ def _webhook(text: str) -> tuple[str, WebhookEndpoint]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
+#: The key the emulator accepts when it is given none.
+DEFAULT_API_KEY = ", ".join(sorted(EmulatorConfig().api_keys))
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -37,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         dest="api_keys",
         metavar="KEY",
-        help="accepted API key (repeatable; default: test-key)",
+        help=f"accepted API key (repeatable; default: {DEFAULT_API_KEY})",
     )
     parser.add_argument(
         "--generation-seconds",
@@ -80,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     return EmulatorConfig(
-        api_keys=frozenset(args.api_keys or ["test-key"]),
+        api_keys=frozenset(args.api_keys) if args.api_keys else EmulatorConfig().api_keys,
         generation_seconds=args.generation_seconds,
         max_concurrent_generations=args.concurrency_limit,
         failure_rate=args.failure_rate,
@@ -91,7 +94,14 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-async def serve(config: EmulatorConfig, host: str, port: int) -> None:
+def accepted_keys_line(config: EmulatorConfig, *, given: bool) -> str:
+    """Which API key the emulator accepts; keys the user chose are counted, not echoed."""
+    if not given:
+        return f"accepts API key {', '.join(sorted(config.api_keys))} (choose with --api-key KEY)"
+    return f"accepts the {len(config.api_keys)} API key(s) given with --api-key"
+
+
+async def serve(config: EmulatorConfig, host: str, port: int, *, given_keys: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -99,12 +109,13 @@ async def serve(config: EmulatorConfig, host: str, port: int) -> None:
             loop.add_signal_handler(sig, stop.set)
     async with Emulator(config, host=host, port=port) as emu:
         print(f"PixVerse emulator listening on {emu.base_url}", flush=True)
+        print(accepted_keys_line(config, given=given_keys), flush=True)
         await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    asyncio.run(serve(config_from_args(args), args.host, args.port))
+    asyncio.run(serve(config_from_args(args), args.host, args.port, given_keys=bool(args.api_keys)))
     return 0
 
 

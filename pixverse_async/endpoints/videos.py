@@ -231,7 +231,7 @@ class Videos:
             )
         if not video.is_successful or not video.url:
             raise PixVerseError(
-                f"video {video.id} has no file to download (status {video.status!r})"
+                f"video {video.id} has no file to download (status {video.status})"
             )
         media_timeout, media_query = DOWNLOAD_TIMEOUT, None
         if options is not None:

@@ -158,6 +158,8 @@ class VideoStatus(enum.IntEnum):
     >>> s = VideoStatus(3)
     >>> s.name, s.value, s == 3, s.is_known, s.is_terminal
     ('UNKNOWN', 3, True, False, False)
+    >>> print(VideoStatus(5), f"{VideoStatus(1)}")  # printed as a word
+    generating successful
     """
 
     SUCCESSFUL = 1
@@ -174,6 +176,13 @@ class VideoStatus(enum.IntEnum):
             member._value_ = int(value)
             return member
         return None
+
+    def __str__(self) -> str:
+        """The status as a word, e.g. ``generating`` (``unknown`` for codes the SDK lacks)."""
+        return self._name_.lower()
+
+    def __format__(self, format_spec: str) -> str:
+        return str(self).__format__(format_spec)
 
     @property
     def is_known(self) -> bool:
