@@ -8,7 +8,6 @@ import doctest
 import importlib
 import logging
 import timeit
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -63,7 +62,7 @@ from pixverse_async.models import (
     to_json,
 )
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared/spec/openapi.yaml"
+from .shared_spec import spec_file
 
 DROP = object()  # marks a key to remove from the base keyword arguments
 
@@ -889,9 +888,7 @@ SCHEMA_SAMPLES: list[GenerationRequest] = [
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"spec not found at {SPEC_PATH}")
-    with SPEC_PATH.open(encoding="utf-8") as fh:
+    with spec_file("openapi.yaml").open(encoding="utf-8") as fh:
         data: dict[str, Any] = yaml.safe_load(fh)
     return data
 

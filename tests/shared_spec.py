@@ -1,0 +1,25 @@
+"""The PixVerse spec files the schema tests read, from ``../shared/spec`` beside the checkout.
+
+Without them the schema tests skip and say why (``-rs`` puts the reason in the summary);
+under ``CI=true`` a missing spec fails the run instead, so CI cannot pass without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec"
+
+
+def spec_file(name: str) -> Path:
+    """``SPEC_DIR / name``; skips the test (fails it under ``CI=true``) when it is missing."""
+    path = SPEC_DIR / name
+    if path.is_file():
+        return path
+    reason = f"spec-schema test needs {path} (../shared/spec beside the checkout); not found"
+    if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
+        pytest.fail(f"{reason}, and CI=true requires it", pytrace=False)
+    pytest.skip(reason)
