@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "spec"
+#: ``../shared/spec`` beside the checkout, or ``$PIXVERSE_SPEC_DIR`` when set.
+SPEC_DIR = Path(
+    os.environ.get("PIXVERSE_SPEC_DIR") or Path(__file__).resolve().parents[2] / "shared" / "spec"
+)
 
 
 def spec_file(name: str) -> Path:

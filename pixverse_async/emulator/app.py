@@ -31,7 +31,7 @@ from .responses import (
     moderation_error,
     rejection,
 )
-from .state import EmulatorState, Generation, MaskSelection, RequestRecord
+from .state import EmulatorState, Generation, MaskSelection, RequestRecord, parse_id
 from .upload_routes import UploadRoutes
 from .validation import VALIDATORS, referenced_ids, validate_list_query
 from .webhooks import WebhookEndpoint, WebhookFaults, WebhookSender, endpoints_from
@@ -212,6 +212,8 @@ class EmulatorApp:
             return await request.json(), None
         except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep: not JSON
             return None, error(ErrCode.INVALID_PARAMETER, "body is not valid JSON")
+        except LookupError:  # a charset Python does not know
+            return None, error(ErrCode.INVALID_PARAMETER, f"unknown charset {request.charset!r}")
 
     def _check_references(self, path: str, body: Any, api_key: str) -> web.Response | None:
         for kind, name, ref in referenced_ids(path, body):
@@ -376,7 +378,8 @@ class EmulatorApp:
         raw_id = request.match_info["video_id"]
         if not (raw_id.isascii() and raw_id.isdigit()):  # "²" is a digit to isdigit()
             return error(ErrCode.INVALID_PARAMETER, "video_id must be an integer")
-        gen = self.state.generations.get(int(raw_id))
+        video_id = parse_id(raw_id)
+        gen = None if video_id is None else self.state.generations.get(video_id)
         if gen is None or gen.api_key != request.headers[API_KEY_HEADER]:
             return error(ErrCode.NOT_FOUND, "requested data not found")
         done = self._loop_time() >= gen.done_at
@@ -433,7 +436,7 @@ class EmulatorApp:
     async def serve_video(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         stem = name.removesuffix(".mp4")
-        if not (stem.isascii() and stem.isdigit()) or int(stem) not in self.state.generations:
+        if parse_id(stem) not in self.state.generations:
             raise web.HTTPNotFound()
         faulty = await self.config.media_faults.respond(request, sample_video_path())
         if faulty is not None:

@@ -18,6 +18,21 @@ from ..constants import VideoStatusCode
 from .credits import Ledger
 
 
+#: Ids the emulator hands out fit in 64 bits: 19 decimal digits at most.
+_ID_MAX_DIGITS = 19
+
+
+def parse_id(text: str) -> int | None:
+    """``text`` as an id the state could hold, else None (not ASCII digits, or too long).
+
+    Bounded before ``int()``, whose digit limit (4,300) would raise on longer strings; and
+    ``"²"`` is a digit to ``str.isdigit()`` but not to ``int()``.
+    """
+    if len(text) > _ID_MAX_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
 @dataclass
 class RequestRecord:
     """One request as the emulator saw it."""

@@ -64,7 +64,7 @@ from .responses import envelope, error
 if TYPE_CHECKING:
     from .app import EmulatorApp
 from .sniff import Format, Unreadable, identify, image_size
-from .state import Upload
+from .state import Upload, parse_id
 
 __all__ = ["FIELD_LIMIT", "MAX_IMAGE_SIDE", "MULTIPART_OVERHEAD", "SERVE_PREFIX", "UploadRoutes"]
 
@@ -356,8 +356,8 @@ class UploadRoutes:
         """``GET /media/uploads/{id}{ext}``: a stored upload's bytes."""
         name = request.match_info["name"]
         stem = name.split(".", 1)[0]
-        digits = stem.isascii() and stem.isdigit()  # "²" is a digit to isdigit(), not to int()
-        upload = self.app.state.uploads.get(int(stem)) if digits else None
+        upload_id = parse_id(stem)
+        upload = None if upload_id is None else self.app.state.uploads.get(upload_id)
         if upload is None or upload.size == 0 or upload.path.name != name:
             raise web.HTTPNotFound()
         return web.FileResponse(upload.path, headers={"Content-Type": upload.mime})
