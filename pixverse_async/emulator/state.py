@@ -17,7 +17,6 @@ from typing import Any
 from ..constants import VideoStatusCode
 from .credits import Ledger
 
-
 #: Ids the emulator hands out fit in 64 bits: 19 decimal digits at most.
 _ID_MAX_DIGITS = 19
 
