@@ -114,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pixverse-async {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True
+    )  # type: ignore[assignment]  # of CommandParser; the commands need only ArgumentParser
     common = global_options(in_subcommand=True)
     cmd_demo.register(commands, common)
     cmd_generate.register(commands, common)
