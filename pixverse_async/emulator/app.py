@@ -34,6 +34,7 @@ from .responses import (
 from .state import EmulatorState, Generation, MaskSelection, RequestRecord, parse_id
 from .upload_routes import UploadRoutes
 from .validation import VALIDATORS, referenced_ids, validate_list_query
+from .videos import DEFAULT_QUALITY, QUALITY_SIZE, render
 from .webhooks import WebhookEndpoint, WebhookFaults, WebhookSender, endpoints_from
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -51,7 +52,6 @@ RESTYLES = tuple(
     )
 )  # fmt: skip
 
-_QUALITY_SIZE = {"360p": (640, 360), "540p": (960, 540), "720p": (1280, 720), "1080p": (1920, 1080)}
 MARKERS = {"#fail": "failed", "#moderated": "moderated", "#deleted": "deleted"}
 REJECT_MARKER = "#reject"
 
@@ -282,8 +282,9 @@ class EmulatorApp:
         now = self._loop_time()
         if self.state.in_flight(api_key, now) >= self.config.max_concurrent_generations:
             return error(ErrCode.CONCURRENCY_LIMIT, "concurrent generation limit reached")
-        quality = str(body.get("quality", "540p"))
-        width, height = _QUALITY_SIZE.get(quality, (960, 540))
+        quality = str(body.get("quality", DEFAULT_QUALITY))
+        duration = body.get("duration", 5) if isinstance(body.get("duration"), int) else 5
+        width, height = QUALITY_SIZE.get(quality, QUALITY_SIZE[DEFAULT_QUALITY])
         video_id = self.state.next_id()
         done_at = now + self._generation_seconds(body)
         outcome = self._outcome(body)
@@ -310,6 +311,8 @@ class EmulatorApp:
             seed=seed,
             width=width,
             height=height,
+            quality=quality,
+            duration=_video_seconds(body, duration),
         )
         self.state.add_generation(generation)
         self.webhooks.schedule(
@@ -392,7 +395,7 @@ class EmulatorApp:
                 "url": self._video_url(gen) if ok else "",
                 "outputWidth": gen.width if ok else 0,
                 "outputHeight": gen.height if ok else 0,
-                "size": _sample_video_size() if ok else 0,
+                "size": len(render(gen.quality, gen.duration)) if ok else 0,
                 "seed": gen.seed,
                 "style": gen.body.get("style", ""),
                 "prompt": gen.body.get("prompt", ""),
@@ -436,12 +439,20 @@ class EmulatorApp:
     async def serve_video(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         stem = name.removesuffix(".mp4")
-        if parse_id(stem) not in self.state.generations:
+        video_id = parse_id(stem)
+        gen = None if video_id is None else self.state.generations.get(video_id)
+        if gen is None:
             raise web.HTTPNotFound()
-        faulty = await self.config.media_faults.respond(request, sample_video_path())
+        path = self.storage / "videos" / f"{gen.quality}-{gen.duration}s.mp4"
+        if not path.exists():  # written once per quality and duration; served with ranges
+            path.parent.mkdir(exist_ok=True)
+            partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
+            partial.write_bytes(render(gen.quality, gen.duration))
+            partial.replace(path)
+        faulty = await self.config.media_faults.respond(request, path)
         if faulty is not None:
             return faulty
-        return web.FileResponse(sample_video_path(), headers={"Content-Type": "video/mp4"})
+        return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
 
 
 def _video_source(body: dict[str, Any]) -> tuple[str, int]:
@@ -451,16 +462,18 @@ def _video_source(body: dict[str, Any]) -> tuple[str, int]:
     return "video_media_id", body["video_media_id"]
 
 
+def _video_seconds(body: dict[str, Any], duration: int) -> int:
+    """How long the result lasts: a multi-transition's frames add up; else ``duration``."""
+    frames = body.get("multi_transition")
+    if isinstance(frames, list):
+        total = sum(f["duration"] for f in frames if isinstance(f.get("duration"), int))
+        return total or duration
+    return duration
+
+
 def sample_video_path() -> Path:
-    """The small playable MP4 every successful generation serves."""
+    """A small playable MP4 (160x90, 1 s), for tests that upload a video."""
     return Path(str(resources.files("pixverse_async.emulator") / "assets" / "sample.mp4"))
-
-
-def _sample_video_size() -> int:
-    try:
-        return sample_video_path().stat().st_size
-    except OSError:
-        return 0
 
 
 def _iso(loop_seconds: float) -> str:

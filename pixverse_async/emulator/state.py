@@ -61,6 +61,9 @@ class Generation:
     seed: int
     width: int
     height: int
+    #: The quality and whole seconds the served MP4 has (see :mod:`.videos`).
+    quality: str = "540p"
+    duration: int = 5
 
     @property
     def final_status(self) -> int:
