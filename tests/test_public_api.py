@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import importlib
 import inspect
+import typing
 import pkgutil
 import re
 from pathlib import Path
@@ -194,6 +195,8 @@ def test_every_public_class_and_function_has_a_docstring() -> None:
     for module in public_modules():
         for name in public_names(module):
             obj = getattr(module, name)
+            if typing.get_origin(obj) is not None:
+                continue  # a type alias such as Callable[[int, int], None] (a "class" on 3.10)
             if not (inspect.isclass(obj) or inspect.isfunction(obj)):
                 continue  # constants and type aliases
             checked += 1
