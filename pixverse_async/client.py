@@ -18,6 +18,7 @@ from .endpoints.videos import Videos
 from .errors import ValidationError
 from .jobs import PollPolicy
 from .options import Timeout
+from .poll_env import poll_from_env
 from .retry import RetryPolicy, check_max_retries
 from .runner import JobRunner
 from .session import DEFAULT_TIMEOUT, Session
@@ -76,6 +77,7 @@ class PixVerse:
             retry = RetryPolicy(max_retries=max_retries)
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        poll = poll or poll_from_env() or PollPolicy()
         self._bind(
             Session(
                 api_key=key or "",
@@ -85,7 +87,7 @@ class PixVerse:
                 connection_limit=connection_limit,
                 session=session,
             ),
-            poll or PollPolicy(),
+            poll,
         )
 
     def _bind(self, session: Session, poll: PollPolicy) -> None:

@@ -12,6 +12,7 @@ from typing import Final
 DEFAULT_BASE_URL: Final = "https://app-api.pixverse.ai"
 API_KEY_ENV: Final = "PIXVERSE_API_KEY"
 BASE_URL_ENV: Final = "PIXVERSE_BASE_URL"
+POLL_INTERVAL_ENV: Final = "PIXVERSE_POLL_INTERVAL"
 
 API_KEY_HEADER: Final = "API-KEY"
 TRACE_ID_HEADER: Final = "Ai-trace-id"

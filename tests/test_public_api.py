@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 import importlib
 import inspect
-import typing
 import pkgutil
 import re
+import typing
 from pathlib import Path
 from types import ModuleType
 from typing import Any

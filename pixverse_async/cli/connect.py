@@ -19,6 +19,7 @@ from ..constants import API_KEY_ENV
 from ..emulator import Emulator
 from ..emulator.__main__ import DEFAULT_API_KEY
 from ..jobs import PollPolicy
+from ..poll_env import fixed_poll
 from .errors import UsageError
 
 EMULATOR_KEY = "pixverse-emulator-key"
@@ -41,9 +42,7 @@ EMULATOR_POLL = PollPolicy(
 def poll_policy(args: argparse.Namespace) -> PollPolicy | None:
     """The polling policy ``--poll-interval`` asks for (None: the client's default)."""
     interval: float | None = getattr(args, "poll_interval", None)
-    if interval is None:
-        return None
-    return PollPolicy(first_delay=interval, interval=interval, factor=1.0, max_delay=interval)
+    return None if interval is None else fixed_poll(interval)
 
 
 @contextlib.asynccontextmanager

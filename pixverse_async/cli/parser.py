@@ -6,7 +6,7 @@ import argparse
 from typing import Any, NoReturn
 
 from .._version import __version__
-from ..constants import API_KEY_ENV, BASE_URL_ENV
+from ..constants import API_KEY_ENV, BASE_URL_ENV, POLL_INTERVAL_ENV
 from . import (
     cmd_batch,
     cmd_catalog,
@@ -87,7 +87,8 @@ def global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
         metavar="SECONDS",
         type=_positive_float,
         default=default(None),
-        help="seconds between status checks (default: 5 s, then 2 s growing to 15 s)",
+        help=f"seconds between status checks (default: ${POLL_INTERVAL_ENV}, else 5 s, then 2 s "
+        "growing to 15 s)",
     )
     group.add_argument(
         "--json",
