@@ -11,7 +11,7 @@ async def run_emulator(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM."""
     if not args.api_keys and getattr(args, "api_key", None):
         args.api_keys = [args.api_key]  # `pixverse --api-key K emulator`
-    await serve(config_from_args(args), args.host, args.port, given_keys=bool(args.api_keys))
+    await serve(config_from_args(args), args.host, args.port)
     return 0
 
 

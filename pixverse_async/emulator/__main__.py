@@ -94,14 +94,14 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-def accepted_keys_line(config: EmulatorConfig, *, given: bool) -> str:
-    """Which API key the emulator accepts; keys the user chose are counted, not echoed."""
-    if not given:
-        return f"accepts API key {', '.join(sorted(config.api_keys))} (choose with --api-key KEY)"
+def accepted_keys_line(config: EmulatorConfig) -> str:
+    """Which API key the emulator accepts: the default is named, keys chosen are only counted."""
+    if config.api_keys == EmulatorConfig().api_keys:
+        return f"accepts API key {DEFAULT_API_KEY} (choose with --api-key KEY)"
     return f"accepts the {len(config.api_keys)} API key(s) given with --api-key"
 
 
-async def serve(config: EmulatorConfig, host: str, port: int, *, given_keys: bool) -> None:
+async def serve(config: EmulatorConfig, host: str, port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -109,13 +109,13 @@ async def serve(config: EmulatorConfig, host: str, port: int, *, given_keys: boo
             loop.add_signal_handler(sig, stop.set)
     async with Emulator(config, host=host, port=port) as emu:
         print(f"PixVerse emulator listening on {emu.base_url}", flush=True)
-        print(accepted_keys_line(config, given=given_keys), flush=True)
+        print(accepted_keys_line(config), flush=True)
         await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    asyncio.run(serve(config_from_args(args), args.host, args.port, given_keys=bool(args.api_keys)))
+    asyncio.run(serve(config_from_args(args), args.host, args.port))
     return 0
 
 
