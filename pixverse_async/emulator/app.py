@@ -316,7 +316,9 @@ class EmulatorApp:
         )
         self.state.add_generation(generation)
         self.webhooks.schedule(
-            generation, url=self._video_url(generation), size=_sample_video_size()
+            generation,
+            url=self._video_url(generation),
+            size=len(render(generation.quality, generation.duration)),
         )
         field_name = "credit" if request.path in self.config.credit_field_paths else "credits"
         return envelope({"video_id": video_id, **cost_answer(credits, field_name=field_name)})
