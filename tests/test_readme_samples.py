@@ -23,8 +23,12 @@ from .test_upload_checks import id3, png
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _TEXT = README.read_text(encoding="utf-8")
-_FOUND = list(re.finditer(r"^```python\n(.*?)^```$", _TEXT, re.S | re.M))
-SAMPLES = [m.group(1) for m in _FOUND]
+_ALL = list(re.finditer(r"^(<!-- excerpt: .*? -->\n)?```python\n(.*?)^```$", _TEXT, re.S | re.M))
+#: Blocks marked ``<!-- excerpt: why -->`` in README.md are parts of a larger program (a web
+#: service, a database); they are counted here so that each one is a visible choice.
+EXCERPTS = [m for m in _ALL if m.group(1)]
+_FOUND = [m for m in _ALL if not m.group(1)]
+SAMPLES = [m.group(2) for m in _FOUND]
 #: Each sample's README line, for the test ids.
 LINES = [_TEXT.count("\n", 0, m.start()) + 1 for m in _FOUND]
 #: Only a guard against a hung sample; a run takes about a second.
@@ -44,6 +48,7 @@ def setup_files(folder: Path) -> None:
 
 def test_the_readme_has_its_samples() -> None:
     assert len(SAMPLES) >= 4
+    assert len(EXCERPTS) <= 3, "a new excerpt: make it a whole program instead"
     assert all("asyncio.run(main())" in sample for sample in SAMPLES)
 
 
