@@ -75,7 +75,7 @@ async def test_a_readme_sample_runs_as_pasted(sample: str, tmp_path: Path) -> No
         out, err = await asyncio.wait_for(proc.communicate(), HANG_GUARD_SECONDS)
         state = emu.state
     assert proc.returncode == 0, err.decode()
-    if "client.videos.download" in sample:  # the endpoint tour
+    if "client.videos.select_mask" in sample:  # the endpoint tour
         assert len(state.generations) == 11  # select_mask is not one
         printed = out.decode().split()
         saved = tmp_path / printed[0]
