@@ -8,16 +8,20 @@ as a process with ``python -m pixverse_async.emulator --port 8000``. It shares o
 from __future__ import annotations
 
 from .app import EmulatorConfig
-from .faults import FaultConfig
+from .clock import EmulatorClock
+from .faults import Fault, FaultConfig, FaultRule
 from .media_faults import MediaFaults, MediaRequest
 from .server import Emulator
 from .state import EmulatorState, Generation, RequestRecord
 
 __all__ = [
     "Emulator",
+    "EmulatorClock",
     "EmulatorConfig",
     "EmulatorState",
+    "Fault",
     "FaultConfig",
+    "FaultRule",
     "Generation",
     "MediaFaults",
     "MediaRequest",

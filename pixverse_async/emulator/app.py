@@ -20,14 +20,14 @@ from typing import Any
 from aiohttp import web
 
 from ..constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, Paths, VideoStatusCode
+from .clock import EmulatorClock
 from .credits import PriceTable, cost_answer
-from .faults import FaultConfig
+from .faults import FaultConfig, answer_with_fault
 from .media_faults import MediaFaults
 from .responses import (
     ErrorResponse,
     envelope,
     error,
-    error_json,
     moderation_error,
     rejection,
 )
@@ -106,12 +106,20 @@ class EmulatorConfig:
 class EmulatorApp:
     """Builds the ``web.Application`` and holds its state."""
 
-    def __init__(self, config: EmulatorConfig, state: EmulatorState, storage: Path) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        state: EmulatorState,
+        storage: Path,
+        clock: EmulatorClock | None = None,
+    ) -> None:
         self.config = config
         self.state = state
         self.storage = storage
         self.base_url = ""
         self._random = random.Random(config.seed)
+        self.clock = clock or EmulatorClock()
+        self._loop_time: Callable[[], float] = self.clock.now
         self.webhooks = WebhookSender(
             config.webhooks,
             state,
@@ -120,7 +128,6 @@ class EmulatorApp:
             key_order=config.webhook_key_order,
             seed=config.seed,
         )
-        self._loop_time: Callable[[], float] = lambda: asyncio.get_running_loop().time()
 
     def _generation_seconds(self, body: dict[str, Any]) -> float:
         timing = self.config.generation_time
@@ -171,39 +178,8 @@ class EmulatorApp:
         except ValueError:
             return error(ErrCode.INVALID_PARAMETER, "Ai-trace-id must be a UUID", status=400)
         fault = self.config.faults.draw(request.path)
-        record.fault = fault
-        if fault == "error_500":
-            body = {"err_code": 500000, "err_msg": "internal error (injected)", "resp": ""}
-            return error_json(body, 500, 500000)
-        if fault == "rate_limited":
-            return web.json_response(
-                {
-                    "ErrCode": ErrCode.HIGH_LOAD,
-                    "ErrMsg": "too many requests (injected)",
-                    "Resp": None,
-                },
-                status=429,
-                headers={"Retry-After": self.config.faults.retry_after},
-            )
-        if fault == "concurrency_limited":
-            return error(
-                ErrCode.CONCURRENCY_LIMIT, "concurrent generation limit reached (injected)"
-            )
-        response = await handler(request)
-        if fault == "html_502":
-            return web.Response(
-                status=502,
-                text="<html><body><h1>502 Bad Gateway</h1></body></html>",
-                content_type="text/html",
-            )
-        if fault == "reset":
-            transport = request.transport
-            if transport is not None:
-                transport.abort()
-            raise asyncio.CancelledError  # nothing more can be sent on this connection
-        if fault == "slow":
-            await asyncio.sleep(self.config.faults.slow_seconds)
-        return response
+        record.fault = None if fault is None else fault.kind
+        return await answer_with_fault(fault, request, handler)
 
     # Generations ---------------------------------------------------------------------------
 
@@ -287,7 +263,7 @@ class EmulatorApp:
         width, height = QUALITY_SIZE.get(quality, QUALITY_SIZE[DEFAULT_QUALITY])
         video_id = self.state.next_id()
         done_at = now + self._generation_seconds(body)
-        outcome = self._outcome(body)
+        outcome = self.config.faults.draw_outcome(request.path) or self._outcome(body)
         credits = self.config.prices.price(body)
         refund_at = done_at if outcome in ("failed", "moderated") else None
         charged = self.state.ledger.charge(

@@ -10,9 +10,13 @@ from typing import Any
 from aiohttp import web
 
 from .app import EmulatorApp, EmulatorConfig
+from .clock import ClockMode, EmulatorClock, as_clock
 from .credits import Ledger
-from .state import EmulatorState
+from .faults import FaultConfig
+from .state import EmulatorState, Generation
 from .webhooks import WebhookSender
+
+OUTCOMES = ("success", "failed", "moderated", "deleted")
 
 
 class Emulator:
@@ -22,6 +26,8 @@ class Emulator:
     ``base_url`` tells where it listens once started, and ``state`` records what it saw.
     ``webhooks={"1234": (url, secret)}`` makes it deliver signed webhooks for generations
     submitted with ``webhook_id="1234"`` (see :mod:`pixverse_async.emulator.webhooks`).
+    ``clock="manual"`` (or an :class:`~.clock.EmulatorClock`) stops time until the test moves
+    it: :meth:`advance`, :meth:`finish`, :meth:`finish_all`; ``faults`` injects failures.
 
     Example::
 
@@ -46,6 +52,7 @@ class Emulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: EmulatorClock | ClockMode | None = None,
         **overrides: Any,
     ) -> None:
         if "api_keys" in overrides:
@@ -54,6 +61,7 @@ class Emulator:
         self.host = host
         self.port = port
         self.state = EmulatorState(ledger=Ledger(self.config.credits, self.config.credit_package))
+        self.clock = as_clock(clock)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
         self._app: EmulatorApp | None = None
@@ -71,7 +79,7 @@ class Emulator:
             self._tmp = tempfile.TemporaryDirectory(prefix="pixverse-emulator-")
             storage = Path(self._tmp.name)
         storage.mkdir(parents=True, exist_ok=True)
-        self._app = EmulatorApp(self.config, self.state, storage)
+        self._app = EmulatorApp(self.config, self.state, storage, self.clock)
         web_app = self._app.build()
         self._runner = web.AppRunner(
             web_app, access_log=None, shutdown_timeout=1.0, handle_signals=False
@@ -92,6 +100,28 @@ class Emulator:
     def webhooks(self) -> WebhookSender:
         """The webhook deliveries (``await emu.webhooks.drain()`` waits for pending ones)."""
         return self.app.webhooks
+
+    @property
+    def faults(self) -> FaultConfig:
+        """The fault injection in force (``emu.faults.add("status", "delay", seconds=1)``)."""
+        return self.config.faults
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock ``seconds`` forward: generations due by then end."""
+        self.clock.advance(seconds)
+
+    def finish(self, video_id: int, outcome: str | None = None) -> Generation:
+        """End generation ``video_id`` now, as ``outcome`` if given (success, failed,
+        moderated, deleted; else as it was going to end). Raises KeyError for an unknown id."""
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ValueError(f"outcome: expected one of {', '.join(OUTCOMES)}, got {outcome!r}")
+        return self.state.finish(video_id, self.clock.now(), outcome)
+
+    def finish_all(self, outcome: str | None = None) -> list[Generation]:
+        """End every generation still running now (as ``outcome`` if given); return them."""
+        now = self.clock.now()
+        running = [g.video_id for g in list(self.state.generations.values()) if g.done_at > now]
+        return [self.finish(video_id, outcome) for video_id in running]
 
     async def stop(self) -> None:
         if self._app is not None:

@@ -155,6 +155,19 @@ class EmulatorState:
             self.peak_in_flight[generation.api_key], len(heap)
         )
 
+    def finish(self, video_id: int, now: float, outcome: str | None = None) -> Generation:
+        """End generation ``video_id`` at ``now`` (if still running), with ``outcome`` if given."""
+        generation = self.generations[video_id]
+        if outcome is not None:
+            generation.outcome = outcome
+        if generation.done_at > now:
+            generation.done_at = now
+            heap = self._active[generation.api_key]
+            heap[:] = [g.done_at for g in self.generations.values()
+                       if g.api_key == generation.api_key and g.done_at > now]  # fmt: skip
+            heapq.heapify(heap)
+        return generation
+
     # Queries for tests -------------------------------------------------------------------
 
     def requests_to(self, path: str, method: str | None = None) -> list[RequestRecord]:
