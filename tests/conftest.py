@@ -21,6 +21,9 @@ from pixverse_async.emulator import Emulator
 
 from .pg import pg_schema, postgres_dsn  # noqa: F401  (PostgreSQL fixtures for every test)
 
+# A user's project, run by test_pytest_plugin.py in its own pytest process.
+collect_ignore = ["user_project"]
+
 API_KEY = "test-key-5f3a9c"
 FAST_POLL = PollPolicy(
     first_delay=0.02, interval=0.01, factor=1.5, max_delay=0.05, jitter=0.0, timeout=10

@@ -12,8 +12,8 @@ from aiohttp import web
 from .app import EmulatorApp, EmulatorConfig
 from .clock import ClockMode, EmulatorClock, as_clock
 from .credits import Ledger
-from .faults import FaultConfig
-from .state import EmulatorState, Generation
+from .faults import FaultConfig, endpoint_paths
+from .state import EmulatorState, Generation, RequestRecord
 from .webhooks import WebhookSender
 
 OUTCOMES = ("success", "failed", "moderated", "deleted")
@@ -105,6 +105,13 @@ class Emulator:
     def faults(self) -> FaultConfig:
         """The fault injection in force (``emu.faults.add("status", "delay", seconds=1)``)."""
         return self.config.faults
+
+    def requests_to(self, endpoint: str, method: str | None = None) -> list[RequestRecord]:
+        """The requests received for ``endpoint`` (a short name such as "text_to_video" or
+        "status", or a path), in order, of ``method`` if given."""
+        paths = endpoint_paths(endpoint)
+        return [r for r in list(self.state.requests)
+                if r.path.startswith(paths) and method in (None, r.method)]  # fmt: skip
 
     def advance(self, seconds: float) -> None:
         """Move the emulator's clock ``seconds`` forward: generations due by then end."""
