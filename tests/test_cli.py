@@ -7,16 +7,14 @@ background thread; the others use ``--emulator`` (an in-process emulator per com
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from pixverse_async.cli.options import GENERATE_KINDS, field_options
 from pixverse_async.cli.progress import BatchProgress, format_seconds
 from pixverse_async.cli.table import format_table
 from pixverse_async.emulator import Emulator
+from pixverse_async.emulator.threaded import EmulatorThread
 from pixverse_async.models import REQUEST_KINDS
 from pixverse_async.runner import Progress
 
@@ -46,27 +45,21 @@ T2V = {
 
 @pytest.fixture
 def live() -> Iterator[Emulator]:
-    """An emulator served from its own thread, so it outlives each ``main()`` call."""
-    loop = asyncio.new_event_loop()
-    emu = Emulator(api_keys={KEY}, generation_seconds=0.1)
-    ready = threading.Event()
+    """An emulator served from its own thread, so it outlives each ``main()`` call.
 
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(emu.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    try:
+    Its clock is manual: generations end at once unless a test gives them time
+    (``generation_seconds``) and ends them itself (``finish``).
+    """
+    with EmulatorThread(Emulator(api_keys={KEY}, clock="manual", generation_seconds=0)) as emu:
         yield emu
-    finally:
-        asyncio.run_coroutine_threadsafe(emu.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait for something another process or thread does (not for a duration)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
 
 
 def on(emu: Emulator, *argv: str) -> list[str]:
@@ -242,8 +235,10 @@ def test_failed_generation_exits_1(capsys: pytest.CaptureFixture[str], live: Emu
 def test_status_wait_download(
     live: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    live.config.generation_seconds = 3600
     video_id = str(run_json(capsys, on(live, "generate", "text", "--prompt", "x"))["video_id"])
     assert run_json(capsys, on(live, "status", video_id))["status"] == "generating"
+    live.finish(int(video_id))
     assert run_json(capsys, on(live, "wait", video_id))["status"] == "successful"
     saved = run_json(capsys, on(live, "download", video_id, str(tmp_path / "v.mp4")))
     assert is_mp4(Path(saved["path"]))
@@ -433,7 +428,7 @@ def test_batch_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_interrupted_batch_resumes_with_the_same_command(
     live: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    live.config.generation_seconds = 0.6
+    live.config.generation_seconds = 3600  # nothing ends until the test says so
     jobs = write_jobs(tmp_path / "jobs.jsonl", [f"scene {i}" for i in range(12)])
     argv = on(live, "--json", "batch", str(jobs), "--concurrency", "4")
     proc = subprocess.Popen(
@@ -443,14 +438,18 @@ def test_interrupted_batch_resumes_with_the_same_command(
         text=True,
     )
     assert proc.stdout is not None
+    wait_until(lambda: len(live.state.generations) == 4)  # the first four are in flight
+    live.finish(min(live.state.generations))
     first = proc.stdout.readline()  # one job finished: the rest are queued or in flight
     assert json.loads(first)["state"] == "succeeded"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
     assert "rerun the same command to resume" in err
-    before = len(live.state.generations)
-    assert before < 12
+    assert len(live.state.generations) == 4  # only those in flight were submitted
+
+    live.config.generation_seconds = 0
+    live.finish_all()
 
     code = main(argv)
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
