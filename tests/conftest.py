@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("PYTHONASYNCIODEBUG", "1")
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,3 +119,19 @@ async def scripted_client(scripted: ScriptedServer) -> AsyncIterator[PixVerse]:
 async def never_answers(request: web.Request) -> web.StreamResponse:
     await asyncio.sleep(30)
     return web.Response()
+
+
+async def settled(leftovers: Callable[[], set[Any]], timeout: float = 5.0) -> set[Any]:
+    """What ``leftovers`` still finds once it finds nothing, or when ``timeout`` runs out
+    (the server notices closed connections a few loop turns after the client closed)."""
+    deadline = time.monotonic() + timeout
+    while (found := leftovers()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return found
+
+
+async def answers_held_until_sent(emu: Emulator) -> None:
+    """Wait until every answer a "slow" fault held has been sent."""
+    held = await settled(lambda: {id(r) for r in emu.state.requests if r.fault == "slow"
+                                  and not r.status}, timeout=30)  # fmt: skip
+    assert held == set()

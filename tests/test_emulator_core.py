@@ -67,13 +67,13 @@ async def test_checks_key_and_trace_id(
 
 
 async def test_generation_lifecycle_runs_then_succeeds(http: aiohttp.ClientSession) -> None:
-    async with Emulator(api_keys={KEY}, generation_seconds=0.2) as emu:
+    async with Emulator(api_keys={KEY}, clock="manual", generation_seconds=0.2) as emu:
         _, body = await call(http, emu, "POST", Paths.TEXT_TO_VIDEO, json=BODY)
         video_id = body["Resp"]["video_id"]
         assert body["Resp"]["credits"] > 0
         _, status = await call(http, emu, "GET", f"{Paths.VIDEO_RESULT_PREFIX}{video_id}")
         assert status["Resp"]["status"] == VideoStatusCode.GENERATING
-        await asyncio.sleep(0.25)
+        emu.advance(0.2)
         _, status = await call(http, emu, "GET", f"{Paths.VIDEO_RESULT_PREFIX}{video_id}")
         resp = status["Resp"]
         assert resp["status"] == VideoStatusCode.SUCCESSFUL and resp["id"] == video_id
@@ -118,7 +118,7 @@ async def test_unknown_video_is_not_found(http: aiohttp.ClientSession) -> None:
 
 async def test_per_key_concurrency_limit(http: aiohttp.ClientSession) -> None:
     async with Emulator(
-        api_keys={KEY, "other"}, generation_seconds=5, max_concurrent_generations=2
+        api_keys={KEY, "other"}, clock="manual", generation_seconds=5, max_concurrent_generations=2
     ) as emu:
         codes = [
             (await call(http, emu, "POST", Paths.TEXT_TO_VIDEO, json=BODY))[1]["ErrCode"]

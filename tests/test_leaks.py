@@ -25,7 +25,7 @@ from pixverse_async.emulator import Emulator, FaultConfig
 from pixverse_async.emulator.app import sample_video_path
 from pixverse_async.runner import OutcomeState
 
-from .conftest import API_KEY
+from .conftest import API_KEY, answers_held_until_sent, settled
 
 LONG_RUN_REQUESTS = 10_000
 LONG_RUN_CONCURRENCY = 50
@@ -78,12 +78,13 @@ async def _debug_batch(tmp_path: Path) -> dict[OutcomeState, int]:
                 async for _outcome in results:
                     break
             emu.config.faults = FaultConfig()
+            emu.config.generation_seconds = 3600  # the next job is still running when cancelled
             # a job awaited and cancelled mid-poll
             job = await client.videos.image_to_video(
                 img_id=image.img_id, prompt="cancel me", model="v5", duration=5, quality="540p"
             )
             waiter = asyncio.create_task(job.wait())
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # the waiter starts polling
             waiter.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await waiter
@@ -91,7 +92,7 @@ async def _debug_batch(tmp_path: Path) -> dict[OutcomeState, int]:
             video = done[0].video
             assert video is not None
             await client.videos.download(video, tmp_path / "v.mp4")
-        await asyncio.sleep(0.6)  # the "slow" answers still held by the server
+        await answers_held_until_sent(emu)
     states: dict[OutcomeState, int] = {}
     for outcome in outcomes:
         states[outcome.state] = states.get(outcome.state, 0) + 1
@@ -183,7 +184,7 @@ async def test_client_close_leaves_no_tasks_or_sockets() -> None:
         for _ in range(20):
             async with PixVerse(api_key=API_KEY, base_url=emu.base_url) as client:
                 await asyncio.gather(*(client.account.balance() for _ in range(10)))
-        await asyncio.sleep(0.05)  # the server notices the closed connections
-        after = {t for t in _leftovers(asyncio.get_running_loop()) if t not in before}
+        loop = asyncio.get_running_loop()
+        after = await settled(lambda: {t for t in _leftovers(loop) if t not in before})
         assert after == set(), after
         assert open_fds() <= before_fds + 2

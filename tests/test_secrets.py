@@ -6,7 +6,6 @@ logger, and everything a user might print or log afterwards is searched for the 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import traceback
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -36,7 +35,7 @@ from pixverse_async.emulator.app import sample_video_path
 from pixverse_async.models import Video, VideoStatus
 from pixverse_async.runner import OutcomeState
 
-from .conftest import FAST_POLL, ScriptedServer
+from .conftest import FAST_POLL, ScriptedServer, answers_held_until_sent
 
 SECRET = "sk-SECRET-1234567890"
 WRONG = "sk-SECRET-WRONG-0987654321"
@@ -217,7 +216,7 @@ async def test_every_failure_keeps_the_key_secret(
     async with PixVerse(api_key=SECRET, base_url="http://127.0.0.1:9", retry=RETRY) as client:
         with ev.expect(TransportError):
             await client.account.balance()
-    await asyncio.sleep(1.1)  # let the held "slow" answers finish before the emulator stops
+    await answers_held_until_sent(emu)  # their server-side logs are part of the evidence
     out, err = capfd.readouterr()
     assert_no_secret(debug_logs, ev, out, err)
     assert len(ev.errors) >= 20
