@@ -27,6 +27,7 @@ from . import (
     bench_journal,
     bench_layers,
     bench_overhead,
+    bench_plugin_startup,
     bench_runner,
     bench_upload,
     bench_webhooks,
@@ -77,6 +78,7 @@ ARGS: dict[str, dict[str, list[str]]] = {
         "quick": ["--cards", "1000", "--rounds", "1"],
         "smoke": ["--cards", "12", "--rounds", "1"],
     },
+    "plugin": {"full": [], "quick": ["--runs", "7"], "smoke": ["--runs", "1"]},
 }
 
 
@@ -126,9 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write")
     parser.add_argument(
         "--only",
-        default="overhead,layers,runner,journal,webhooks,upload,gallery",
+        default="overhead,layers,runner,journal,webhooks,upload,gallery,plugin",
         help="comma-separated subset of: overhead, layers, runner, journal, webhooks, upload, "
-        "gallery",
+        "gallery, plugin",
     )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -145,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "webhooks": lambda a: bench_webhooks.run(bench_webhooks.build_parser().parse_args(a)),
         "upload": _upload,
         "gallery": bench_gallery.section,
+        "plugin": lambda a: bench_plugin_startup.run(
+            bench_plugin_startup.build_parser().parse_args(a)
+        ),
     }
     started = time.monotonic()
     load_before = load_average()

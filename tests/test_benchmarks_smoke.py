@@ -33,6 +33,7 @@ def test_python_m_benchmarks_runs_everything_and_writes_results(
         "### Journal stores",
         "### Webhook handler",
         "### Upload",
+        "### pytest plugin startup",
     ):
         assert heading in text
     assert "Machine:" in text and "aiohttp" in text
