@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pixverse_async.emulator import Emulator
+
 USER_PROJECT = Path(__file__).parent / "user_project"
 
 
@@ -95,3 +97,20 @@ def test_the_marker_configures_the_emulator_and_refuses_unknown_options(tmp_path
     result = run_pytest(project, "-p", "no:asyncio", "-p", "no:anyio")
     assert "1 passed" in result.stdout, result.stdout
     assert "unknown option 'colour'" in result.stdout + result.stderr
+
+
+def readme_blocks() -> list[str]:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Testing your code", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+
+
+def test_the_readme_shows_the_sample_project_as_it_is() -> None:
+    files = [(USER_PROJECT / name).read_text() for name in ("clips.py", "test_clips.py")]
+    assert readme_blocks()[:2] == files
+
+
+def test_the_readme_fault_examples_run_as_shown() -> None:
+    emulator = Emulator()
+    exec(readme_blocks()[2], {"pixverse_emulator": emulator})
+    assert emulator.faults.rules == []  # the example ends with clear()

@@ -1,4 +1,4 @@
-"""The README's "Testing your code" example, as a user's project has it."""
+"""make_clip against the PixVerse emulator: success, failure, moderation, rate limits."""
 
 import pytest
 from clips import make_clip
