@@ -14,8 +14,8 @@ Example::
 
     async def main() -> None:
         async with Emulator(clock="manual", generation_seconds=60) as emu:
-            emu.advance(59)  # nothing would end yet; 1 s later everything submitted so far would
-            print(emu.clock.now() - emu.clock.started)
+            emu.advance(59)  # what was submitted before has 1 s to go
+            print(emu.clock.now() - emu.clock.started)  # 59.0
 
     asyncio.run(main())
 """
@@ -44,6 +44,7 @@ class EmulatorClock:
 
     @property
     def manual(self) -> bool:
+        """Whether time stands still until :meth:`advance`."""
         return self.mode == "manual"
 
     def now(self) -> float:

@@ -120,9 +120,11 @@ class FaultRule(Fault):
 
     @property
     def exhausted(self) -> bool:
+        """Whether the rule was applied ``times`` times already."""
         return self.times is not None and self.hits >= self.times
 
     def matches(self, path: str) -> bool:
+        """Whether a request to ``path`` may get this fault (before the ``rate`` draw)."""
         return not self.exhausted and path.startswith(self.paths)
 
 
