@@ -54,7 +54,7 @@ def requests(image_a: int, image_b: int) -> list[object]:
 async def test_chaos_batch_ends_every_request_and_never_generates_twice() -> None:
     faults = FaultConfig(
         error_500=0.10, html_502=0.05, reset=0.05, concurrency_limited=0.05, slow=0.02,
-        slow_seconds=1.0, seed=20261125,
+        slow_seconds=2.0, seed=20261125,
     )  # fmt: skip
     async with Emulator(api_keys={API_KEY}, generation_seconds=0.05, faults=faults) as emu:
         images = []
@@ -67,7 +67,8 @@ async def test_chaos_batch_ends_every_request_and_never_generates_twice() -> Non
         async with PixVerse(
             api_key=API_KEY,
             base_url=emu.base_url,
-            timeout=aiohttp.ClientTimeout(total=None, sock_read=0.4),
+            # A held answer (2 s) outlasts the read timeout; a loaded machine (1 s) should not.
+            timeout=aiohttp.ClientTimeout(total=None, sock_read=1.0),
             retry=RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05),
             poll=PollPolicy(
                 first_delay=0.05, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0
