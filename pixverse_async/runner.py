@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import enum
 import heapq
 import itertools
@@ -208,6 +207,19 @@ class JobRunner:
                 outcomes.append(outcome)
         outcomes.sort(key=lambda o: o.index)
         return outcomes
+
+
+async def _wait_for_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait until ``event`` is set or ``timeout`` seconds pass.
+
+    Not ``asyncio.wait_for``: before Python 3.12 it swallows a cancellation that arrives as
+    the event is set, and a cancelled run (Ctrl-C) went on polling forever.
+    """
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait((waiter,), timeout=timeout)
+    finally:
+        waiter.cancel()
 
 
 class RunStream:
@@ -456,8 +468,7 @@ class _Run:
             if wait_for is None:
                 await self.wake_dispatcher.wait()
             else:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.wake_dispatcher.wait(), wait_for)
+                await _wait_for_event(self.wake_dispatcher, wait_for)
 
     def _release(self) -> None:
         self.in_flight -= 1
@@ -586,8 +597,7 @@ class _Run:
             if wait is None:
                 await self.wake_poller.wait()
             elif wait > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.wake_poller.wait(), wait)
+                await _wait_for_event(self.wake_poller, wait)
 
     async def _poll(self, job: _Job, slots: asyncio.Semaphore) -> None:
         try:

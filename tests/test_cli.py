@@ -446,7 +446,8 @@ def test_interrupted_batch_resumes_with_the_same_command(
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
     assert "rerun the same command to resume" in err
-    assert len(live.state.generations) == 4  # only those in flight were submitted
+    # Those in flight, and perhaps the one that took the finished job's place before SIGINT.
+    assert len(live.state.generations) in (4, 5)
 
     live.config.generation_seconds = 0
     live.finish_all()
@@ -454,8 +455,11 @@ def test_interrupted_batch_resumes_with_the_same_command(
     code = main(argv)
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     summary = records.pop()["summary"]
-    # Nothing was submitted twice: the journal knew every id the first run got.
-    assert len(live.state.generations) == 12 - summary["unknown"]
+    # Nothing was submitted twice: the journal knew every id the first run got. A submit cut
+    # off by the interrupt is "unknown" (never sent again) whether or not it reached the
+    # service.
+    assert max(live.state.generation_count_by_prompt().values()) == 1
+    assert 12 - summary["unknown"] <= len(live.state.generations) <= 12
     assert summary["total"] == 12 and summary["failed"] == 0
     assert code == (0 if summary["unknown"] == 0 else 1)
     ids = [r["video_id"] for r in records if r["state"] == "succeeded"]
