@@ -75,7 +75,7 @@ async def test_timeout_carries_the_last_status_and_the_job_can_be_awaited_again(
             with pytest.raises(JobTimeoutError) as again:
                 await job.wait(short)
             assert again.value.waited >= 0.1
-            emu.state.generations[job.video_id].done_at = 0.0  # it finishes now
+            emu.finish(job.video_id)  # it finishes now
             video = await job.wait()
             assert video.status is VideoStatus.SUCCESSFUL
 

@@ -285,8 +285,7 @@ async def test_a_request_that_is_not_a_generation_fails_without_being_sent() -> 
 
 def finish_now(emu: Emulator) -> None:
     """Every generation the emulator runs ends now (no waiting on real generation times)."""
-    for generation in emu.state.generations.values():
-        generation.done_at = 0.0
+    emu.finish_all()
 
 
 async def submit_then_stop(emu: Emulator, journal_path: Path, requests: list[TextToVideo]) -> None:
