@@ -16,8 +16,9 @@ Fixtures:
 
 Marker ``@pytest.mark.pixverse(**options)`` configures both: ``outcome`` ("success",
 "failed", "moderated", "deleted": how every generation ends), ``credits``,
-``generation_seconds``, ``clock`` ("manual" or "real"), ``api_key``, ``client`` (a dict of
-``PixVerse`` keywords), and any other ``EmulatorConfig`` field.
+``generation_seconds``, ``webhooks`` (``{"1234": (url, secret)}``), ``clock`` ("manual" or
+"real"), ``api_key``, ``client`` (a dict of ``PixVerse`` keywords), and any other
+``EmulatorConfig`` field.
 
 Example (``pixverse_client`` and ``pixverse_emulator`` need no import)::
 

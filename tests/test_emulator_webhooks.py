@@ -277,3 +277,27 @@ def test_the_emulator_imports_nothing_from_the_client_but_constants() -> None:
                 assert node.module == "pixverse_async.constants", module.name
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("pixverse_async") for a in node.names)
+
+
+@pytest.mark.parametrize("clock", ["manual", "real"])
+async def test_a_webhook_waits_for_the_generation_to_end_on_the_emulator_clock(
+    receiver: ScriptedServer, clock: str
+) -> None:
+    async with emulator(receiver.base_url + "/hook", clock=clock, generation_seconds=3600) as emu:
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
+            first, second = await submit(client), await submit(client)
+            for _ in range(5):  # a few loop turns: nothing is due, nothing is sent
+                await asyncio.sleep(0)
+            assert receiver.requests == []
+            emu.finish(first, outcome="failed")
+            await asyncio.wait_for(_delivered(receiver, 1), 10)
+            emu.advance(3600)
+            await emu.webhooks.drain()
+    statuses = [json.loads(r["body"])["status"] for r in receiver.requests]
+    ids = [json.loads(r["body"])["id"] for r in receiver.requests]
+    assert ids == [str(first), str(second)] and statuses[0] == 8
+
+
+async def _delivered(receiver: ScriptedServer, count: int) -> None:
+    while len(receiver.requests) < count:
+        await asyncio.sleep(0.005)

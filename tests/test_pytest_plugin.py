@@ -84,8 +84,10 @@ def test_a_sync_test_gets_the_emulator_and_a_clear_error_for_the_client(tmp_path
 def test_the_marker_configures_the_emulator_and_refuses_unknown_options(tmp_path: Path) -> None:
     project = write_project(tmp_path, (
         "import pytest\n"
-        "@pytest.mark.pixverse(credits=40, api_key='mine', generation_seconds=30)\n"
+        "@pytest.mark.pixverse(credits=40, api_key='mine', generation_seconds=30,\n"
+        "                      webhooks={'7': ('http://127.0.0.1:9/hook', 'whsec-x')})\n"
         "def test_configured(pixverse_emulator):\n"
+        "    assert pixverse_emulator.config.webhooks['7'].url == 'http://127.0.0.1:9/hook'\n"
         "    assert pixverse_emulator.config.credits == 40\n"
         "    assert pixverse_emulator.config.api_keys == {'mine'}\n"
         "    assert pixverse_emulator.clock.manual\n"

@@ -127,6 +127,7 @@ class EmulatorApp:
             faults=config.webhook_faults,
             key_order=config.webhook_key_order,
             seed=config.seed,
+            clock=self.clock,
         )
 
     def _generation_seconds(self, body: dict[str, Any]) -> float:

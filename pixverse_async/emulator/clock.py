@@ -22,7 +22,10 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import Callable
 from typing import Literal
 
 ClockMode = Literal["real", "manual"]
@@ -41,6 +44,7 @@ class EmulatorClock:
         #: The moment the clock was made (its time then), for tests that measure from it.
         self.started = time.monotonic()
         self._offset = 0.0
+        self._sleepers: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
 
     @property
     def manual(self) -> bool:
@@ -57,10 +61,38 @@ class EmulatorClock:
         if not seconds >= 0:
             raise ValueError(f"seconds: must be 0 or more, got {seconds!r}")
         self._offset += seconds
+        self.changed()
         return self.now()
+
+    def changed(self) -> None:
+        """Wake :meth:`sleep_until` sleepers to look again (time moved or a deadline did)."""
+        for loop, future in list(self._sleepers):
+            with contextlib.suppress(RuntimeError):  # that loop has closed meanwhile
+                loop.call_soon_threadsafe(_wake, future)
+
+    async def sleep_until(self, deadline: Callable[[], float]) -> None:
+        """Sleep until this clock reaches ``deadline()``, read again whenever it may have moved
+        (:meth:`advance`, :meth:`changed`), so a generation ended early wakes its sleeper."""
+        loop = asyncio.get_running_loop()
+        while (remaining := deadline() - self.now()) > 0:
+            future = loop.create_future()
+            timer = None if self.manual else loop.call_later(remaining, _wake, future)
+            sleeper = (loop, future)
+            self._sleepers.add(sleeper)
+            try:
+                await future
+            finally:
+                self._sleepers.discard(sleeper)
+                if timer is not None:
+                    timer.cancel()
 
     def __repr__(self) -> str:
         return f"EmulatorClock(mode={self.mode!r}, offset={self._offset:g})"
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def as_clock(clock: EmulatorClock | ClockMode | None) -> EmulatorClock:

@@ -122,7 +122,9 @@ class Emulator:
         moderated, deleted; else as it was going to end). Raises KeyError for an unknown id."""
         if outcome is not None and outcome not in OUTCOMES:
             raise ValueError(f"outcome: expected one of {', '.join(OUTCOMES)}, got {outcome!r}")
-        return self.state.finish(video_id, self.clock.now(), outcome)
+        generation = self.state.finish(video_id, self.clock.now(), outcome)
+        self.clock.changed()
+        return generation
 
     def finish_all(self, outcome: str | None = None) -> list[Generation]:
         """End every generation still running now (as ``outcome`` if given); return them."""

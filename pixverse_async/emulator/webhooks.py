@@ -39,6 +39,7 @@ from urllib.parse import quote_plus
 import aiohttp
 
 from ..constants import Webhook
+from .clock import EmulatorClock
 from .state import EmulatorState, Generation, WebhookDelivery
 
 ATTEMPT_FAULTS = ("drop", "duplicate", "delay", "reorder")
@@ -141,6 +142,7 @@ class WebhookSender:
         key_order: str = "body",
         timeout: float = 10.0,
         seed: int | None = None,
+        clock: EmulatorClock | None = None,
     ) -> None:
         if key_order not in ("body", "sorted"):
             raise ValueError("webhook_key_order must be 'body' or 'sorted'")
@@ -153,6 +155,7 @@ class WebhookSender:
         self._random = random.Random(seed)
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.clock = clock or EmulatorClock()
 
     def __repr__(self) -> str:
         return f"WebhookSender(webhooks={sorted(self.endpoints)}, pending={len(self._tasks)})"
@@ -188,7 +191,7 @@ class WebhookSender:
     async def _deliver(
         self, webhook_id: str, endpoint: WebhookEndpoint, gen: Generation, url: str, size: int
     ) -> None:
-        await asyncio.sleep(max(0.0, gen.done_at - asyncio.get_running_loop().time()))
+        await self.clock.sleep_until(lambda: gen.done_at)  # finish() and advance() count
         status = gen.final_status
         ok = status == 1
         body = {
