@@ -102,9 +102,12 @@ def test_the_marker_configures_the_emulator_and_refuses_unknown_options(tmp_path
 
 
 def readme_blocks() -> list[str]:
+    """The ``py`` blocks of "Testing your code": a project's files and a fixture excerpt, so
+    tested here (as the sample project, and run against an emulator) rather than as whole
+    programs by test_readme_samples.py, which runs the ``python`` blocks."""
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     section = readme.split("## Testing your code", 1)[1].split("\n## ", 1)[0]
-    return [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+    return [block.split("```", 1)[0] for block in section.split("```py\n")[1:]]
 
 
 def test_the_readme_shows_the_sample_project_as_it_is() -> None:
