@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+from . import types as types
 from ._version import __version__
 from .client import PixVerse
 from .errors import (
@@ -57,7 +58,10 @@ from .journal import (
     JournalState,
     JournalStateError,
 )
-from .models import (
+
+# The models' public home is ``pixverse_async.types``; these names stay importable from the
+# top level for code written before it (not in ``__all__``).
+from .models import (  # noqa: F401
     REQUEST_KINDS,
     AspectRatio,
     Balance,
@@ -114,31 +118,20 @@ from .uploads import (
 
 __all__ = [
     "APIError",
-    "AspectRatio",
     "AsyncSizedSource",
     "AuthenticationError",
-    "Balance",
-    "CameraMovement",
     "ConcurrencyLimitError",
     "ContentModerationError",
     "DownloadError",
     "ERROR_CODE_TABLE",
     "EmptyFileError",
-    "Extend",
     "ExtensionMismatchError",
     "FileChangedError",
     "FileMissingError",
     "FileTooLargeError",
     "FileUnreadableError",
-    "Fusion",
-    "FusionReferenceType",
     "GenerationJob",
-    "GenerationRequest",
-    "GenerationResult",
     "ImageDimensionsError",
-    "ImageReference",
-    "ImageToVideo",
-    "ImageUpload",
     "InsufficientCreditsError",
     "InvalidParameterError",
     "JobError",
@@ -151,15 +144,6 @@ __all__ = [
     "JournalLockedError",
     "JournalState",
     "JournalStateError",
-    "LipSync",
-    "MaskInfo",
-    "MaskSelection",
-    "MaskSelectionResult",
-    "MediaUpload",
-    "Model",
-    "MotionMode",
-    "MultiTransition",
-    "MultiTransitionFrame",
     "NotFoundError",
     "Outcome",
     "OutcomeState",
@@ -169,38 +153,23 @@ __all__ = [
     "PollLearner",
     "PollPolicy",
     "Progress",
-    "Quality",
     "QuotaExceededError",
-    "REQUEST_KINDS",
     "RateLimitError",
     "ResponseDecodingError",
-    "Restyle",
-    "RestyleEffect",
     "RequestOptions",
-    "RestylePage",
     "RetryPolicy",
     "RunStream",
     "ServerError",
-    "SoundEffect",
-    "Speaker",
-    "SpeakerPage",
-    "Style",
     "SubmissionUnknownError",
-    "Swap",
-    "TextToVideo",
-    "Transition",
     "TransportError",
     "TruncatedFileError",
     "UnsupportedFileTypeError",
     "UploadError",
     "ValidationError",
-    "Video",
     "VideoDeletedError",
     "VideoFailedError",
     "VideoModeratedError",
-    "VideoStatus",
     "WebhookVerificationError",
     "__version__",
-    "build_request",
     "error_for_code",
 ]

@@ -53,6 +53,14 @@ class Paths:
     VIDEO_RESULT: Final = "/openapi/v2/video/result/{video_id}"
     VIDEO_RESULT_PREFIX: Final = "/openapi/v2/video/result/"
     BALANCE: Final = "/openapi/v2/account/balance"
+    # Beyond the spec pages (LIVE-API.md, confirmed)
+    MIMIC: Final = "/openapi/v2/video/mimic/generate"
+    IMAGE_TEMPLATE: Final = "/openapi/v2/image/template/generate"
+    IMAGE_RESULT: Final = "/openapi/v2/image/result/{image_id}"
+    IMAGE_RESULT_PREFIX: Final = "/openapi/v2/image/result/"
+    VIDEO_MODIFY: Final = "/openapi/v2/video/modify/generate"
+    # Reported only (LIVE-API.md): reachable through ``client.videos.generate``, not typed
+    VIDEO_UPSCALE: Final = "/openapi/v2/video/upscale/generate"
 
 
 class ErrCode:
@@ -127,10 +135,13 @@ class Limits:
 class Vocab:
     """Enumerated string values the spec lists."""
 
-    MODELS: Final = ("v3.5", "v4", "v4.5", "v5")
+    # v5.5, v5.6, v6 and c1: LIVE-API.md (pages confirmed; v6/c1 limits reported)
+    MODELS: Final = ("v3.5", "v4", "v4.5", "v5", "v5.5", "v5.6", "v6", "c1")
     QUALITIES: Final = ("360p", "540p", "720p", "1080p")
     SWAP_QUALITIES: Final = ("360p", "540p", "720p")
-    ASPECT_RATIOS: Final = ("16:9", "4:3", "1:1", "3:4", "9:16")
+    # 3:2, 2:3 and 21:9: reported for newer models (LIVE-API.md)
+    ASPECT_RATIOS: Final = ("16:9", "4:3", "1:1", "3:4", "9:16", "3:2", "2:3", "21:9")
+    THINKING_TYPES: Final = ("enabled", "disabled", "auto")
     MOTION_MODES: Final = ("normal", "fast")
     STYLES: Final = ("anime", "3d_animation", "clay", "comic", "cyberpunk")
     DURATIONS: Final = (5, 8)

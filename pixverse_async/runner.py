@@ -53,7 +53,7 @@ from .errors import (
 )
 from .jobs import raise_for_terminal
 from .journal import Journal, JournalEntry, JournalState, request_key
-from .models import GenerationRequest, GenerationResult, MaskSelection, Video, from_json, to_json
+from .models import GenerationRequest, GenerationResult, Video, from_json, to_json
 from .polling import TRANSIENT_POLL_ERRORS, PollLearner, PollPolicy, PollSchedule, learning_key
 from .retry import RetryPolicy
 
@@ -375,7 +375,7 @@ class _Run:
         async for chunk in _chunks(self.requests, _CHUNK):
             jobs = []
             for request in chunk:
-                if not isinstance(request, GenerationRequest) or isinstance(request, MaskSelection):
+                if not isinstance(request, GenerationRequest):
                     self._reject(index, request)
                     index += 1
                     continue

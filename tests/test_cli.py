@@ -125,7 +125,8 @@ def test_generate_options_come_from_the_request_fields(
 def test_field_option_types() -> None:
     opts = {o.name: o for o in field_options(REQUEST_KINDS["text_to_video"])}
     assert opts["prompt"].required and opts["model"].default == "v5"
-    assert opts["quality"].choices == ("360p", "540p", "720p", "1080p")
+    assert opts["quality"].choices is None  # qualities newer than the SDK are sent as written
+    assert "e.g. 360p, 540p, 720p, 1080p (default: 540p)" in opts["quality"].help
     assert opts["model"].choices is None  # models newer than the SDK are allowed
     assert opts["seed"].parse("42") == 42
     assert opts["sound_effect_switch"].is_bool and opts["sound_effect_switch"].parse("no") is False
@@ -136,7 +137,21 @@ def test_field_option_types() -> None:
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        (["generate", "text", "--prompt", "x", "--quality", "999p"], "invalid choice"),
+        (
+            [
+                "generate",
+                "swap",
+                "--video-media-id",
+                "1",
+                "--mask-id",
+                "1",
+                "--img-id",
+                "1",
+                "--quality",
+                "1080p",
+            ],
+            "quality: must be 360p, 540p or 720p on swap",
+        ),
         (["generate", "text", "--prompt", "x", "--seed", "abc"], "invalid"),
         (["generate", "multi-transition", "--multi-transition", "[{"], "not valid JSON"),
         (["generate", "text"], "--prompt"),
@@ -156,7 +171,9 @@ def test_validation_error_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
     )
     err = capsys.readouterr().err
     assert code == 2
-    assert err == "pixverse: error: ValidationError: duration: 8 s is not available at 1080p\n"
+    assert err == (
+        "pixverse: error: ValidationError: duration: 8 s is not available at 1080p on model v5\n"
+    )
 
 
 def test_missing_api_key_is_a_usage_error(
@@ -402,7 +419,7 @@ def test_batch_all_succeed_with_kind_aliases(
 @pytest.mark.parametrize(
     "content, needle",
     [
-        ('{"kind": "text_to_video", "prompt": "x"}\n', "jobs.jsonl:1: ValidationError: model"),
+        ('{"kind": "text_to_video", "model": "v5"}\n', "jobs.jsonl:1: ValidationError: prompt"),
         ('\n{"kind": "nope"}\n', "jobs.jsonl:2: ValidationError: kind"),
         ("{oops\n", "jobs.jsonl:1: not valid JSON"),
         ('{"kind": "mask_selection", "video_media_id": 1}\n', "pixverse mask"),

@@ -91,6 +91,9 @@ VALID: dict[str, dict[str, Any]] = {
         "original_sound_switch": True,
         "sound_effect_content": "",
     },
+    Paths.MIMIC: {"img_id": 1, "quality": "720p", "video_media_id": 2},
+    Paths.IMAGE_TEMPLATE: {"img_ids": [1, 2], "template_id": 300000000000001},
+    Paths.VIDEO_UPSCALE: {"source_video_id": 7},
 }
 
 GENERATION_PATHS = (Paths.TEXT_TO_VIDEO, Paths.IMAGE_TO_VIDEO, Paths.TRANSITION)
@@ -126,6 +129,9 @@ def test_every_json_generation_path_has_a_validator_and_references() -> None:
         Paths.SWAP,
         Paths.LIP_SYNC,
         Paths.SOUND_EFFECT,
+        Paths.MIMIC,
+        Paths.IMAGE_TEMPLATE,
+        Paths.VIDEO_UPSCALE,
     }
     assert set(VALIDATORS) == expected
     assert set(REFERENCES) == expected
@@ -175,7 +181,7 @@ def test_valid_body_is_accepted(path: str) -> None:
         (Paths.TEXT_TO_VIDEO, body(Paths.TEXT_TO_VIDEO, model="v6", duration=10)),
         (
             Paths.TEXT_TO_VIDEO,
-            body(Paths.TEXT_TO_VIDEO, model="v5.5", style="clay", motion_mode="normal"),
+            body(Paths.TEXT_TO_VIDEO, model="v6", style="clay", motion_mode="normal"),
         ),
         # unknown extra keys are ignored
         (
@@ -453,7 +459,10 @@ def test_lip_sync_audio_or_tts() -> None:
         # vocabularies
         (Paths.TEXT_TO_VIDEO, "quality", "4k", INVALID),
         (Paths.TEXT_TO_VIDEO, "quality", "540P", INVALID),
-        (Paths.TEXT_TO_VIDEO, "aspect_ratio", "21:9", INVALID),
+        (Paths.TEXT_TO_VIDEO, "aspect_ratio", "2:1", INVALID),
+        (Paths.TEXT_TO_VIDEO, "thinking_type", "deep", INVALID),
+        (Paths.TEXT_TO_VIDEO, "generate_audio_switch", "true", WRONG),
+        (Paths.TEXT_TO_VIDEO, "webhook_id", 1234, WRONG),
         (Paths.TEXT_TO_VIDEO, "motion_mode", "slow", INVALID),
         (Paths.TEXT_TO_VIDEO, "camera_movement", "barrel_roll", INVALID),
         (Paths.IMAGE_TO_VIDEO, "camera_movement", "barrel_roll", INVALID),
@@ -514,7 +523,7 @@ def test_fusion_prompt_too_long() -> None:
 
 
 @pytest.mark.parametrize("path", [*GENERATION_PATHS, Paths.EXTEND, Paths.FUSION])
-@pytest.mark.parametrize("model", Vocab.MODELS)
+@pytest.mark.parametrize("model", ["v3.5", "v4", "v4.5", "v5"])
 def test_known_models_only_allow_5_or_8_seconds(path: str, model: str) -> None:
     check(path, body(path, model=model, duration=6), INVALID, "duration")
     check(path, body(path, model=model, duration=10), INVALID, "duration")
@@ -522,9 +531,25 @@ def test_known_models_only_allow_5_or_8_seconds(path: str, model: str) -> None:
 
 
 @pytest.mark.parametrize("path", [*GENERATION_PATHS, Paths.EXTEND, Paths.FUSION])
+def test_v5_5_allows_10_seconds_but_not_at_1080p(path: str) -> None:
+    assert VALIDATORS[path](body(path, model="v5.5", duration=10)) is None
+    check(path, body(path, model="v5.5", duration=12), INVALID, "duration")
+    check(path, body(path, model="v5.5", duration=10, quality="1080p"), INVALID, "duration")
+    assert VALIDATORS[path](body(path, model="v5.5", duration=8, quality="1080p")) is None
+
+
+@pytest.mark.parametrize("path", [*GENERATION_PATHS, Paths.EXTEND, Paths.FUSION])
+@pytest.mark.parametrize("model", ["v5.6", "v6", "c1", "v9"])
+def test_models_without_published_limits_take_any_duration(path: str, model: str) -> None:
+    for duration in (1, 6, 10, 15):
+        assert VALIDATORS[path](body(path, model=model, duration=duration)) is None
+    assert VALIDATORS[path](body(path, model=model, quality="1080p", duration=15)) is None
+
+
+@pytest.mark.parametrize("path", [*GENERATION_PATHS, Paths.EXTEND, Paths.FUSION])
 def test_1080p_has_no_8_seconds(path: str) -> None:
     check(path, body(path, quality="1080p", duration=8), INVALID, "duration")
-    check(path, body(path, model="v6", quality="1080p", duration=8), INVALID, "duration")
+    check(path, body(path, model="v5", quality="1080p", duration=8), INVALID, "duration")
 
 
 @pytest.mark.parametrize("path", [*GENERATION_PATHS, Paths.EXTEND])
@@ -533,7 +558,20 @@ def test_fast_motion_rules(path: str) -> None:
     assert VALIDATORS[path](base) is None
     check(path, {**base, "quality": "1080p"}, INVALID, "motion_mode")
     check(path, {**base, "duration": 8}, INVALID, "motion_mode")
-    check(path, {**base, "model": "v7", "duration": 10}, INVALID, "motion_mode")
+    assert VALIDATORS[path]({**base, "model": "v7", "duration": 10}) is None  # no row
+
+
+@pytest.mark.parametrize("path", GENERATION_PATHS)
+def test_v5_5_fields_follow_the_model_table(path: str) -> None:
+    new = {"generate_audio_switch": True, "generate_multi_clip_switch": True}
+    if path != Paths.TRANSITION:
+        new["thinking_type"] = "auto"
+    assert VALIDATORS[path](body(path, model="v5.5", **new)) is None
+    assert VALIDATORS[path](body(path, model="v6", **new)) is None
+    assert VALIDATORS[path](body(path, model="v5.6", generate_audio_switch=True)) is None
+    refused = body(path, model="v5", generate_audio_switch=True)
+    check(path, refused, INVALID, "generate_audio_switch")
+    assert VALIDATORS[path](body(path, model="v5", generate_audio_switch=False)) is None
 
 
 @pytest.mark.parametrize("path", [*GENERATION_PATHS, Paths.EXTEND])
@@ -809,3 +847,25 @@ def test_reference_kinds_are_declared() -> None:
     for pairs in REFERENCES.values():
         for pattern, kind in pairs:
             assert kind in RefKind.ALL, pattern
+
+
+@pytest.mark.parametrize(
+    ("path", "changes", "code", "field"),
+    [
+        (Paths.MIMIC, {"video_media_id": None}, EMPTY, "video_media_id"),
+        (Paths.MIMIC, {"source_video_id": 3}, INVALID, "source_video_id"),
+        (Paths.MIMIC, {"img_id": None}, EMPTY, "img_id"),
+        (Paths.MIMIC, {"quality": "8k"}, INVALID, "quality"),
+        (Paths.IMAGE_TEMPLATE, {"img_ids": []}, EMPTY, "img_ids"),
+        (Paths.IMAGE_TEMPLATE, {"template_id": None}, EMPTY, "template_id"),
+        (Paths.IMAGE_TEMPLATE, {"img_ids": ["1"]}, WRONG, "img_ids[0]"),
+    ],
+)
+def test_live_endpoints_rules(path: str, changes: dict[str, Any], code: int, field: str) -> None:
+    check(path, {k: v for k, v in {**VALID[path], **changes}.items() if v is not None}, code, field)
+
+
+def test_64_bit_unsigned_ids_are_accepted() -> None:
+    path = Paths.IMAGE_TO_VIDEO
+    assert VALIDATORS[path](body(path, img_id=2**64 - 1)) is None
+    check(path, body(path, img_id=2**64), INVALID, "img_id")

@@ -45,7 +45,8 @@ from pixverse_async.constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, P
 from pixverse_async.emulator import Emulator
 from pixverse_async.emulator.state import Generation, Upload
 from pixverse_async.emulator.state import MaskSelection as SelectedMasks
-from pixverse_async.models import REQUEST_KINDS, Model, build_request, to_json
+from pixverse_async.models import REQUEST_KINDS, MaskSelection, Model, build_request, to_json
+from pixverse_async.models.requests import _from_mapping as from_mapping
 
 from .conftest import API_KEY, FAST_POLL, FAST_RETRY
 
@@ -58,7 +59,8 @@ BAD_IMAGE = ErrCode.INVALID_IMAGE_ID  # 400032
 NOT_FOUND = ErrCode.NOT_FOUND  # 500008
 ACCEPTED = ErrCode.SUCCESS
 
-GENERATION_KINDS = [k for k in REQUEST_KINDS if k != "mask_selection"]
+GENERATION_KINDS = list(REQUEST_KINDS)
+KINDS: dict[str, type[Any]] = {**REQUEST_KINDS, "mask_selection": MaskSelection}
 METHOD = {kind: kind for kind in GENERATION_KINDS} | {"mask_selection": "select_mask"}
 
 LONG = "p" * 2049
@@ -213,6 +215,7 @@ BASE: dict[str, dict[str, Any]] = {
     },
     "lip_sync": {"source_video_id": VIDEO, "audio_media_id": AUDIO},
     "sound_effect": {"source_video_id": VIDEO},
+    "mimic": {"img_id": IMAGE, "video_media_id": MEDIA, "quality": "540p"},
 }
 
 
@@ -361,11 +364,12 @@ ROUND_TRIPS: dict[str, Callable[[Refs], dict[str, Any]]] = {
         "original_sound_switch": True,
         "sound_effect_content": "rain",
     },
+    "mimic": lambda r: {"img_id": r.image, "video_media_id": r.media, "quality": "720p"},
 }
 
 
 def test_round_trips_cover_every_generation_kind() -> None:
-    assert set(ROUND_TRIPS) == set(GENERATION_KINDS) and len(GENERATION_KINDS) == 10
+    assert set(ROUND_TRIPS) == set(GENERATION_KINDS) and len(GENERATION_KINDS) == 11
 
 
 @pytest.mark.parametrize("form", ["keywords", "object"])
@@ -656,7 +660,7 @@ async def test_unknown_reference_ids_are_typed_errors(
         await getattr(client.videos, METHOD[kind])(**fields)
     assert type(info.value) is error and info.value.err_code == code
     assert emulator.state.requests[-1].err_code == code
-    reply = await raw(REQUEST_KINDS[kind].path, fields)
+    reply = await raw(KINDS[kind].path, fields)
     assert reply.status == 200 and reply.err_code == code
     assert len(emulator.state.generations) == before
 
@@ -674,23 +678,32 @@ async def test_unknown_model_passes_through_both_sides(
     emulator: Emulator, client: PixVerse, raw: Any, refs: Refs
 ) -> None:
     # v6 is no Model member: sent as given, and the v5-only/v3.5-only rules do not apply
-    fields = {**body_of("text_to_video", refs), "model": "v6", "duration": 10, "style": "clay"}
+    fields = {**body_of("text_to_video", refs), "model": "v9", "duration": 10, "style": "clay"}
     job = await client.videos.text_to_video(**fields, motion_mode="normal")
     assert not isinstance(job.request.model, Model)
     body = generation(emulator, job).body
-    assert body["model"] == "v6" and body["duration"] == 10 and body["style"] == "clay"
+    assert body["model"] == "v9" and body["duration"] == 10 and body["style"] == "clay"
     assert (await job.wait()).is_successful
 
-    i2v = await client.videos.image_to_video(**{**body_of("image_to_video", refs), "model": "v6"})
-    assert generation(emulator, i2v).body["model"] == "v6"
+    i2v = await client.videos.image_to_video(**{**body_of("image_to_video", refs), "model": "v9"})
+    assert generation(emulator, i2v).body["model"] == "v9"
 
-    reply = await raw(Paths.EXTEND, {**body_of("extend", refs), "model": "v6", "duration": 12})
+    reply = await raw(Paths.EXTEND, {**body_of("extend", refs), "model": "v9", "duration": 12})
     assert (
         reply.err_code == ACCEPTED and reply.body["Resp"]["video_id"] in emulator.state.generations
     )
 
 
 # --- every rule, on both sides -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerOnly:
+    """Sent as written (no confirmed source lets the client refuse it); the emulator answers
+    ``code``. ``client_fills``: the client sends the request class's default instead."""
+
+    code: int
+    client_fills: bool = False
 
 
 @dataclass(frozen=True)
@@ -752,22 +765,24 @@ RULES: list[tuple[str, dict[str, Any], str, int | ClientOnly]] = [
     ("text_to_video", {"duration": True}, "duration", WRONG),
     ("text_to_video", {"duration": "5"}, "duration", WRONG),
     ("text_to_video", {"duration": 5.0}, "duration", WRONG),
-    ("text_to_video", {"duration": DROP}, "duration", EMPTY),
+    ("text_to_video", {"duration": DROP}, "duration", ServerOnly(EMPTY, client_fills=True)),
     ("text_to_video", {"duration": 8, "quality": "1080p"}, "duration", INVALID),
-    ("text_to_video", {"model": "v6", "duration": 8, "quality": "1080p"}, "duration", INVALID),
+    ("text_to_video", {"model": "v5.5", "duration": 10, "quality": "1080p"}, "duration", INVALID),
+    ("text_to_video", {"model": "v6", "duration": 15, "quality": "1080p"}, "duration",
+     ServerOnly(ACCEPTED)),  # v6 limits are only reported: no check on either side
     ("image_to_video", {"duration": 8, "quality": "1080p"}, "duration", INVALID),
     ("transition", {"duration": 7}, "duration", INVALID),
     ("extend", {"duration": 8, "quality": "1080p"}, "duration", INVALID),
     ("fusion", {"duration": 8, "quality": "1080p"}, "duration", INVALID),
     # quality, aspect ratio
-    ("text_to_video", {"quality": "4k"}, "quality", INVALID),
+    ("text_to_video", {"quality": "4k"}, "quality", ServerOnly(INVALID)),
     ("text_to_video", {"quality": 540}, "quality", WRONG),
-    ("text_to_video", {"aspect_ratio": "2:1"}, "aspect_ratio", INVALID),
+    ("text_to_video", {"aspect_ratio": "2:1"}, "aspect_ratio", ServerOnly(INVALID)),
     ("text_to_video", {"aspect_ratio": None}, "aspect_ratio", EMPTY),
-    ("multi_transition", {"quality": "2k"}, "quality", INVALID),
-    ("fusion", {"aspect_ratio": "21:9"}, "aspect_ratio", INVALID),
+    ("multi_transition", {"quality": "2k"}, "quality", ServerOnly(INVALID)),
+    ("fusion", {"aspect_ratio": "2:1"}, "aspect_ratio", ServerOnly(INVALID)),
     # motion mode
-    ("text_to_video", {"motion_mode": "slow"}, "motion_mode", INVALID),
+    ("text_to_video", {"motion_mode": "slow"}, "motion_mode", ServerOnly(INVALID)),
     ("text_to_video", {"motion_mode": "fast", "duration": 8}, "motion_mode", INVALID),
     ("text_to_video", {"motion_mode": "fast", "quality": "1080p"}, "motion_mode", INVALID),
     ("text_to_video", {"model": "v5", "motion_mode": "normal"}, "motion_mode", INVALID),
@@ -777,7 +792,7 @@ RULES: list[tuple[str, dict[str, Any], str, int | ClientOnly]] = [
     ("extend", {"model": "v5", "motion_mode": "normal"}, "motion_mode", INVALID),
     # style
     ("text_to_video", {"model": "v5", "style": "anime"}, "style", INVALID),
-    ("text_to_video", {"model": "v3.5", "style": "watercolor"}, "style", INVALID),
+    ("text_to_video", {"model": "v3.5", "style": "watercolor"}, "style", ServerOnly(INVALID)),
     ("image_to_video", {"style": "anime"}, "style", INVALID),
     ("extend", {"style": "anime"}, "style", INVALID),
     # seed
@@ -797,8 +812,8 @@ RULES: list[tuple[str, dict[str, Any], str, int | ClientOnly]] = [
     ("text_to_video", {"template_id": "302325299692608"}, "template_id", WRONG),
     ("text_to_video", {"template_id": 2**64}, "template_id", INVALID),
     ("text_to_video", {"template_id": 0}, "template_id", ClientOnly(ID_RANGE)),
-    ("text_to_video", {"template_id": 2**63}, "template_id", ClientOnly(ID_RANGE)),
-    ("text_to_video", {"camera_movement": "spin"}, "camera_movement", INVALID),
+    ("text_to_video", {"template_id": 2**64}, "template_id", INVALID),
+    ("text_to_video", {"camera_movement": "spin"}, "camera_movement", ServerOnly(INVALID)),
     ("image_to_video", {"camera_movement": 3}, "camera_movement", WRONG),
     # sound effect and lip sync on the generation pages
     ("text_to_video", {"sound_effect_switch": "true"}, "sound_effect_switch", WRONG),
@@ -839,7 +854,8 @@ RULES: list[tuple[str, dict[str, Any], str, int | ClientOnly]] = [
     ("image_to_video", {"img_id": True}, "img_id", WRONG),
     ("image_to_video", {"img_id": -1}, "img_id", INVALID),
     ("image_to_video", {"img_id": 0}, "img_id", ClientOnly(ID_RANGE, BAD_IMAGE)),
-    ("image_to_video", {"img_id": 2**63}, "img_id", ClientOnly(ID_RANGE, BAD_IMAGE)),
+    ("image_to_video", {"img_id": 2**64}, "img_id", INVALID),
+    ("image_to_video", {"img_id": 2**63}, "img_id", ServerOnly(BAD_IMAGE)),  # valid, unknown
     # transition frames
     ("transition", {"first_frame_img": 0}, "first_frame_img", ClientOnly(ID_RANGE, BAD_IMAGE)),
     ("transition", {"last_frame_img": "1"}, "last_frame_img", WRONG),
@@ -891,8 +907,10 @@ RULES: list[tuple[str, dict[str, Any], str, int | ClientOnly]] = [
     ("fusion", {"prompt": "@dog plays at @roomy"}, "prompt", INVALID),
     ("fusion", {"prompt": "dog plays at room"}, "prompt", INVALID),
     ("fusion", {"prompt": "@dog @room " + "p" * 2048}, "prompt", TOO_LONG),
+    ("fusion", {"image_references": [ref(7, IMAGE, "dog")], "prompt": "@dog"},
+     "image_references[0].type", WRONG),
     ("fusion", {"image_references": [ref("foreground", IMAGE, "dog")], "prompt": "@dog"},
-     "image_references[0].type", INVALID),
+     "image_references[0].type", ServerOnly(INVALID)),
     ("fusion", {"image_references": [ref("subject", IMAGE, "")], "prompt": "@dog"},
      "image_references[0].ref_name", EMPTY),
     ("fusion", {"image_references": [ref("subject", -1, "dog")], "prompt": "@dog"},
@@ -918,8 +936,8 @@ RULES: list[tuple[str, dict[str, Any], str, int | ClientOnly]] = [
     ("mask_selection", {"source_video_id": VIDEO}, "source_video_id", INVALID),
     # swap
     ("swap", {"quality": "1080p"}, "quality", INVALID),
-    ("swap", {"quality": "4k"}, "quality", INVALID),
-    ("swap", {"quality": DROP}, "quality", EMPTY),
+    ("swap", {"quality": "4k"}, "quality", ServerOnly(INVALID)),
+    ("swap", {"quality": DROP}, "quality", ServerOnly(EMPTY, client_fills=True)),
     ("swap", {"mask_id": ""}, "mask_id", EMPTY),
     ("swap", {"mask_id": 12}, "mask_id", WRONG),
     ("swap", {"keyframe_id": 0}, "keyframe_id", INVALID),
@@ -945,6 +963,9 @@ RULES: list[tuple[str, dict[str, Any], str, int | ClientOnly]] = [
     ("lip_sync", {"video_media_id": MEDIA}, "source_video_id", INVALID),
     ("lip_sync", {"source_video_id": DROP}, "source_video_id", EMPTY),
     # sound effect
+    ("mimic", {"img_id": DROP}, "img_id", EMPTY),
+    ("mimic", {"video_media_id": DROP}, "video_media_id", EMPTY),
+    ("mimic", {"img_id": "1"}, "img_id", WRONG),
     ("sound_effect", {"original_sound_switch": "yes"}, "original_sound_switch", WRONG),
     ("sound_effect", {"original_sound_switch": ""}, "original_sound_switch", WRONG),
     ("sound_effect", {"sound_effect_content": 5}, "sound_effect_content", WRONG),
@@ -953,14 +974,16 @@ RULES: list[tuple[str, dict[str, Any], str, int | ClientOnly]] = [
 ]  # fmt: skip
 
 
-def rule_id(rule: tuple[str, dict[str, Any], str, int | ClientOnly]) -> str:
+def rule_id(rule: tuple[str, dict[str, Any], str, Any]) -> str:
     kind, _, field, expected = rule
+    if isinstance(expected, ServerOnly):
+        return f"{kind}-{field}-server_only{expected.code}"
     code = expected.code if isinstance(expected, ClientOnly) else expected
     return f"{kind}-{field}-{'client_only' if isinstance(expected, ClientOnly) else code}"
 
 
 def test_rules_cover_every_kind_and_code() -> None:
-    assert {kind for kind, *_ in RULES} == set(REQUEST_KINDS)
+    assert {kind for kind, *_ in RULES} == set(KINDS)
     codes = {e for *_, e in RULES if isinstance(e, int)}
     assert codes == {EMPTY, WRONG, INVALID, TOO_LONG, NEG_TOO_LONG}
 
@@ -973,20 +996,35 @@ async def test_rule_on_both_sides(
     kind: str,
     change: dict[str, Any],
     field: str,
-    expected: int | ClientOnly,
+    expected: int | ClientOnly | ServerOnly,
 ) -> None:
     refs = register_refs(emulator)
     fields = body_of(kind, refs, change)
+    if isinstance(expected, ServerOnly):  # the client sends it; the emulator's answer tells
+        method = getattr(client.videos, METHOD[kind])
+        if expected.code == ACCEPTED or expected.client_fills:
+            job = await method(**fields)
+            sent = emulator.state.generations[job.video_id].body
+            assert sent.items() >= fields.items()
+            if expected.client_fills:  # the request class's default was sent
+                assert sent[field] == attrs.fields_dict(KINDS[kind])[field].default
+        else:
+            with pytest.raises(APIError) as api_error:
+                await method(**fields)
+            assert api_error.value.err_code == expected.code
+        reply = await raw(KINDS[kind].path, fields)
+        assert reply.err_code == expected.code, reply.body
+        return
 
     # the client refuses it before sending anything; leaving out a required keyword of the
     # method is a ValidationError naming it, as it is for build_request (batch files)
-    cls = REQUEST_KINDS[kind]
+    cls = KINDS[kind]
     required = {n for n, a in attrs.fields_dict(cls).items() if a.default is attrs.NOTHING}
     if any(v is DROP and k in required for k, v in change.items()):
         with pytest.raises(ValidationError, match=f"^{field}: is required"):
             await getattr(client.videos, METHOD[kind])(**fields)
         with pytest.raises(ValidationError) as info:
-            build_request({"kind": kind, **fields})
+            from_mapping(cls, fields)
     else:
         with pytest.raises(ValidationError) as info:
             await getattr(client.videos, METHOD[kind])(**fields)
@@ -995,7 +1033,7 @@ async def test_rule_on_both_sides(
 
     # the same JSON sent raw: the documented ErrCode, and no generation
     before = set(emulator.state.generations)
-    reply = await raw(REQUEST_KINDS[kind].path, fields)
+    reply = await raw(KINDS[kind].path, fields)
     code = expected.code if isinstance(expected, ClientOnly) else expected
     assert reply.err_code == code, reply.body
     assert emulator.state.requests[-1].err_code == (None if code == ACCEPTED else code)

@@ -7,8 +7,13 @@ mutated (fields dropped, set to valid and invalid values of every JSON type: bla
 strings, out-of-range and 64-bit integers, booleans and floats for integers, lists and objects,
 broken frames and references, unknown keys) and both must agree on accept/reject.
 
-Where they legitimately differ, the client is stricter than the service (it refuses input the
-service would take but which is surely a mistake). Each such difference is a :class:`Divergence`
+The emulator sees what the client would send (the request's JSON, defaults filled in) when the
+client accepts a body, and the raw body otherwise. Values the client does not know (a quality,
+aspect ratio, motion mode... outside its enums) are sent as written (LIVE-API.md, "Principle
+for the SDK"): the emulator refusing one of those is the service deciding, and allowed
+(:func:`service_decides`). Everywhere else, where they legitimately differ, the client is
+stricter than the service (it refuses input the service would take but which is surely a
+mistake). Each such difference is a :class:`Divergence`
 below, with its reason, a narrow test of when it applies and, where possible, a repair that
 removes it: a disagreement must be explained by divergences, and once they are repaired the two
 sides must agree again. The emulator refusing what the client accepts is never allowed: that
@@ -40,13 +45,39 @@ from pixverse_async.emulator.validation import ID_MAX, VALIDATORS, Rejection
 from pixverse_async.errors import ValidationError
 from pixverse_async.models import (
     REQUEST_KINDS,
+    AspectRatio,
+    CameraMovement,
+    FusionReferenceType,
     ImageReference,
+    MaskSelection,
+    Model,
+    MotionMode,
     MultiTransitionFrame,
-    build_request,
+    Quality,
+    Style,
+    ThinkingType,
+    to_json,
 )
+from pixverse_async.models.requests import TRANSPORT_OPTIONS
+from pixverse_async.models.requests import _from_mapping as from_mapping
 
 MAX_INT32 = 2**31 - 1
-CLIENT_MAX_ID = 2**63 - 1
+CLIENT_MAX_ID = 2**64 - 1
+KINDS: dict[str, type[Any]] = {**REQUEST_KINDS, "mask_selection": MaskSelection}
+#: Open enumerations: a value the client does not know is sent as written.
+KNOWN_VALUES: dict[str, set[str]] = {
+    name: {m.value for m in enum_cls}
+    for name, enum_cls in (
+        ("model", Model),
+        ("quality", Quality),
+        ("aspect_ratio", AspectRatio),
+        ("motion_mode", MotionMode),
+        ("style", Style),
+        ("camera_movement", CameraMovement),
+        ("thinking_type", ThinkingType),
+        ("type", FusionReferenceType),
+    )
+}
 
 # Valid bodies of every kind (several where a kind has alternative shapes).
 BASES: dict[str, list[dict[str, Any]]] = {
@@ -160,6 +191,10 @@ BASES: dict[str, list[dict[str, Any]]] = {
         {"source_video_id": 1, "audio_media_id": 2},
         {"video_media_id": 1, "lip_sync_tts_speaker_id": "Auto", "lip_sync_tts_content": "hey"},
     ],
+    "mimic": [
+        {"img_id": 1, "video_media_id": 2},
+        {"img_id": 1, "source_video_id": 2, "quality": "720p", "webhook_id": "9"},
+    ],
     "sound_effect": [
         {"source_video_id": 1},
         {"video_media_id": 1, "original_sound_switch": True, "sound_effect_content": "birds"},
@@ -172,15 +207,37 @@ BASES: dict[str, list[dict[str, Any]]] = {
 def client_verdict(kind: str, body: dict[str, Any]) -> ValidationError | None:
     """The client's answer: None when the request builds. Nothing but ValidationError escapes."""
     try:
-        build_request({"kind": kind, **copy.deepcopy(body)})
+        from_mapping(KINDS[kind], copy.deepcopy(body))
     except ValidationError as exc:
         return exc
     return None
 
 
+def sent_body(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What goes on the wire: the request's JSON when the client accepts, else ``body``."""
+    try:
+        return to_json(from_mapping(KINDS[kind], copy.deepcopy(body)))
+    except ValidationError:
+        return body
+
+
 def emulator_verdict(kind: str, body: dict[str, Any]) -> Rejection | None:
-    """The emulator's answer to the same body as JSON on the wire."""
-    return VALIDATORS[REQUEST_KINDS[kind].path](json.loads(json.dumps(body)))
+    """The emulator's answer to what the client sends, as JSON on the wire."""
+    return VALIDATORS[KINDS[kind].path](json.loads(json.dumps(sent_body(kind, body))))
+
+
+def service_decides(kind: str, body: dict[str, Any], rejection: Rejection) -> bool:
+    """The emulator refuses a value the client does not know and so sends as written."""
+    path = parse_path(rejection.field)
+    found, value = lookup(sent_body(kind, body), path)
+    name = path[-1] if path else None
+    return (
+        found
+        and isinstance(name, str)
+        and name in KNOWN_VALUES
+        and isinstance(value, str)
+        and value not in KNOWN_VALUES[name]
+    )
 
 
 # --- where the two legitimately differ -----------------------------------------------------------
@@ -239,7 +296,7 @@ ID_FIELDS = {
     "last_frame_img",
 }
 FIELD_NAMES: dict[str, set[str]] = {
-    **{kind: set(attrs.fields_dict(cls)) for kind, cls in REQUEST_KINDS.items()},  # type: ignore[arg-type]
+    **{kind: set(attrs.fields_dict(cls)) for kind, cls in KINDS.items()},
     "multi_transition[]": set(attrs.fields_dict(MultiTransitionFrame)),
     "image_references[]": set(attrs.fields_dict(ImageReference)),
 }
@@ -273,9 +330,9 @@ def _drop(*names: str) -> Repair:
 DIVERGENCES = [
     Divergence(
         "id_range",
-        "Ids are 1..2**63-1 in the client (no id is 0; NOTES: 64-bit integers, as Python and the "
-        "service's int64); the emulator reads the page's uint64 and 0..2**64-1 passes its "
-        "validation. An id that does not exist is then refused from state (400032/500008).",
+        "Ids are 1..2**64-1 in the client (no id is 0); the emulator reads the page's uint64 "
+        "and 0 passes its validation. An id that does not exist is then refused from state "
+        "(400032/500008).",
         lambda kind, body, err, path, value: (
             any(k in ID_FIELDS for k in path if isinstance(k, str))
             and is_int(value)
@@ -396,9 +453,12 @@ def explain(kind: str, body: dict[str, Any]) -> list[str]:
         client, emulator = client_verdict(kind, body), emulator_verdict(kind, body)
         if (client is None) == (emulator is None):
             return used
-        assert client is not None, (
-            f"the emulator refuses what the client accepts: {emulator} for {kind} {body!r}"
-        )
+        if client is None:
+            assert emulator is not None
+            assert service_decides(kind, body, emulator), (
+                f"the emulator refuses what the client accepts: {emulator} for {kind} {body!r}"
+            )
+            return [*used, "service_decides"]
         path = parse_path(client.field)
         value = lookup(body, path)[1]
         divergence = next(
@@ -519,6 +579,10 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "lip_sync_tts_speaker_id": st.sampled_from(["Auto", "7", "", " "]),
     "lip_sync_tts_content": st.sampled_from(["hello", "", " ", "t" * 140, "t" * 141]),
     "keyframe_id": st.sampled_from([1, 2, 0, 2**31, 2**64]),
+    "webhook_id": st.sampled_from(["1234", "", 1234]),
+    "generate_audio_switch": st.booleans() | JUNK,
+    "generate_multi_clip_switch": st.booleans(),
+    "thinking_type": st.sampled_from([*Vocab.THINKING_TYPES, "deep", ""]),
     "mask_id": st.sampled_from(["12", "", " ", 12]),
     "multi_transition": FRAMES,
     "image_references": REFS,
@@ -529,7 +593,7 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
 @st.composite
 def mutated_bodies(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     body = copy.deepcopy(draw(st.sampled_from(BASES[kind])))
-    names = sorted(attrs.fields_dict(REQUEST_KINDS[kind]))  # type: ignore[arg-type]
+    names = sorted(set(attrs.fields_dict(KINDS[kind])) - TRANSPORT_OPTIONS - {"extra_body"})
     for _ in range(draw(st.integers(0, 3))):
         action = draw(st.sampled_from(["field"] * 5 + ["any"] * 2 + ["drop"] * 2 + ["unknown"]))
         name = draw(st.sampled_from(names))
@@ -545,7 +609,7 @@ def mutated_bodies(draw: st.DrawFn, kind: str) -> dict[str, Any]:
 AGREEMENT = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@pytest.mark.parametrize("kind", list(REQUEST_KINDS))
+@pytest.mark.parametrize("kind", list(KINDS))
 @AGREEMENT
 @given(data=st.data())
 def test_client_and_emulator_agree(kind: str, data: st.DataObject) -> None:
@@ -573,8 +637,8 @@ def base(kind: str, index: int = 0, **changes: Any) -> dict[str, Any]:
 # One body per divergence (and per repair path): the client refuses it, the emulator takes it.
 DIVERGENCE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
     ("id_range", "image_to_video", base("image_to_video", img_id=0)),
-    ("id_range", "restyle", base("restyle", restyle_id=2**63)),
-    ("id_range", "image_to_video", base("image_to_video", 1, img_ids=[7, ID_MAX])),
+    ("id_range", "restyle", base("restyle", restyle_id=0)),
+    ("id_range", "image_to_video", base("image_to_video", 1, img_ids=[7, 0])),
     ("int32_counters", "text_to_video", base("text_to_video", model="v6", duration=2**31)),
     ("int32_counters", "swap", base("swap", 1, keyframe_id=2**40)),
     ("model_name", "text_to_video", base("text_to_video", model="v 6")),
@@ -632,6 +696,20 @@ def test_each_divergence_is_real_and_documented(name: str, kind: str, body: dict
         ("text_to_video", base("text_to_video", model="v6", duration=10, style="clay",
                                motion_mode="normal")),
         ("extend", base("extend", 1, model="v5.5", motion_mode="normal")),
+        # 64-bit unsigned ids (LIVE-API.md)
+        ("image_to_video", base("image_to_video", img_id=2**63)),
+        ("image_to_video", base("image_to_video", img_id=ID_MAX)),
+        # the five calls of issue 11 (the client fills nothing they give)
+        ("text_to_video", {"prompt": "x", "model": "v6", "duration": 15, "quality": "1080p",
+                           "aspect_ratio": "21:9"}),
+        ("text_to_video", {"prompt": "x", "model": "v5.5", "duration": 5, "quality": "720p",
+                           "aspect_ratio": "16:9", "generate_audio_switch": True}),
+        ("text_to_video", {"prompt": "x", "model": "v5.5", "thinking_type": "auto"}),
+        ("text_to_video", {"prompt": "x", "model": "v5", "webhook_id": "1234"}),
+        ("text_to_video", {"prompt": "x", "model": "c1", "duration": 7, "quality": "1080p",
+                           "aspect_ratio": "3:2"}),
+        # defaults filled by the client (one rule for SDK, batch line and CLI)
+        ("text_to_video", {"prompt": "a paper boat"}),
     ],
 )  # fmt: skip
 def test_accepted_by_both(kind: str, body: dict[str, Any]) -> None:
@@ -649,6 +727,8 @@ def test_accepted_by_both(kind: str, body: dict[str, Any]) -> None:
         ("transition", base("transition", sound_effect_switch=[])),
         ("sound_effect", base("sound_effect", original_sound_switch=" ")),
         ("mask_selection", base("mask_selection", keyframe_id="")),
+        # a sourced rule for a known model: v5.5 has no 10 s at 1080p
+        ("text_to_video", base("text_to_video", model="v5.5", duration=10, quality="1080p")),
         # both sides: the last frame's duration is not counted, the others are
         ("multi_transition", base("multi_transition", multi_transition=[
             {"img_id": 1, "duration": 20}, {"img_id": 2, "duration": 11}, {"img_id": 3}])),
@@ -659,3 +739,23 @@ def test_accepted_by_both(kind: str, body: dict[str, Any]) -> None:
 def test_refused_by_both(kind: str, body: dict[str, Any]) -> None:
     assert client_verdict(kind, body) is not None
     assert emulator_verdict(kind, body) is not None
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes"),
+    [
+        ("text_to_video", {"quality": "4k"}),
+        ("text_to_video", {"model": "v6", "aspect_ratio": "2:1", "motion_mode": "slow"}),
+        ("text_to_video", {"model": "v5.5", "thinking_type": "deep"}),
+        ("fusion", {"image_references": [{"type": "foreground", "img_id": 1, "ref_name": "dog"}],
+                    "prompt": "@dog"}),
+        ("swap", {"quality": "1440p"}),
+    ],
+)  # fmt: skip
+def test_unknown_values_are_sent_and_the_service_decides(
+    kind: str, changes: dict[str, Any]
+) -> None:
+    body = base(kind, **changes)
+    assert client_verdict(kind, body) is None  # sent as written
+    rejection = emulator_verdict(kind, body)
+    assert rejection is not None and service_decides(kind, body, rejection)

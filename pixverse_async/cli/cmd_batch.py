@@ -23,7 +23,7 @@ import attrs
 
 from ..errors import ValidationError
 from ..journal import Journal, JournalState
-from ..models import GenerationRequest, MaskSelection, build_request
+from ..models import GenerationRequest, build_request
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
 from .cmd_dry_run import run_dry_run
 from .cmd_gallery import add_arguments as add_gallery_arguments
@@ -40,10 +40,7 @@ JOURNAL_SUFFIX = ".journal.sqlite"
 def _parse_line(data: Any) -> GenerationRequest:
     if isinstance(data, dict) and data.get("kind") in GENERATE_KINDS:
         data = {**data, "kind": GENERATE_KINDS[data["kind"]]}
-    request = build_request(data)
-    if isinstance(request, MaskSelection):
-        raise ValidationError("kind", "mask_selection is not a generation: use `pixverse mask`")
-    return request
+    return build_request(data)
 
 
 @attrs.frozen

@@ -19,7 +19,8 @@ from typing import Any
 
 import attrs
 
-from ..models import REQUEST_KINDS
+from ..models import REQUEST_KINDS, MaskSelection
+from ..models.requests import TRANSPORT_OPTIONS
 from .sources import IMAGE_ID_FIELDS, MEDIA_ID_FIELDS
 
 #: ``pixverse generate <name>`` → the request kind it builds.
@@ -34,15 +35,13 @@ GENERATE_KINDS: dict[str, str] = {
     "swap": "swap",
     "lip-sync": "lip_sync",
     "sound-effect": "sound_effect",
+    "mimic": "mimic",
 }
 
-#: Values the command fills in for required fields left out (the cheapest common choice).
-CLI_DEFAULTS: dict[str, Any] = {
-    "model": "v5",
-    "duration": 5,
-    "quality": "540p",
-    "aspect_ratio": "16:9",
-}
+#: Every request class the command line builds, by kind (generations, and mask selection).
+CLI_KINDS: dict[str, type[Any]] = {**REQUEST_KINDS, MaskSelection.kind: MaskSelection}
+#: Request fields that are no command-line options (the call's own options).
+_NOT_OPTIONS = TRANSPORT_OPTIONS | {"extra_body"}
 
 _DEST_PREFIX = "field__"
 _TRUE = {"true", "yes", "on", "1"}
@@ -105,9 +104,10 @@ def _members(hint: Any) -> tuple[Any, ...]:
 
 def _option_for(field: attrs.Attribute[Any], hint: Any) -> FieldOption:
     members = _members(hint)
+    # Defaults live in the request classes (one rule for the SDK, batch lines and this
+    # command): an option left out is not sent to the class, which fills it.
     required = field.default is attrs.NOTHING
-    default = CLI_DEFAULTS.get(field.name) if required else None
-    required = required and default is None
+    default = None if required else field.default
     enums = [m for m in members if isinstance(m, type) and issubclass(m, enum.Enum)]
     parse: Callable[[str], Any] = str
     choices: tuple[str, ...] | None = None
@@ -149,19 +149,19 @@ def _option_for(field: attrs.Attribute[Any], hint: Any) -> FieldOption:
 def field_options(cls: type[Any]) -> list[FieldOption]:
     """The options of a request class, in field order."""
     hints = typing.get_type_hints(cls)
-    return [_option_for(f, hints[f.name]) for f in attrs.fields(cls)]
+    return [_option_for(f, hints[f.name]) for f in attrs.fields(cls) if f.name not in _NOT_OPTIONS]
 
 
 def add_field_options(parser: argparse.ArgumentParser, kind: str) -> None:
     """Add one option per field of request ``kind``; :func:`fields_from_args` reads them."""
-    cls = REQUEST_KINDS[kind]
+    cls = CLI_KINDS[kind]
     group = parser.add_argument_group(f"{cls.__name__} fields")
     for opt in field_options(cls):
         kwargs: dict[str, Any] = {
             "dest": opt.dest,
             "type": opt.parse,
             "required": opt.required,
-            "default": opt.default,
+            "default": None,
             "help": opt.help,
             "metavar": opt.name.upper(),
         }

@@ -23,6 +23,7 @@ from ..constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, Paths, VideoSt
 from .clock import EmulatorClock
 from .credits import PriceTable, cost_answer
 from .faults import FaultConfig, answer_with_fault
+from .live_routes import CREDIT_KEY_PATHS, LiveRoutes
 from .media_faults import MediaFaults
 from .responses import (
     ErrorResponse,
@@ -136,8 +137,10 @@ class EmulatorApp:
 
     def build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=1024 * 1024)
+        self.live = LiveRoutes(self)
         json_routes: dict[str, Handler] = {
             Paths.MASK_SELECTION: self.mask_selection,
+            **self.live.json_routes(),
         }
         for path in VALIDATORS:
             app.router.add_post(path, json_routes.get(path, self.generate))
@@ -147,6 +150,7 @@ class EmulatorApp:
         app.router.add_get(Paths.RESTYLE_LIST, self.restyle_list)
         app.router.add_get("/media/videos/{name}", self.serve_video)
         UploadRoutes(self).add_to(app)
+        self.live.add_to(app)
         return app
 
     # Middleware: records, authentication, faults ------------------------------------------
@@ -157,6 +161,7 @@ class EmulatorApp:
             return await handler(request)
         trace_id = request.headers.get(TRACE_ID_HEADER)
         record = RequestRecord(request.method, request.path, trace_id)
+        record.headers = {k: v for k, v in request.headers.items() if k.lower() != "api-key"}
         self.state.requests.append(record)
         response = await self._checked(request, handler, record)
         record.status = response.status
@@ -252,10 +257,16 @@ class EmulatorApp:
         body, bad = await self._json_body(request)
         if bad is not None:
             return bad
+        api_key: str = request.headers[API_KEY_HEADER]
+        paths = (*CREDIT_KEY_PATHS, *self.config.credit_field_paths)
+        cost_key = "credit" if request.path in paths else "credits"
+        earlier = self.live.earlier_video(api_key, request.headers.get(TRACE_ID_HEADER))
+        if earlier is not None:  # a reused trace id generates no second video
+            first = self.state.generations[earlier]
+            return envelope({"video_id": first.video_id, cost_key: first.credits})
         refused = self._admit(request, body)
         if refused is not None:
             return refused
-        api_key: str = request.headers[API_KEY_HEADER]
         now = self._loop_time()
         if self.state.in_flight(api_key, now) >= self.config.max_concurrent_generations:
             return error(ErrCode.CONCURRENCY_LIMIT, "concurrent generation limit reached")
@@ -297,8 +308,8 @@ class EmulatorApp:
             url=self._video_url(generation),
             size=len(render(generation.quality, generation.duration)),
         )
-        field_name = "credit" if request.path in self.config.credit_field_paths else "credits"
-        return envelope({"video_id": video_id, **cost_answer(credits, field_name=field_name)})
+        self.live.remember(api_key, generation.trace_id, generation.video_id)
+        return envelope({"video_id": video_id, **cost_answer(credits, field_name=cost_key)})
 
     def _outcome(self, body: dict[str, Any]) -> str:
         text = " ".join(

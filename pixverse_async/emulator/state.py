@@ -43,6 +43,8 @@ class RequestRecord:
     err_code: int | None = None
     fault: str | None = None
     at: float = field(default_factory=time.monotonic)
+    #: The request's headers but the API key (for tests of extra headers).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -41,12 +41,17 @@ Decisions (where the pages are silent or contradict themselves)
   the wrong type (400013), as the client sees it (a blank string is no integer).
 * Unknown keys are ignored, as the live service does. ``camera_movement`` is checked on text-
   and image-to-video only (NOTES); on other pages it is an unknown key.
-* Models: any non-empty string is accepted (v5.5, v6...). Model-specific rules apply only to
-  the known models ``Vocab.MODELS``: duration must be 5 or 8; ``style`` only on v3.5;
-  ``motion_mode`` (any value) not on v5. For an unknown model the duration need only be a
-  positive integer. Model-independent rules always apply: quality and aspect ratio
-  vocabularies, 1080p has no 8 s and no fast motion, fast motion only with 5 s, the style
-  vocabulary.
+* Models: any non-empty string is accepted (v6, c1, ...). Model-specific rules are one row per
+  model in ``MODEL_LIMITS`` (LIVE-API.md and NOTES.md): durations (5/8; 5/8/10 on v5.5), the
+  durations 1080p keeps, where fast motion works, the fields a model does not take (motion
+  mode on v5, style past v3.5, the v5.5 fields before v5.5). A model without a row (v6, c1,
+  unknown) only needs a positive integer duration. The vocabularies (quality, aspect ratio
+  with the reported 3:2, 2:3, 21:9, styles, thinking types) always apply.
+* ``webhook_id`` is a string; ``generate_audio_switch`` and ``generate_multi_clip_switch``
+  are booleans; ``thinking_type`` is enabled, disabled or auto.
+* Mimic (motion control): ``img_id`` and exactly one of ``video_media_id`` /
+  ``source_video_id``; image template: a non-empty ``img_ids`` and a ``template_id``; the
+  reported upscale endpoint: one video source (its fields are not published).
 * Transition: only prompt, model, duration, quality, first_frame_img, last_frame_img are
   required; the switches are optional booleans (NOTES). Extend and fusion keep their pages'
   required lists, ``seed`` included.
@@ -288,7 +293,14 @@ _ASPECT_RATIO = _Field("aspect_ratio", _one_of(Vocab.ASPECT_RATIOS), required=Tr
 _MOTION_MODE = _Field("motion_mode", _one_of(Vocab.MOTION_MODES))
 _STYLE = _Field("style", _one_of(Vocab.STYLES))
 _TEMPLATE_ID = _Field("template_id", _ident)
+_TEMPLATE_ID_REQUIRED = _Field("template_id", _ident, required=True)
 _CAMERA_MOVEMENT = _Field("camera_movement", _one_of(Vocab.CAMERA_MOVEMENTS))
+_WEBHOOK_ID = _Field("webhook_id", _string())  # a string (LIVE-API.md, "Webhooks")
+_V5_5 = (  # the v5.5 fields (LIVE-API.md); which models take them is MODEL_LIMITS' rule
+    _Field("generate_audio_switch", _boolean),
+    _Field("generate_multi_clip_switch", _boolean),
+    _Field("thinking_type", _one_of(Vocab.THINKING_TYPES)),
+)
 
 
 def _seed(required: bool = False) -> _Field:
@@ -327,42 +339,82 @@ def _exactly_one(first: str, second: str) -> _Rule:
 _ONE_VIDEO = _exactly_one("source_video_id", "video_media_id")
 
 
-def _known_model(body: Mapping[str, object]) -> str | None:
+@dataclass(frozen=True)
+class _ModelLimits:
+    """One model's limits as PixVerse's pages state them; ``None``: not stated, not checked."""
+
+    durations: tuple[int, ...] | None = None
+    durations_1080p: tuple[int, ...] | None = None
+    fast_durations: tuple[int, ...] | None = None
+    fast_at_1080p: bool | None = None
+    allowed: tuple[str, ...] = ()  # fields the pages name for this model
+    refused: tuple[str, ...] = ()  # fields the pages say this model does not take
+
+
+_V5_5_FIELDS = ("generate_audio_switch", "generate_multi_clip_switch", "thinking_type")
+_V4_ERA = _ModelLimits((5, 8), (5,), (5,), False, refused=("style", *_V5_5_FIELDS))
+
+#: Model-specific rules, one row per model (LIVE-API.md "Models and their limits"; NOTES.md).
+#: v6 and c1 have pages but only reported limits: no row, accepted as sent.
+MODEL_LIMITS: Final[Mapping[str, _ModelLimits]] = {
+    "v3.5": _ModelLimits((5, 8), (5,), (5,), False, refused=_V5_5_FIELDS),
+    "v4": _V4_ERA,
+    "v4.5": _V4_ERA,
+    "v5": _ModelLimits((5, 8), (5,), refused=("motion_mode", "style", *_V5_5_FIELDS)),
+    "v5.5": _ModelLimits((5, 8, 10), (5, 8), allowed=_V5_5_FIELDS, refused=("style",)),
+    "v5.6": _ModelLimits(allowed=("generate_audio_switch",), refused=("style",)),
+}
+
+
+def _limits(body: Mapping[str, object]) -> tuple[str, _ModelLimits] | None:
     model = body.get("model")
-    return model if isinstance(model, str) and model in Vocab.MODELS else None
+    if isinstance(model, str) and model in MODEL_LIMITS:
+        return model, MODEL_LIMITS[model]
+    return None
 
 
 def _duration_rule(body: Mapping[str, object]) -> Rejection | None:
+    found = _limits(body)
+    if found is None:
+        return None
+    model, limits = found
     duration = body.get("duration")
-    model = _known_model(body)
-    if model is not None and duration not in Vocab.DURATIONS:
+    if limits.durations is not None and duration not in limits.durations:
         return _invalid(
             "duration",
-            f"must be one of {_choices(Vocab.DURATIONS)} for model {model}, got {_show(duration)}",
+            f"must be one of {_choices(limits.durations)} for model {model}, got {_show(duration)}",
         )
-    if body.get("quality") == "1080p" and duration == 8:
-        return _invalid("duration", "1080p does not support 8 s")
+    if (
+        body.get("quality") == "1080p"
+        and limits.durations_1080p is not None
+        and duration not in limits.durations_1080p
+    ):
+        return _invalid("duration", f"1080p does not support {_show(duration)} s on {model}")
+    return None
+
+
+def _feature_rule(body: Mapping[str, object]) -> Rejection | None:
+    """Fields a model does not take (motion mode on v5, style past v3.5, v5.5's fields)."""
+    found = _limits(body)
+    if found is None:
+        return None
+    model, limits = found
+    for name in limits.refused:
+        value = body.get(name)
+        if not _absent(value) and value is not False:
+            return _invalid(name, f"is not supported on model {model}")
     return None
 
 
 def _motion_rule(body: Mapping[str, object]) -> Rejection | None:
-    motion = body.get("motion_mode")
-    if _absent(motion):
+    found = _limits(body)
+    if body.get("motion_mode") != "fast" or found is None:
         return None
-    if _known_model(body) == "v5":
-        return _invalid("motion_mode", "is not supported on model v5")
-    if motion == "fast":
-        if body.get("quality") == "1080p":
-            return _invalid("motion_mode", "fast is not supported with 1080p")
-        if body.get("duration") != 5:
-            return _invalid("motion_mode", "fast is only available with duration 5")
-    return None
-
-
-def _style_rule(body: Mapping[str, object]) -> Rejection | None:
-    model = _known_model(body)
-    if not _absent(body.get("style")) and model is not None and model != "v3.5":
-        return _invalid("style", f"is only supported on model v3.5, not {model}")
+    model, limits = found
+    if body.get("quality") == "1080p" and limits.fast_at_1080p is False:
+        return _invalid("motion_mode", f"fast is not supported with 1080p on {model}")
+    if limits.fast_durations is not None and body.get("duration") not in limits.fast_durations:
+        return _invalid("motion_mode", f"fast is only available with duration 5 on {model}")
     return None
 
 
@@ -497,7 +549,7 @@ class _Endpoint:
         return None
 
 
-_GENERATION_RULES = (_duration_rule, _motion_rule, _style_rule, _lip_sync_switch_rule)
+_GENERATION_RULES = (_duration_rule, _feature_rule, _motion_rule, _lip_sync_switch_rule)
 
 VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
     Paths.TEXT_TO_VIDEO: _Endpoint(
@@ -514,6 +566,8 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _TEMPLATE_ID,
             _CAMERA_MOVEMENT,
             *_EXTRAS,
+            *_V5_5,
+            _WEBHOOK_ID,
         ),
         _GENERATION_RULES,
     ),
@@ -532,6 +586,8 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _TEMPLATE_ID,
             _CAMERA_MOVEMENT,
             *_EXTRAS,
+            *_V5_5,
+            _WEBHOOK_ID,
         ),
         (_exactly_one("img_id", "img_ids"), *_GENERATION_RULES),
     ),
@@ -546,14 +602,17 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _Field("first_frame_img", _ident, required=True),
             _Field("last_frame_img", _ident, required=True),
             *_EXTRAS,
+            *_V5_5,
+            _WEBHOOK_ID,
         ),
-        (_duration_rule, _motion_rule, _lip_sync_switch_rule),
+        _GENERATION_RULES,
     ),
     Paths.MULTI_TRANSITION: _Endpoint(
         (
             _Field("multi_transition", _multi_transition, required=True),
             _MODEL,
             _QUALITY,
+            _WEBHOOK_ID,
         ),
     ),
     Paths.EXTEND: _Endpoint(
@@ -567,8 +626,9 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _MODEL,
             _MOTION_MODE,
             _STYLE,
+            _WEBHOOK_ID,
         ),
-        (_ONE_VIDEO, _duration_rule, _motion_rule, _style_rule),
+        (_ONE_VIDEO, _duration_rule, _feature_rule, _motion_rule),
     ),
     Paths.FUSION: _Endpoint(
         (
@@ -579,8 +639,29 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _QUALITY,
             _ASPECT_RATIO,
             _seed(required=True),
+            _WEBHOOK_ID,
         ),
         (_mentions_rule, _duration_rule),
+    ),
+    Paths.MIMIC: _Endpoint(
+        (
+            _Field("img_id", _ident, required=True),
+            _QUALITY,
+            _VIDEO_MEDIA_ID,
+            _SOURCE_VIDEO_ID,
+            _WEBHOOK_ID,
+        ),
+        (_exactly_one("video_media_id", "source_video_id"),),
+    ),
+    Paths.VIDEO_UPSCALE: _Endpoint(  # reported only: the emulator asks for one video source
+        (_SOURCE_VIDEO_ID, _VIDEO_MEDIA_ID, _WEBHOOK_ID),
+        (_ONE_VIDEO,),
+    ),
+    Paths.IMAGE_TEMPLATE: _Endpoint(
+        (
+            _Field("img_ids", _list_of(_ident), required=True),
+            _TEMPLATE_ID_REQUIRED,
+        ),
     ),
     Paths.RESTYLE: _Endpoint(
         (
@@ -589,6 +670,7 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _Field("restyle_id", _ident),
             _Field("restyle_prompt", _PROMPT),
             _seed(),
+            _WEBHOOK_ID,
         ),
         (_ONE_VIDEO, _exactly_one("restyle_id", "restyle_prompt")),
     ),
@@ -608,6 +690,7 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _Field("mask_id", _string(), required=True),
             _Field("img_id", _ident, required=True),
             _Field("quality", _one_of(Vocab.SWAP_QUALITIES), required=True),
+            _WEBHOOK_ID,
         ),
         (_ONE_VIDEO,),
     ),
@@ -618,6 +701,7 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _Field("audio_media_id", _ident),
             _TTS_SPEAKER,
             _TTS_CONTENT,
+            _WEBHOOK_ID,
         ),
         (_ONE_VIDEO, _audio_or_tts_rule),
     ),
@@ -627,6 +711,7 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _VIDEO_MEDIA_ID,
             _Field("original_sound_switch", _boolean),
             _SOUND_EFFECT_CONTENT,
+            _WEBHOOK_ID,
         ),
         (_ONE_VIDEO,),
     ),
@@ -676,6 +761,9 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     Paths.SWAP: (*_VIDEO_SOURCES, ("img_id", RefKind.IMAGE)),
     Paths.LIP_SYNC: (*_VIDEO_SOURCES, ("audio_media_id", RefKind.MEDIA_AUDIO)),
     Paths.SOUND_EFFECT: _VIDEO_SOURCES,
+    Paths.MIMIC: (("img_id", RefKind.IMAGE), *_VIDEO_SOURCES),
+    Paths.IMAGE_TEMPLATE: (("img_ids[]", RefKind.IMAGE), ("template_id", RefKind.TEMPLATE)),
+    Paths.VIDEO_UPSCALE: _VIDEO_SOURCES,
 }
 """Per path, ``(pattern, kind)`` pairs; ``name[]`` walks a list, ``a[].b`` a list of objects."""
 

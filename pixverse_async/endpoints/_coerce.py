@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ..errors import ValidationError
+from ..models import missing_fields
 
 T = TypeVar("T")
 
@@ -14,8 +15,8 @@ T = TypeVar("T")
 def coerce_request(cls: type[T], request: T | None, fields: dict[str, Any]) -> T:
     """``request`` as it is, or ``cls(**fields)``; never both.
 
-    A missing required field or an unknown one is a :class:`ValidationError` naming it, like
-    every other rule, rather than Python's ``TypeError``.
+    A missing required field or an unknown one is a :class:`ValidationError` naming it (every
+    missing one at once), like every other rule, rather than Python's ``TypeError``.
     """
     if request is not None:
         if fields:
@@ -23,14 +24,17 @@ def coerce_request(cls: type[T], request: T | None, fields: dict[str, Any]) -> T
         if not isinstance(request, cls):
             raise TypeError(f"expected {cls.__name__}, got {type(request).__name__}")
         return request
-    known, needed = _names(cls)
-    if not needed <= fields.keys() or not known >= fields.keys():
+    try:
+        return cls(**fields)
+    except TypeError:  # a missing or unknown keyword: say which, as a ValidationError
+        known, _needed = _names(cls)
         for name in fields:
             if name not in known:
-                raise ValidationError(name, f"is not a field of {cls.__name__}")
-        for name in sorted(needed - fields.keys()):
-            raise ValidationError(name, "is required")
-    return cls(**fields)
+                raise ValidationError(name, f"is not a field of {cls.__name__}") from None
+        missing = missing_fields(cls, fields)
+        if missing is not None:
+            raise missing from None
+        raise
 
 
 _NAMES: dict[type[Any], tuple[frozenset[str], frozenset[str]]] = {}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import attrs
 
 from ..constants import Paths
 from ..downloads import DOWNLOAD_TIMEOUT, destination_for, download_to
-from ..errors import PixVerseError, ValidationError
+from ..errors import PixVerseError, SubmissionUnknownError, ValidationError
 from ..jobs import GenerationJob, PollPolicy
 from ..models import (
     Extend,
@@ -20,7 +22,9 @@ from ..models import (
     LipSync,
     MaskSelection,
     MaskSelectionResult,
+    Mimic,
     MultiTransition,
+    PaidRequest,
     Restyle,
     SoundEffect,
     Swap,
@@ -33,19 +37,31 @@ from ..models import (
 from ..options import RequestOptions, Timeout, merge_query, request_options
 from ..session import Session
 from ._coerce import coerce_request
+from ._typed import generation_method
+
+_P = TypeVar("_P", bound=PaidRequest)
+_CALL_OPTIONS = frozenset({"timeout", "max_retries", "extra_headers", "extra_body"})
+
+
+def _with_call_options(request: _P, given: dict[str, Any]) -> _P:
+    """``request`` with the per-call options given to the method (validated like fields)."""
+    options = {k: v for k, v in given.items() if v is not None}
+    return attrs.evolve(request, **options) if options else request
 
 
 class Videos:
     """``client.videos``: submit generations, read their status.
 
-    Every generation method takes either a request object or its fields as keywords and
-    returns a :class:`~pixverse_async.jobs.GenerationJob` once the service accepted it.
+    Every generation method takes either a request object or its fields as keywords (typed:
+    the method has the request class's signature) and returns a
+    :class:`~pixverse_async.jobs.GenerationJob` once the service accepted it. Each also takes
+    the per-call options ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_body``.
 
     Example::
 
         job = await client.videos.text_to_video(
             prompt="a paper boat on a stream", model="v5", duration=5, quality="540p",
-            aspect_ratio="16:9")
+            aspect_ratio="16:9", timeout=30)
         video = await job.wait()
     """
 
@@ -53,27 +69,62 @@ class Videos:
         self._session = session
         self.poll = poll
 
+    text_to_video = generation_method(TextToVideo)
+    image_to_video = generation_method(ImageToVideo)
+    transition = generation_method(Transition)
+    multi_transition = generation_method(MultiTransition)
+    extend = generation_method(Extend)
+    fusion = generation_method(Fusion)
+    restyle = generation_method(Restyle)
+    swap = generation_method(Swap)
+    lip_sync = generation_method(LipSync)
+    sound_effect = generation_method(SoundEffect)
+    mimic = generation_method(Mimic)
+
+    async def _generate(
+        self, cls: type[GenerationRequest], request: Any = None, /, **fields: Any
+    ) -> GenerationJob:
+        """The one body of every generation method (see :mod:`._typed`)."""
+        if request is None:
+            return await self.submit(coerce_request(cls, None, fields))
+        if not fields.keys() <= _CALL_OPTIONS:
+            raise TypeError(f"pass either a {cls.__name__} or its fields as keywords, not both")
+        if not isinstance(request, cls):
+            raise TypeError(f"expected {cls.__name__}, got {type(request).__name__}")
+        return await self.submit(request, **fields)
+
     async def submit(
         self,
         request: GenerationRequest,
         *,
+        timeout: Timeout | None = None,
         max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         trace_id: str | None = None,
     ) -> GenerationJob:
         """Submit any generation request object; the service charges for it once accepted.
 
         Retried only when the service certainly did not act on it (see README, "Retries");
-        an ambiguous failure raises :class:`~pixverse_async.errors.SubmissionUnknownError`.
+        an ambiguous failure raises :class:`~pixverse_async.errors.SubmissionUnknownError`
+        (see :meth:`resend`). The per-call options override the request's own.
         """
-        if isinstance(request, MaskSelection):
-            raise ValidationError("kind", "mask selection is not a generation: use select_mask()")
-        resp = await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id)
+        if timeout is not None or max_retries is not None or extra_headers or extra_body:
+            given = {
+                "timeout": timeout,
+                "max_retries": max_retries,
+                "extra_headers": extra_headers,
+                "extra_body": {**(request.extra_body or {}), **extra_body} if extra_body else None,
+            }
+            request = _with_call_options(request, given)
+        resp = await self._submit_raw(request, max_retries=None, trace_id=trace_id)
         result = from_json(GenerationResult, resp)
         return GenerationJob(self, result.video_id, credits=result.credits, request=request)
 
     async def _submit_raw(
         self, request: GenerationRequest, *, max_retries: int | None, trace_id: str | None
     ) -> Any:
+        """The service's ``Resp`` to ``request`` (the job runner journals around this)."""
         return await self._session.request(
             "POST",
             request.path,
@@ -81,7 +132,71 @@ class Videos:
             paid=True,
             max_retries=max_retries,
             trace_id=trace_id,
+            options=request.options(),
         )
+
+    async def generate(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> GenerationJob:
+        """Call a generation endpoint the SDK does not type yet, as written.
+
+        ``body`` is sent as the JSON body, unchecked; the answer must carry a ``video_id``
+        (and ``credit`` or ``credits``), as every PixVerse generation does. The job polls and
+        downloads like any other. For the reported upscale, avatar and modify endpoints
+        (LIVE-API.md), whose fields are not published.
+
+        Example::
+
+            job = await client.videos.generate(
+                "/openapi/v2/video/upscale/generate", {"source_video_id": video.id})
+            upscaled = await job.wait()
+        """
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValidationError("path", "must be an API path starting with /", path)
+        if not isinstance(body, Mapping):
+            raise ValidationError("body", f"must be a mapping (got {type(body).__name__})")
+        resp = await self._session.request(
+            "POST",
+            path,
+            json_body=dict(body),
+            paid=True,
+            options=RequestOptions(
+                timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
+            ),
+        )
+        result = from_json(GenerationResult, resp)
+        return GenerationJob(self, result.video_id, credits=result.credits, request=dict(body))
+
+    async def resend(self, error: SubmissionUnknownError) -> GenerationJob:
+        """Opt-in recovery of an ambiguous submit: send it again with the *same* trace id.
+
+        PixVerse's pages (LIVE-API.md, "Ai-trace-id": FAQ and every guide page) say that a
+        reused ``Ai-trace-id`` "won't get a new video generated", so resending the same body
+        under the same id should not start (nor charge) a second generation. What the service
+        answers to such a resend is not published: the emulator answers the first video's id;
+        the live service may instead answer an error, which is raised. The SDK never resends
+        on its own.
+
+        Example::
+
+            try:
+                job = await client.videos.text_to_video(prompt="a kite", model="v5")
+            except SubmissionUnknownError as exc:
+                job = await client.videos.resend(exc)
+        """
+        if error.request is None:
+            raise ValidationError("error", "the failed call had no JSON body to resend")
+        resp = await self._session.request(
+            "POST", error.path, json_body=error.request, paid=True, trace_id=error.trace_id
+        )
+        result = from_json(GenerationResult, resp)
+        return GenerationJob(self, result.video_id, credits=result.credits, request=error.request)
 
     async def _status_raw(
         self, video_id: int, options: RequestOptions | None = None
@@ -91,88 +206,18 @@ class Videos:
         )
         return from_json(Video, raw), raw
 
-    async def text_to_video(
-        self, request: TextToVideo | None = None, /, **fields: Any
-    ) -> GenerationJob:
-        """Text-to-video (``POST /openapi/v2/video/text/generate``).
-
-        Takes a :class:`~pixverse_async.models.TextToVideo` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(TextToVideo, request, fields))
-
-    async def image_to_video(
-        self, request: ImageToVideo | None = None, /, **fields: Any
-    ) -> GenerationJob:
-        """Image-to-video from an uploaded image (``POST /openapi/v2/video/img/generate``).
-
-        Takes a :class:`~pixverse_async.models.ImageToVideo` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(ImageToVideo, request, fields))
-
-    async def transition(
-        self, request: Transition | None = None, /, **fields: Any
-    ) -> GenerationJob:
-        """First-to-last-frame transition (``POST /openapi/v2/video/transition/generate``).
-
-        Takes a :class:`~pixverse_async.models.Transition` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(Transition, request, fields))
-
-    async def multi_transition(
-        self, request: MultiTransition | None = None, /, **fields: Any
-    ) -> GenerationJob:
-        """A video through 2 to 7 keyframes (``POST .../multi_transition/generate``).
-
-        Takes a :class:`~pixverse_async.models.MultiTransition` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(MultiTransition, request, fields))
-
-    async def extend(self, request: Extend | None = None, /, **fields: Any) -> GenerationJob:
-        """Extend a generated or uploaded video (``POST /openapi/v2/video/extend/generate``).
-
-        Takes a :class:`~pixverse_async.models.Extend` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(Extend, request, fields))
-
-    async def fusion(self, request: Fusion | None = None, /, **fields: Any) -> GenerationJob:
-        """Reference-to-video from subject and background images (``POST .../fusion/generate``).
-
-        Takes a :class:`~pixverse_async.models.Fusion` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(Fusion, request, fields))
-
-    async def restyle(self, request: Restyle | None = None, /, **fields: Any) -> GenerationJob:
-        """Restyle a video with an effect or a prompt (``POST /openapi/v2/video/restyle/generate``).
-
-        Takes a :class:`~pixverse_async.models.Restyle` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(Restyle, request, fields))
-
-    async def swap(self, request: Swap | None = None, /, **fields: Any) -> GenerationJob:
-        """Swap a masked object for an image (``POST /openapi/v2/video/swap/generate``).
-
-        Takes a :class:`~pixverse_async.models.Swap` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(Swap, request, fields))
-
-    async def lip_sync(self, request: LipSync | None = None, /, **fields: Any) -> GenerationJob:
-        """Lip-sync a video to audio or TTS (``POST /openapi/v2/video/lip_sync/generate``).
-
-        Takes a :class:`~pixverse_async.models.LipSync` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(LipSync, request, fields))
-
-    async def sound_effect(
-        self, request: SoundEffect | None = None, /, **fields: Any
-    ) -> GenerationJob:
-        """Add sound effects to a video (``POST /openapi/v2/video/sound_effect/generate``).
-
-        Takes a :class:`~pixverse_async.models.SoundEffect` or its fields as keywords.
-        """
-        return await self.submit(coerce_request(SoundEffect, request, fields))
-
     async def select_mask(
-        self, request: MaskSelection | None = None, /, **fields: Any
+        self,
+        request: MaskSelection | None = None,
+        /,
+        *,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        source_video_id: int | None = None,
+        video_media_id: int | None = None,
+        keyframe_id: int | None = None,
     ) -> MaskSelectionResult:
         """Find swappable objects in a video (``POST /openapi/v2/video/mask/selection``).
 
@@ -186,8 +231,28 @@ class Videos:
                 video_media_id=media.media_id, keyframe_id=masks.keyframe_id,
                 mask_id=masks.mask_info[0].mask_id, img_id=image.img_id, quality="540p")
         """
+        fields = {
+            k: v
+            for k, v in (
+                ("source_video_id", source_video_id),
+                ("video_media_id", video_media_id),
+                ("keyframe_id", keyframe_id),
+            )
+            if v is not None
+        }
         req = coerce_request(MaskSelection, request, fields)
-        resp = await self._session.request("POST", req.path, json_body=to_json(req), paid=True)
+        req = _with_call_options(
+            req,
+            {
+                "timeout": timeout,
+                "max_retries": max_retries,
+                "extra_headers": extra_headers,
+                "extra_body": extra_body,
+            },
+        )
+        resp = await self._session.request(
+            "POST", req.path, json_body=to_json(req), paid=True, options=req.options()
+        )
         return from_json(MaskSelectionResult, resp)
 
     async def download(

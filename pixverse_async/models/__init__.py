@@ -1,9 +1,11 @@
 """The data the SDK sends and receives: enums, validated requests, responses, one converter.
 
-Models know nothing of the session: build a request (validated on construction), turn it into
-a JSON body with :func:`to_json`, and read an answer's ``Resp`` with :func:`from_json`.
+The public home of these names is :mod:`pixverse_async.types`; this package holds their
+implementation. Models know nothing of the session: build a request (validated on
+construction), turn it into a JSON body with :func:`to_json`, and read an answer's ``Resp``
+with :func:`from_json`.
 
->>> from pixverse_async.models import ImageToVideo, to_json
+>>> from pixverse_async.types import ImageToVideo, to_json
 >>> to_json(ImageToVideo(img_id=1, prompt="the cat yawns", model="v5", duration=5,
 ...                      quality="540p"))
 {'prompt': 'the cat yawns', 'model': 'v5', 'duration': 5, 'quality': '540p', 'img_id': 1}
@@ -20,6 +22,7 @@ from .enums import (
     MotionMode,
     Quality,
     Style,
+    ThinkingType,
     VideoStatus,
 )
 from .requests import (
@@ -28,12 +31,15 @@ from .requests import (
     Fusion,
     GenerationRequest,
     ImageReference,
+    ImageTemplate,
     ImageToVideo,
     LipSync,
     MaskSelection,
+    Mimic,
     MultiTransition,
     MultiTransitionFrame,
     PageQuery,
+    PaidRequest,
     Restyle,
     RestyleListQuery,
     SoundEffect,
@@ -41,11 +47,15 @@ from .requests import (
     Swap,
     TextToVideo,
     Transition,
+    VideoGeneration,
     build_request,
+    missing_fields,
 )
 from .responses import (
     Balance,
     GenerationResult,
+    ImageResult,
+    ImageTemplateResult,
     ImageUpload,
     MaskInfo,
     MaskSelectionResult,
@@ -56,6 +66,7 @@ from .responses import (
     SpeakerPage,
     Video,
 )
+from .rules import MODEL_RULES, ModelRules, check_model
 
 __all__ = [
     # enums
@@ -66,6 +77,7 @@ __all__ = [
     "MotionMode",
     "Quality",
     "Style",
+    "ThinkingType",
     "VideoStatus",
     # requests
     "REQUEST_KINDS",
@@ -73,12 +85,15 @@ __all__ = [
     "Fusion",
     "GenerationRequest",
     "ImageReference",
+    "ImageTemplate",
     "ImageToVideo",
     "LipSync",
     "MaskSelection",
+    "Mimic",
     "MultiTransition",
     "MultiTransitionFrame",
     "PageQuery",
+    "PaidRequest",
     "Restyle",
     "RestyleListQuery",
     "SoundEffect",
@@ -86,10 +101,18 @@ __all__ = [
     "Swap",
     "TextToVideo",
     "Transition",
+    "VideoGeneration",
     "build_request",
+    "missing_fields",
+    # model rules
+    "MODEL_RULES",
+    "ModelRules",
+    "check_model",
     # responses
     "Balance",
     "GenerationResult",
+    "ImageResult",
+    "ImageTemplateResult",
     "ImageUpload",
     "MaskInfo",
     "MaskSelectionResult",

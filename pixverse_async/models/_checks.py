@@ -11,10 +11,9 @@ converters do not).
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -22,13 +21,13 @@ from ..errors import ValidationError
 
 LOG = logging.getLogger("pixverse_async")
 
-#: Largest id the service takes: ids are 64-bit integers (e.g. ``302325299692608``).
-MAX_ID = 2**63 - 1
+#: Largest id the service takes: ids are 64-bit unsigned integers (LIVE-API.md), e.g.
+#: ``302325299692608``.
+MAX_ID = 2**64 - 1
 #: Largest value of the small counters (keyframe_id, page_num, ...): a 32-bit int.
 MAX_INT32 = 2**31 - 1
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
-E = TypeVar("E", bound=enum.Enum)
 
 
 def describe(value: object) -> str:
@@ -48,7 +47,7 @@ def check_int(field: str, value: object, minimum: int, maximum: int) -> int:
     assert isinstance(value, int)
     if value < minimum or value > maximum:
         if minimum == 1 and maximum == MAX_ID:
-            rule = f"must be a positive 64-bit integer (got {value})"
+            rule = f"must be a positive 64-bit unsigned integer (got {value})"
         else:
             rule = f"must be between {minimum} and {maximum} (got {value})"
         raise ValidationError(field, rule, value)
@@ -69,13 +68,6 @@ def check_text(
     if max_chars is not None and len(value) > max_chars:
         raise ValidationError(field, f"at most {max_chars} characters (got {len(value)})", value)
     return value
-
-
-def check_enum(field: str, value: object, allowed: Iterable[enum.Enum]) -> None:
-    members = tuple(allowed)
-    if not isinstance(value, enum.Enum) or value not in members:
-        names = ", ".join(str(m.value) for m in members)
-        raise ValidationError(field, f"must be one of {names} (got {describe(value)})", value)
 
 
 def required(field: str) -> ValidationError:
@@ -126,28 +118,6 @@ def boolean(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
     """An optional boolean switch: ``True``/``False``, never ``"true"`` or ``1``."""
     if value is not None and not isinstance(value, bool):
         raise ValidationError(attr.name, f"must be a boolean (got {type(value).__name__})", value)
-
-
-def member_of(
-    enum_cls: type[enum.Enum], allowed: Iterable[enum.Enum] | None = None, *, optional: bool = False
-) -> Validator:
-    members = tuple(enum_cls if allowed is None else allowed)
-
-    def validate(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
-        if value is None:
-            if optional:
-                return
-            raise required(attr.name)
-        check_enum(attr.name, value, members)
-
-    return validate
-
-
-def lookup(enum_cls: type[E], value: object) -> object:
-    """The member of ``enum_cls`` whose value is the string ``value``, else ``value`` itself."""
-    if isinstance(value, str) and not isinstance(value, enum_cls):
-        return enum_cls._value2member_map_.get(value, value)
-    return value
 
 
 def exactly_one(first: str, first_value: object, second: str, second_value: object) -> None:

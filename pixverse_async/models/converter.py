@@ -8,7 +8,7 @@
   cattrs, ``KeyError`` or ``TypeError``.
 
 Both sit on hot paths (every submit and every status poll), so the per-class functions are
-generated once, when this module is imported.
+generated once (by cattrs), when this module is imported.
 
 >>> from pixverse_async.models import TextToVideo, Video, from_json, to_json
 >>> body = to_json(TextToVideo(prompt="a cat", model="v5", duration=5, quality="540p",
@@ -34,23 +34,30 @@ from cattrs.errors import (
     IterableValidationError,
     IterableValidationNote,
 )
-from cattrs.gen import make_dict_structure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ..errors import ResponseDecodingError, ValidationError
 from .enums import VideoStatus
 from .requests import (
     REQUEST_KINDS,
+    TRANSPORT_OPTIONS,
     GenerationRequest,
     ImageReference,
+    ImageTemplate,
+    MaskSelection,
     MultiTransitionFrame,
     PageQuery,
+    PaidRequest,
     RestyleListQuery,
     SpeakerListQuery,
+    Swap,
     build_request,
 )
 from .responses import (
     Balance,
     GenerationResult,
+    ImageResult,
+    ImageTemplateResult,
     ImageUpload,
     MaskInfo,
     MaskSelectionResult,
@@ -67,79 +74,78 @@ __all__ = ["converter", "from_json", "to_json"]
 T = TypeVar("T")
 
 #: The SDK's converter. Requests unstructure to JSON bodies; responses structure strictly.
-converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=True)
+converter = cattrs.Converter(
+    forbid_extra_keys=False,
+    detailed_validation=True,
+    unstruct_collection_overrides={tuple: list},
+)
 
 # --- requests -> JSON -------------------------------------------------------------------------
 
+#: The request fields that never go into the body as such: options of the call, and
+#: ``extra_body`` (merged into the body by :func:`to_json`).
+_NOT_IN_BODY = (*sorted(TRANSPORT_OPTIONS), "extra_body")
+#: Fields sent even when they hold their default (the page marks them required).
+_ALWAYS_SENT = {Swap: ("keyframe_id",)}
+
 
 def _make_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-    """A function building the JSON body of ``cls`` instances.
+    """cattrs' own generated function for ``cls``: fields at their default left out.
 
-    Generated code (one statement per field, as cattrs does) keeps it at about a microsecond
-    for a typical request: ``None`` fields are skipped, str enums become their value (a plain
-    ``str``), tuples of nested request parts become lists of dicts.
+    Defaults are ``None`` for optional fields, and the service's default for required ones
+    the SDK fills (model, duration, quality, aspect ratio), which are always sent.
     """
     attrs.resolve_types(cls)
-    lines = ["def unstructure(o):", "    d = {}"]
+    names = {f.name for f in attrs.fields(cls)}
+    overrides: dict[str, Any] = {n: override(omit=True) for n in _NOT_IN_BODY if n in names}
     for field in attrs.fields(cls):
-        name = field.name
-        args = get_args(field.type) or (field.type,)
-        lines.append(f"    v = o.{name}")
-        guard = "    if v is not None:\n    " if field.default is None else ""
-        if any(isinstance(a, type) and issubclass(a, enum.Enum) for a in args):
-            # str enums (or a plain str, for a model the SDK does not know): the plain value
-            value = "v if v.__class__ is str else v._value_"
-        elif (item := _tuple_item(field.type)) is not None:
-            value = "[_nested(x) for x in v]" if attrs.has(item) else "list(v)"
-        else:
-            value = "v"
-        lines.append(f"{guard}    d[{name!r}] = {value}")
-    lines.append("    return d")
-    namespace: dict[str, Any] = {"_nested": _unstructure_nested}
-    exec("\n".join(lines), namespace)
-    fn: Callable[[Any], dict[str, Any]] = namespace["unstructure"]
-    fn.__qualname__ = f"unstructure_{cls.__name__}"
-    return fn
+        if field.default is not None and field.name not in overrides:
+            overrides[field.name] = override(omit_if_default=False)
+    return make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **overrides)
 
 
-def _tuple_item(tp: Any) -> Any:
-    """``X`` for ``tuple[X, ...]`` or ``tuple[X, ...] | None``, else None."""
-    for candidate in (tp, *get_args(tp)):
-        if get_origin(candidate) is tuple:
-            return get_args(candidate)[0]
-    return None
+def _has_enum(tp: Any) -> bool:
+    return any(isinstance(a, type) and issubclass(a, enum.Enum) for a in (tp, *get_args(tp)))
 
+
+def _enum_value(value: Any) -> Any:
+    """A str enum as its value; a plain str (a value this SDK does not know) as it is."""
+    return value._value_ if isinstance(value, enum.Enum) else value
+
+
+converter.register_unstructure_hook_func(_has_enum, _enum_value)
+for _part in (MultiTransitionFrame, ImageReference):
+    converter.register_unstructure_hook(_part, _make_unstructure(_part))
 
 _UNSTRUCTURE: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
-
-
-def _unstructure_nested(part: Any) -> dict[str, Any]:
-    return _UNSTRUCTURE[part.__class__](part)
-
-
-for _cls in (*REQUEST_KINDS.values(), MultiTransitionFrame, ImageReference):
+_cls: type[Any]
+for _cls in (*REQUEST_KINDS.values(), MaskSelection, ImageTemplate):
     _UNSTRUCTURE[_cls] = _make_unstructure(_cls)
     converter.register_unstructure_hook(_cls, _UNSTRUCTURE[_cls])
 for _cls in (SpeakerListQuery, RestyleListQuery):
     converter.register_unstructure_hook(_cls, PageQuery.to_params)
 
 
-def to_json(request: GenerationRequest) -> dict[str, Any]:
-    """The JSON body of ``request``: unset optional fields omitted, enums as strings.
+def to_json(request: PaidRequest) -> dict[str, Any]:
+    """The JSON body of ``request``: unset optional fields omitted, enums as strings, and
+    ``extra_body`` merged in.
 
-    >>> from pixverse_async.models import Restyle, to_json
+    >>> from pixverse_async.types import Restyle, to_json
     >>> to_json(Restyle(video_media_id=4, restyle_prompt="as a watercolour"))
     {'video_media_id': 4, 'restyle_prompt': 'as a watercolour'}
     """
     fn = _UNSTRUCTURE.get(request.__class__)
     if fn is None:
         fn = _unstructure_for(request.__class__)
-    return fn(request)
+    body = fn(request)
+    if request.extra_body:
+        body.update(request.extra_body)
+    return body
 
 
 def _unstructure_for(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
     """The JSON builder of a request class not seen yet (a user's subclass, say)."""
-    if not (isinstance(cls, type) and issubclass(cls, GenerationRequest) and attrs.has(cls)):
+    if not (isinstance(cls, type) and issubclass(cls, PaidRequest) and attrs.has(cls)):
         raise TypeError(f"not a request model: {cls.__name__}")
     fn = _UNSTRUCTURE[cls] = _make_unstructure(cls)
     converter.register_unstructure_hook(cls, fn)
@@ -260,9 +266,13 @@ def _tuple_hook(tuple_type: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
 _JSON_NAMES: dict[type[Any], dict[str, str]] = {
     Video: {"output_width": "outputWidth", "output_height": "outputHeight"},
 }
-_WITH_EXTRA = (RestyleEffect, Balance)
+_WITH_EXTRA = (RestyleEffect, Balance, ImageResult)
 _FALLBACK_KEYS: dict[type[Any], dict[str, str]] = {
     RestyleEffect: {"name": "restyle_name", "thumbnail": "web_thumbnail_url"},
+    # the cost is ``credits`` on some endpoints and ``credit`` on others (LIVE-API.md)
+    GenerationResult: {"credits": "credit"},
+    ImageTemplateResult: {"credits": "credit"},
+    ImageResult: {"url": "image_url"},
 }
 
 
@@ -297,6 +307,16 @@ def _register_response(cls: type[Any]) -> None:
                 object.__setattr__(obj, "extra", extra)
             return obj
 
+    elif cls in _FALLBACK_KEYS:
+        ((name, key),) = _FALLBACK_KEYS[cls].items()
+
+        def structure(value: Any, _type: Any) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected an object, got {_json_type(value)}")
+            if name not in value and key in value:
+                value = {**value, name: value[key]}
+            return generated(value, _type)
+
     else:
 
         def structure(value: Any, _type: Any) -> Any:
@@ -313,6 +333,8 @@ for _cls in (
     Speaker,
     RestyleEffect,
     GenerationResult,
+    ImageTemplateResult,
+    ImageResult,
     Video,
     MaskSelectionResult,
     ImageUpload,

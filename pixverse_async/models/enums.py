@@ -24,6 +24,7 @@ __all__ = [
     "MotionMode",
     "Quality",
     "Style",
+    "ThinkingType",
     "VideoStatus",
 ]
 
@@ -39,10 +40,11 @@ class _StrEnum(str, enum.Enum):
 
 
 class Model(_StrEnum):
-    """Model versions the spec pages list.
+    """Model versions PixVerse's pages name (LIVE-API.md, "Models and their limits").
 
     The service adds models faster than SDKs ship: request fields are typed ``Model | str``
-    and a name not listed here is sent as is (see :mod:`pixverse_async.models.requests`).
+    and a name not listed here is sent as is. What each model allows is one row of
+    :data:`pixverse_async.types.MODEL_RULES`.
 
     >>> Model("v4.5")
     <Model.V4_5: 'v4.5'>
@@ -52,6 +54,10 @@ class Model(_StrEnum):
     V4 = "v4"
     V4_5 = "v4.5"
     V5 = "v5"
+    V5_5 = "v5.5"
+    V5_6 = "v5.6"
+    V6 = "v6"
+    C1 = "c1"
 
 
 class Quality(_StrEnum):
@@ -68,7 +74,8 @@ class Quality(_StrEnum):
 
 
 class AspectRatio(_StrEnum):
-    """Aspect ratios for text-to-video and fusion.
+    """Aspect ratios for text-to-video and fusion (3:2, 2:3 and 21:9 are reported for newer
+    models; any other ratio is sent as written).
 
     >>> AspectRatio("9:16") is AspectRatio.R9_16
     True
@@ -79,10 +86,13 @@ class AspectRatio(_StrEnum):
     R1_1 = "1:1"
     R3_4 = "3:4"
     R9_16 = "9:16"
+    R3_2 = "3:2"
+    R2_3 = "2:3"
+    R21_9 = "21:9"
 
 
 class MotionMode(_StrEnum):
-    """Motion mode. ``fast`` only at 5 s and not at 1080p; no motion mode on v5.
+    """Motion mode. Where ``fast`` is allowed depends on the model (``MODEL_RULES``).
 
     >>> MotionMode("fast") is MotionMode.FAST
     True
@@ -93,7 +103,7 @@ class MotionMode(_StrEnum):
 
 
 class Style(_StrEnum):
-    """Styles, only effective with model v3.5.
+    """Styles (the text-to-video page: style only on v3.5).
 
     >>> Style("3d_animation") is Style.ANIMATION_3D
     True
@@ -133,6 +143,18 @@ class CameraMovement(_StrEnum):
     PAN_LEFT = "pan_left"
     PAN_RIGHT = "pan_right"
     FIX_BG = "fix_bg"
+
+
+class ThinkingType(_StrEnum):
+    """``thinking_type`` of text-to-video on v5.5 (prompt reasoning before generating).
+
+    >>> ThinkingType("auto") is ThinkingType.AUTO
+    True
+    """
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    AUTO = "auto"
 
 
 class FusionReferenceType(_StrEnum):

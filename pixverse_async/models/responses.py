@@ -21,6 +21,8 @@ from .enums import VideoStatus
 __all__ = [
     "Balance",
     "GenerationResult",
+    "ImageResult",
+    "ImageTemplateResult",
     "ImageUpload",
     "MaskInfo",
     "MaskSelectionResult",
@@ -39,6 +41,8 @@ class GenerationResult:
 
     >>> from pixverse_async.models import GenerationResult, from_json
     >>> from_json(GenerationResult, {"video_id": 7, "credits": 45}).credits
+    45
+    >>> from_json(GenerationResult, {"video_id": 7, "credit": 45}).credits  # mimic's name
     45
     """
 
@@ -233,3 +237,46 @@ class Balance:
     credit_monthly: int | None = None
     credit_package: int | None = None
     extra: dict[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class ImageTemplateResult:
+    """The answer to an image template submit: the new image's id and its cost.
+
+    >>> from pixverse_async.types import ImageTemplateResult, from_json
+    >>> from_json(ImageTemplateResult, {"image_id": 9, "credit": 10}).credits
+    10
+    """
+
+    image_id: int
+    credits: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ImageResult:
+    """An image template generation's state (``GET /openapi/v2/image/result/{image_id}``).
+
+    PixVerse does not publish this answer's shape: it is read leniently. ``status`` uses the
+    video result's codes; ``url`` is the image once it is done (``image_url`` is read too);
+    every other field is kept in ``extra``.
+
+    >>> from pixverse_async.types import ImageResult, from_json
+    >>> r = from_json(ImageResult, {"status": 1, "image_url": "https://x/i.png", "w": 9})
+    >>> r.is_done, r.url, r.extra
+    (True, 'https://x/i.png', {'w': 9})
+    """
+
+    status: VideoStatus
+    url: str | None = None
+    image_id: int | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+
+    @property
+    def is_done(self) -> bool:
+        """Whether the generation has ended (successfully or not)."""
+        return self.status.is_terminal
+
+    @property
+    def is_successful(self) -> bool:
+        """Whether the image was generated."""
+        return self.status.is_successful

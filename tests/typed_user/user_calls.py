@@ -1,0 +1,20 @@
+"""A user's typed code: mypy --strict must accept the correct call and reject the bad ones.
+
+Each line expected to fail carries ``# expect-error`` (read by tests/test_typed_calls.py);
+mypy checks this file, nothing imports it.
+"""
+
+from __future__ import annotations
+
+from pixverse_async import PixVerse
+from pixverse_async.types import TextToVideo
+
+
+async def main(client: PixVerse) -> None:
+    await client.videos.text_to_video(
+        prompt="x", model="v6", duration=15, quality="1080p", aspect_ratio="21:9", timeout=5.0
+    )
+    await client.videos.text_to_video(TextToVideo(prompt="x"), max_retries=0)
+    await client.videos.image_to_video(img_id=2**63, prompt="x", generate_audio_switch=True)
+    await client.videos.text_to_video(promtp="x")  # expect-error
+    await client.videos.text_to_video(prompt="x", duration="5")  # expect-error
