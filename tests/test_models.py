@@ -451,7 +451,8 @@ CASES: list[tuple[type[Any], dict[str, Any], str]] = [
     (TextToVideo, {"extra_body": {1: "y"}}, "extra_body"),
     (TextToVideo, {"timeout": -1}, "timeout"),
     (TextToVideo, {"max_retries": -1}, "max_retries"),
-    (TextToVideo, {"extra_headers": {"X": 1}}, "extra_headers"),
+    (TextToVideo, {"extra_headers": {"X": 1}}, "extra_headers['X']"),
+    (TextToVideo, {"extra_headers": {"API-KEY": "other"}}, "extra_headers['API-KEY']"),
     (TextToVideo, {"template_id": "302325299692608"}, "template_id"),
     # camera movement
     # sound effect and lip sync on a generation page

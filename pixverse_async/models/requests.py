@@ -55,7 +55,8 @@ import attrs
 
 from ..constants import Limits, Paths
 from ..errors import ValidationError
-from ..options import RequestOptions, Timeout, as_client_timeout
+from ..options import RequestOptions, Timeout, as_client_timeout, check_extra_headers
+from ..retry import check_max_retries
 from ._checks import (
     LOG,
     MAX_INT32,
@@ -366,27 +367,19 @@ def _extra_body(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
             )
 
 
-def _timeout(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    try:
-        as_client_timeout(value)
-    except ValueError as exc:
-        raise ValidationError(attr.name, str(exc).removeprefix("timeout "), value) from None
-
-
-def _max_retries(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
+def _timeout(_inst: Any, _attr: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
-        integer(0, 100)(_inst, attr, value)
+        as_client_timeout(value)  # the options module's rule (a ValidationError)
 
 
-def _headers(_inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ValidationError(attr.name, "must be a mapping of strings to strings")
+def _max_retries(_inst: Any, _attr: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        check_max_retries(value)
+
+
+def _headers(_inst: Any, _attr: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        check_extra_headers(value)
 
 
 # --- field order: the fields of the base classes' options last --------------------------------
