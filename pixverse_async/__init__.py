@@ -48,6 +48,7 @@ from .errors import (
     WebhookVerificationError,
     error_for_code,
 )
+from .image_jobs import ImageJob
 from .jobs import GenerationJob
 from .journal import (
     Journal,
@@ -132,6 +133,7 @@ __all__ = [
     "FileUnreadableError",
     "GenerationJob",
     "ImageDimensionsError",
+    "ImageJob",
     "InsufficientCreditsError",
     "InvalidParameterError",
     "JobError",

@@ -12,6 +12,7 @@ import attrs
 from .constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from .endpoints.account import Account
 from .endpoints.catalogs import Restyles, Speakers
+from .endpoints.image_templates import ImageTemplates
 from .endpoints.images import Images
 from .endpoints.media import Media
 from .endpoints.videos import Videos
@@ -98,6 +99,7 @@ class PixVerse:
         self.images, self.media = Images(self._session), Media(self._session)
         self.speakers = Speakers(self._session)
         self.restyles = Restyles(self._session)
+        self.image_templates = ImageTemplates(self._session, self.poll)
 
     def with_options(
         self, *, timeout: Timeout | None = None, max_retries: int | None = None
