@@ -3,6 +3,8 @@ what a sourced rule still refuses, per-call options, the live endpoints and trac
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -257,3 +259,21 @@ async def test_select_mask_takes_the_call_options(emulator: Emulator, client: Pi
     assert emulator.state.requests[-1].headers["X-Experiment"] == "m"
     result = await client.videos.select_mask(MaskSelection(video_media_id=video), max_retries=0)
     assert result.keyframe_id == 1
+
+
+def test_the_readme_sample_of_todays_api_runs_as_pasted(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Today's API") :]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "sample.py"
+    script.write_text(code, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "/media/images/" in run.stdout  # the image template's result
