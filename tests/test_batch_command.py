@@ -17,7 +17,8 @@ GOOD = json.dumps({**T2V, "prompt": "a paper boat"})
 BAD_LINES = {
     2: ("{oops", "not valid JSON"),
     4: (json.dumps({"kind": "nope"}), "ValidationError: kind"),
-    5: (json.dumps({**T2V, "prompt": "x", "quality": "999p"}), "ValidationError: quality"),
+    # a number is no quality name (a name the SDK does not know, "999p", would be sent)
+    5: (json.dumps({**T2V, "prompt": "x", "quality": 999}), "ValidationError: quality"),
 }
 
 

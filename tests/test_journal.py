@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import pixverse_async.journal as journal_module
+import pixverse_async
 from pixverse_async.journal import (
     Journal,
     JournalEntry,
@@ -35,7 +35,9 @@ from .pg import DSN
 
 S = JournalState
 BODY: dict[str, Any] = {"prompt": "a red kite over the sea", "model": "v5", "duration": 5}
-PACKAGE_ROOT = str(Path(os.path.abspath(journal_module.__file__)).parents[1])
+# the folder holding the pixverse_async package (not the package itself: its modules would
+# shadow the standard library's, e.g. pixverse_async/types.py for ``types``)
+PACKAGE_ROOT = str(Path(os.path.abspath(pixverse_async.__file__)).parents[1])
 
 
 def journal_threads() -> list[threading.Thread]:
