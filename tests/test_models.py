@@ -449,6 +449,8 @@ CASES: list[tuple[type[Any], dict[str, Any], str]] = [
     (TextToVideo, {"model": "v5.5", "duration": 12}, "duration"),
     (TextToVideo, {"extra_body": {"prompt": "y"}}, "extra_body.prompt"),
     (TextToVideo, {"extra_body": {1: "y"}}, "extra_body"),
+    (TextToVideo, {"extra_body": {"ratio": float("nan")}}, "extra_body.ratio"),
+    (TextToVideo, {"extra_body": {"when": object()}}, "extra_body.when"),
     (TextToVideo, {"timeout": -1}, "timeout"),
     (TextToVideo, {"max_retries": -1}, "max_retries"),
     (TextToVideo, {"extra_headers": {"X": 1}}, "extra_headers['X']"),

@@ -47,6 +47,7 @@ Decisions where the pages are silent or loose (each is tested):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any, ClassVar, TypeVar, cast
@@ -365,6 +366,14 @@ def _extra_body(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
                 f"{key} is a typed field of {inst.__class__.__name__}: set it as {key}=...",
                 value[key],
             )
+        try:
+            json.dumps(value[key], allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            raise ValidationError(
+                f"{attr.name}.{key}",
+                "must be JSON: strings, finite numbers, booleans, null, lists and objects",
+                describe(value[key]),
+            ) from None
 
 
 def _timeout(_inst: Any, _attr: attrs.Attribute[Any], value: Any) -> None:
