@@ -91,7 +91,9 @@ async def test_sorted_key_order_and_failure_statuses(receiver: ScriptedServer) -
     async with emulator(receiver.base_url, webhook_key_order="sorted") as emu:
         async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
             failed = await submit(client, prompt="a kite #fail")
-            moderated = await submit(client, prompt="a kite #moderated", generate_audio_switch=True)
+            moderated = await submit(  # the audio switch is a v5.5 field (the model table)
+                client, prompt="a kite #moderated", model="v5.5", generate_audio_switch=True
+            )
             await emu.webhooks.drain()
     bodies = {int(b["id"]): b for b in (check_signed(r, sort=True) for r in receiver.requests)}
     assert bodies[failed]["status"] == 8 and bodies[failed]["url"] == ""
