@@ -111,8 +111,17 @@ class LiveRoutes:
             source_img_id=body["img_ids"][0],
             done_at=now + self.app.config.generation_seconds,
         )
+        charged = self.app.state.ledger.charge(
+            api_key,
+            IMAGE_TEMPLATE_CREDITS,
+            video_id=image.image_id,
+            refund_at=None,
+            reason="image template",
+            now=now,
+        )
+        if charged is None:
+            return error(ErrCode.INSUFFICIENT_BALANCE, "insufficient balance")
         self.images[image.image_id] = image
-        self.app.state.credits_used[api_key] += IMAGE_TEMPLATE_CREDITS
         return envelope({"image_id": image.image_id, "credit": IMAGE_TEMPLATE_CREDITS})
 
     async def image_result(self, request: web.Request) -> web.StreamResponse:
