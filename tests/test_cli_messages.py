@@ -20,7 +20,8 @@ from pixverse_async.models import VideoStatus
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        (["generate", "text", "--prompt", "x", "--quality", "999p"], "invalid choice: '999p'"),
+        # --quality takes any string now (an unknown quality is sent as written: LIVE-API.md)
+        (["generate", "text", "--prompt", "x", "--duration", "abc"], "invalid int value: 'abc'"),
         (["generate", "text", "--prompt", "x", "--seed", "abc"], "invalid int value: 'abc'"),
         (["generate", "text"], "required: --prompt"),
         (["generate", "nonsense"], "invalid choice: 'nonsense'"),
