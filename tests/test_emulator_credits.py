@@ -217,7 +217,7 @@ async def manual() -> AsyncIterator[tuple[Emulator, PixVerse]]:
 async def start(client: PixVerse, prompt: str = "a cat") -> tuple[int, int]:
     """Submit a 30-credit generation; its video id and cost."""
     answer = await submit(client, t2v(prompt))
-    data = answer["Resp"] if "Resp" in answer else answer
+    data = answer.get("Resp", answer)
     assert isinstance(data, dict)
     return int(data["video_id"]), int(data["credits"])
 
