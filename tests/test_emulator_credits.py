@@ -195,3 +195,151 @@ async def test_ledgers_are_per_key() -> None:
 def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+# Refunds follow the generation, whatever moves it --------------------------------------------
+
+OPENING = 1000
+
+
+@pytest.fixture
+async def manual() -> AsyncIterator[tuple[Emulator, PixVerse]]:
+    """A manual-clock emulator whose generations take 60 emulator seconds, and its client."""
+    async with Emulator(
+        api_keys={API_KEY}, clock="manual", generation_seconds=60, credits=OPENING
+    ) as emu:
+        async with PixVerse(
+            api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY, poll=FAST_POLL
+        ) as client:
+            yield emu, client
+
+
+async def start(client: PixVerse, prompt: str = "a cat") -> tuple[int, int]:
+    """Submit a 30-credit generation; its video id and cost."""
+    answer = await submit(client, t2v(prompt))
+    data = answer.get("Resp", answer)
+    assert isinstance(data, dict)
+    return int(data["video_id"]), int(data["credits"])
+
+
+async def balance_answer(client: PixVerse) -> int:
+    balance = await client.account.balance()
+    assert balance.credit_monthly is not None
+    return balance.credit_monthly
+
+
+def refunds_of(emu: Emulator, video_id: int) -> list[float]:
+    """When each refund of ``video_id`` is dated (read on the emulator's own clock)."""
+    return [e.at for e in emu.state.ledger.entries(API_KEY)
+            if e.kind == "refund" and e.video_id == video_id]  # fmt: skip
+
+
+@pytest.mark.parametrize("outcome", ["failed", "moderated"])
+async def test_finishing_a_generation_as_failed_refunds_it_then(
+    manual: tuple[Emulator, PixVerse], outcome: str
+) -> None:
+    emu, client = manual
+    video_id, cost = await start(client)
+    emu.advance(10)
+    assert await balance_answer(client) == OPENING - cost
+    emu.finish(video_id, outcome=outcome)
+    assert refunds_of(emu, video_id) == [emu.clock.now()]
+    assert await balance_answer(client) == OPENING
+    assert emu.state.ledger.by_video(API_KEY) == {video_id: 0}
+    emu.advance(120)  # past the time it was first going to end: nothing more happens
+    assert refunds_of(emu, video_id) == [emu.clock.started + 10]
+    assert emu.state.ledger.spent(API_KEY) == 0
+
+
+async def test_a_succeeded_generation_changed_to_failed_is_refunded_when_it_changes(
+    manual: tuple[Emulator, PixVerse],
+) -> None:
+    emu, client = manual
+    video_id, _ = await start(client)
+    emu.advance(70)
+    assert refunds_of(emu, video_id) == []
+    emu.finish(video_id, outcome="failed")
+    assert refunds_of(emu, video_id) == [emu.clock.started + 70]
+    assert await balance_answer(client) == OPENING
+
+
+async def test_finishing_a_failing_generation_early_brings_its_refund_forward(
+    manual: tuple[Emulator, PixVerse],
+) -> None:
+    emu, client = manual
+    video_id, cost = await start(client, "doomed #fail")
+    emu.advance(5)
+    assert await balance_answer(client) == OPENING - cost
+    emu.finish(video_id)
+    assert refunds_of(emu, video_id) == [emu.clock.started + 5]
+    assert await balance_answer(client) == OPENING
+
+
+@pytest.mark.parametrize("outcome", ["success", "deleted"])
+async def test_a_failing_generation_finished_otherwise_is_never_refunded(
+    manual: tuple[Emulator, PixVerse], outcome: str
+) -> None:
+    emu, client = manual
+    video_id, cost = await start(client, "doomed #fail")
+    emu.finish(video_id, outcome=outcome)
+    emu.advance(600)  # well past the failure it no longer has
+    assert refunds_of(emu, video_id) == []
+    assert await balance_answer(client) == OPENING - cost
+    assert emu.state.ledger.spent(API_KEY) == cost
+
+
+async def test_deleting_or_finishing_again_after_a_failure_refunds_nothing_more(
+    manual: tuple[Emulator, PixVerse],
+) -> None:
+    emu, client = manual
+    video_id, _ = await start(client, "doomed #fail")
+    emu.advance(60)  # it fails (status 8), unread by anyone yet
+    emu.finish(video_id, outcome="deleted")
+    emu.finish(video_id, outcome="failed")
+    emu.finish_all(outcome="moderated")
+    emu.finish(video_id, outcome="success")  # a refund made is never taken back
+    assert refunds_of(emu, video_id) == [emu.clock.started + 60]
+    assert await balance_answer(client) == OPENING
+    assert emu.state.ledger.refunded(API_KEY) == emu.state.ledger.charged(API_KEY)
+
+
+async def test_advancing_the_manual_clock_brings_refunds_due_on_that_clock(
+    manual: tuple[Emulator, PixVerse],
+) -> None:
+    emu, client = manual
+    video_id, cost = await start(client, "doomed #moderated")
+    emu.advance(59.5)
+    assert emu.state.ledger.refunded(API_KEY) == 0
+    assert await balance_answer(client) == OPENING - cost
+    emu.advance(0.5)
+    assert emu.state.ledger.refunded(API_KEY) == cost
+    assert refunds_of(emu, video_id) == [emu.clock.started + 60]
+    assert await balance_answer(client) == OPENING
+
+
+async def test_finish_all_refunds_each_generation_once(
+    manual: tuple[Emulator, PixVerse],
+) -> None:
+    emu, client = manual
+    ids = [(await start(client, f"clip {n}"))[0] for n in range(3)]
+    doomed, _ = await start(client, "doomed #fail")
+    emu.advance(1)
+    assert await balance_answer(client) == OPENING - 4 * 30
+    finished = emu.finish_all(outcome="failed")
+    assert sorted(g.video_id for g in finished) == sorted([*ids, doomed])
+    emu.finish_all(outcome="failed")  # nothing is running any more
+    emu.advance(600)
+    assert {v: len(refunds_of(emu, v)) for v in [*ids, doomed]} == dict.fromkeys([*ids, doomed], 1)
+    assert await balance_answer(client) == OPENING
+
+
+async def test_the_real_clock_moved_ahead_refunds_on_the_emulator_clock() -> None:
+    async with Emulator(api_keys={API_KEY}, generation_seconds=3600, credits=OPENING) as emu:
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
+            video_id, cost = await start(client, "doomed #fail")
+            assert emu.state.ledger.balance(API_KEY) == (OPENING - cost, 0)
+            emu.advance(3600)
+            assert emu.state.ledger.balance(API_KEY) == (OPENING, 0)
+            assert await balance_answer(client) == OPENING
+            [refund_at] = refunds_of(emu, video_id)
+            assert refund_at == emu.state.generations[video_id].done_at

@@ -101,6 +101,30 @@ def test_the_marker_configures_the_emulator_and_refuses_unknown_options(tmp_path
     assert "unknown option 'colour'" in result.stdout + result.stderr
 
 
+def test_a_user_test_of_refunds_sees_finish_move_the_ledger(tmp_path: Path) -> None:
+    project = write_project(tmp_path, (
+        "import pytest\n"
+        "from pixverse_async import VideoFailedError\n"
+        "@pytest.mark.asyncio\n"
+        "@pytest.mark.pixverse(credits=100, generation_seconds=60)\n"
+        "async def test_refund(pixverse_client, pixverse_emulator):\n"
+        "    job = await pixverse_client.videos.text_to_video(prompt='a cat', model='v5',\n"
+        "        duration=5, quality='540p', aspect_ratio='16:9')\n"
+        "    balance = pixverse_client.account.balance\n"
+        "    assert (await balance()).credit_monthly == 100 - job.credits\n"
+        "    pixverse_emulator.finish(job.video_id, outcome='failed')\n"
+        "    with pytest.raises(VideoFailedError):\n"
+        "        await job.wait()\n"
+        "    pixverse_emulator.finish(job.video_id, outcome='deleted')\n"
+        "    pixverse_emulator.advance(600)\n"
+        "    assert (await balance()).credit_monthly == 100\n"
+        "    ledger = pixverse_emulator.state.ledger\n"
+        "    assert ledger.refunded('pixverse-test-key') == job.credits\n"
+        "    assert ledger.by_video('pixverse-test-key') == {job.video_id: 0}\n"
+    ))  # fmt: skip
+    passed(run_pytest(project, "-p", "no:anyio"), 1)
+
+
 def readme_blocks() -> list[str]:
     """The ``py`` blocks of "Testing your code": a project's files and a fixture excerpt, so
     tested here (as the sample project, and run against an emulator) rather than as whole

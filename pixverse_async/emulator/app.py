@@ -21,7 +21,7 @@ from aiohttp import web
 
 from ..constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, Paths, VideoStatusCode
 from .clock import EmulatorClock
-from .credits import PriceTable, cost_answer
+from .credits import PriceTable, cost_answer, refund_time
 from .faults import FaultConfig, answer_with_fault
 from .live_routes import CREDIT_KEY_PATHS, LiveRoutes
 from .media_faults import MediaFaults
@@ -277,7 +277,7 @@ class EmulatorApp:
         done_at = now + self._generation_seconds(body)
         outcome = self.config.faults.draw_outcome(request.path) or self._outcome(body)
         credits = self.config.prices.price(body)
-        refund_at = done_at if outcome in ("failed", "moderated") else None
+        refund_at = refund_time(outcome, done_at)
         charged = self.state.ledger.charge(
             api_key, credits, video_id=video_id, refund_at=refund_at, now=now
         )

@@ -12,8 +12,10 @@ moderated (status 7), and reports what is left at ``GET /openapi/v2/account/bala
 - **The ledger** (:class:`Ledger`, ``emulator.state.ledger``) records, per API key, every
   charge and every refund with its video id. Charges draw on the monthly credits first, then
   on the package; a refund puts the credits back where they came from.
-- **Refunds** land when a failing or moderated generation reaches its final status (its
-  ``done_at``), whether or not anyone polls it. A deleted video (status 6) is not refunded.
+- **Refunds** land when a generation reaches status failed or moderated, however it gets
+  there: time passing on the emulator's clock, ``emu.advance``, or ``emu.finish`` (which may
+  end it early or change how it ends), whether or not anyone polls it. A charge is refunded at
+  most once and a refund is never taken back; a deleted video (status 6) is not refunded.
 - **The balance runs out**: a submit that costs more than what is left answers ErrCode 500090
   (insufficient balance) and charges nothing.
 
@@ -36,10 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import random
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -137,6 +141,18 @@ def cost_answer(cost: int, *, field_name: str = "credits") -> dict[str, int]:
 
 EntryKind = Literal["charge", "refund"]
 
+#: The outcomes PixVerse refunds: failed (status 8) and moderated (status 7).
+REFUNDED_OUTCOMES: Final = frozenset({"failed", "moderated"})
+
+
+def refund_time(outcome: str, final_at: float) -> float | None:
+    """When a generation that reaches ``outcome`` at ``final_at`` is refunded (None: never).
+
+    >>> refund_time("failed", 12.0), refund_time("deleted", 12.0)
+    (12.0, None)
+    """
+    return final_at if outcome in REFUNDED_OUTCOMES else None
+
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -144,7 +160,7 @@ class LedgerEntry:
 
     ``amount`` is positive for a charge and negative for a refund; ``monthly`` and ``package``
     split it between the two balances. ``video_id`` is the generation (or mask selection) it
-    belongs to; ``at`` is event-loop time.
+    belongs to; ``at`` is emulator-clock time.
     """
 
     api_key: str
@@ -157,15 +173,22 @@ class LedgerEntry:
     at: float
 
 
+_ChargeKey = tuple[int, str]  # (video_id, reason)
+
+
 @dataclass
 class _Account:
     monthly: int
     package: int
     entries: list[LedgerEntry] = field(default_factory=list)
-    due: list[tuple[float, int, LedgerEntry]] = field(default_factory=list)  # refunds to come
+    charges: dict[_ChargeKey, LedgerEntry] = field(default_factory=dict)
+    refunded: set[_ChargeKey] = field(default_factory=set)
+    # Refunds to come: the heap may hold stale items; ``pending`` says which one counts.
+    pending: dict[_ChargeKey, tuple[float, int]] = field(default_factory=dict)
+    due: list[tuple[float, int, _ChargeKey]] = field(default_factory=list)
 
 
-def _now() -> float:
+def _loop_time() -> float:
     try:
         return asyncio.get_running_loop().time()
     except RuntimeError:  # read outside a loop: the default loop's clock
@@ -176,20 +199,37 @@ class Ledger:
     """Every key's balance and the charges and refunds that made it.
 
     Each key starts with ``monthly`` and ``package`` credits. Reads settle the refunds that
-    are due at ``now`` (event-loop time by default) before answering.
+    are due at ``now`` before answering; ``now`` defaults to ``clock()`` (the emulator's clock
+    in an :class:`~pixverse_async.emulator.Emulator`, else event-loop time). A charge is
+    refunded at most once, when :meth:`schedule_refund` last said; a refund is never taken back.
+    Safe to use from several threads (a threaded emulator and its test).
     """
 
-    def __init__(self, monthly: int = 10**9, package: int = 0) -> None:
+    def __init__(
+        self, monthly: int = 10**9, package: int = 0, *, clock: Callable[[], float] | None = None
+    ) -> None:
         self.opening = (monthly, package)
+        self.clock: Callable[[], float] = clock or _loop_time
         self._accounts: dict[str, _Account] = defaultdict(lambda: _Account(*self.opening))
+        self._lock = threading.RLock()
+        self._sequence = itertools.count()
 
     def _settled(self, api_key: str, now: float | None) -> _Account:
         account = self._accounts[api_key]
-        now = _now() if now is None else now
+        now = self.clock() if now is None else now
         while account.due and account.due[0][0] <= now:
-            _, _, refund = heapq.heappop(account.due)
-            account.monthly -= refund.monthly
-            account.package -= refund.package
+            at, sequence, key = heapq.heappop(account.due)
+            if account.pending.get(key) != (at, sequence):
+                continue  # rescheduled or cancelled since
+            del account.pending[key]
+            account.refunded.add(key)
+            charge = account.charges[key]
+            account.monthly += charge.monthly
+            account.package += charge.package
+            refund = LedgerEntry(
+                api_key, "refund", charge.video_id, -charge.amount, -charge.monthly,
+                -charge.package, charge.reason, at,
+            )  # fmt: skip
             account.entries.append(refund)
         return account
 
@@ -205,37 +245,74 @@ class Ledger:
     ) -> LedgerEntry | None:
         """Charge ``amount`` if the balance covers it (else None: nothing is charged).
 
-        ``refund_at`` schedules the refund of a generation that will fail or be moderated.
+        ``refund_at`` schedules the refund of a generation that will fail or be moderated
+        (:meth:`schedule_refund` moves it later).
         """
         if amount < 0:
             raise ValueError("a charge cannot be negative")
-        now = _now() if now is None else now
-        account = self._settled(api_key, now)
-        if amount > account.monthly + account.package:
-            return None
-        monthly = min(amount, account.monthly)
-        package = amount - monthly
-        account.monthly -= monthly
-        account.package -= package
-        entry = LedgerEntry(api_key, "charge", video_id, amount, monthly, package, reason, now)
-        account.entries.append(entry)
-        if refund_at is not None and amount:
-            refund = LedgerEntry(
-                api_key, "refund", video_id, -amount, -monthly, -package, reason, refund_at
-            )
-            heapq.heappush(account.due, (refund_at, len(account.entries), refund))
-        return entry
+        with self._lock:
+            now = self.clock() if now is None else now
+            account = self._settled(api_key, now)
+            if amount > account.monthly + account.package:
+                return None
+            monthly = min(amount, account.monthly)
+            package = amount - monthly
+            account.monthly -= monthly
+            account.package -= package
+            entry = LedgerEntry(api_key, "charge", video_id, amount, monthly, package, reason, now)
+            account.entries.append(entry)
+            account.charges[(video_id, reason)] = entry
+            self._schedule(account, (video_id, reason), refund_at)
+            return entry
+
+    def schedule_refund(
+        self,
+        api_key: str,
+        video_id: int,
+        refund_at: float | None,
+        *,
+        reason: str = "generation",
+        now: float | None = None,
+    ) -> None:
+        """Refund the charge of ``video_id`` at ``refund_at`` instead (None: not at all).
+
+        What was due by ``now`` is settled first, so a refund already made stays made (and
+        is never made twice). A video never charged is left alone.
+
+        >>> ledger = Ledger(monthly=100)
+        >>> _ = ledger.charge("k", 30, video_id=1, refund_at=None, now=0.0)
+        >>> ledger.schedule_refund("k", 1, 4.0, now=2.0)
+        >>> ledger.spent("k", now=3.0), ledger.spent("k", now=4.0)
+        (30, 0)
+        >>> ledger.schedule_refund("k", 1, 9.0, now=5.0)  # refunded already: nothing more
+        >>> ledger.refunded("k", now=10.0)
+        30
+        """
+        with self._lock:
+            account = self._settled(api_key, now)
+            key = (video_id, reason)
+            if key in account.charges and key not in account.refunded:
+                self._schedule(account, key, refund_at)
+
+    def _schedule(self, account: _Account, key: _ChargeKey, refund_at: float | None) -> None:
+        account.pending.pop(key, None)
+        if refund_at is not None and account.charges[key].amount:
+            item = (refund_at, next(self._sequence))
+            account.pending[key] = item
+            heapq.heappush(account.due, (*item, key))
 
     # Reads (tests use these) ---------------------------------------------------------------
 
     def balance(self, api_key: str, *, now: float | None = None) -> tuple[int, int]:
         """``(credit_monthly, credit_package)`` left."""
-        account = self._settled(api_key, now)
-        return account.monthly, account.package
+        with self._lock:
+            account = self._settled(api_key, now)
+            return account.monthly, account.package
 
     def entries(self, api_key: str, *, now: float | None = None) -> list[LedgerEntry]:
         """The key's charges and refunds so far, in the order they happened."""
-        return list(self._settled(api_key, now).entries)
+        with self._lock:
+            return list(self._settled(api_key, now).entries)
 
     def charged(self, api_key: str, *, now: float | None = None) -> int:
         """Credits charged to the key, refunds not deducted."""

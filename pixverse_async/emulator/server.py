@@ -60,8 +60,9 @@ class Emulator:
         self.config = replace(config or EmulatorConfig(), **overrides)
         self.host = host
         self.port = port
-        self.state = EmulatorState(ledger=Ledger(self.config.credits, self.config.credit_package))
         self.clock = as_clock(clock)
+        ledger = Ledger(self.config.credits, self.config.credit_package, clock=self.clock.now)
+        self.state = EmulatorState(ledger=ledger)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
         self._app: EmulatorApp | None = None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..constants import VideoStatusCode
-from .credits import Ledger
+from .credits import Ledger, refund_time
 
 #: Ids the emulator hands out fit in 64 bits: 19 decimal digits at most.
 _ID_MAX_DIGITS = 19
@@ -168,6 +168,9 @@ class EmulatorState:
             heap[:] = [g.done_at for g in self.generations.values()
                        if g.api_key == generation.api_key and g.done_at > now]  # fmt: skip
             heapq.heapify(heap)
+        # It reaches its final status now at the latest: the ledger refunds accordingly.
+        refund_at = refund_time(generation.outcome, max(generation.done_at, now))
+        self.ledger.schedule_refund(generation.api_key, video_id, refund_at, now=now)
         return generation
 
     # Queries for tests -------------------------------------------------------------------
