@@ -25,8 +25,10 @@ Example::
     >>> cap.decide("text_to_video", body, in_flight=0)   # 30 seen: 30 + 30 <= 100
     (<Verdict.SEND: 'send'>, 30)
     >>> cap.spend.add(45)
-    >>> cap.decide("text_to_video", body, in_flight=1), cap.decide("text_to_video", body, in_flight=0)
-    ((<Verdict.WAIT: 'wait'>, 0), (<Verdict.CAP: 'cap'>, 0))
+    >>> cap.decide("text_to_video", body, in_flight=1)   # 75 + 30 > 100: an answer may help
+    (<Verdict.WAIT: 'wait'>, 0)
+    >>> cap.decide("text_to_video", body, in_flight=0)   # nothing can: not submitted
+    (<Verdict.CAP: 'cap'>, 0)
 """
 
 from __future__ import annotations
@@ -126,9 +128,7 @@ class SpendingCap:
         """Give back a reservation: the request was not charged."""
         self.reserved -= amount
 
-    def settle(
-        self, amount: int, credits: int | None, kind: str, body: Mapping[str, Any]
-    ) -> int:
+    def settle(self, amount: int, credits: int | None, kind: str, body: Mapping[str, Any]) -> int:
         """Replace a reservation with the charge the service answered (``credits``; None
         when the answer did not say, or the outcome is unknown: the reservation is counted
         as charged). Return the credits counted as charged."""
