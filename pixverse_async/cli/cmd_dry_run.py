@@ -4,6 +4,8 @@ Every line is checked as the batch itself checks it; nothing is submitted. It pr
 many requests there are of each kind, model, quality and duration, the estimate of their
 cost where one is known (the highest cost the journal recorded for the same kind, model,
 quality and duration, else the ``--prices`` rules), and the account balance (one read).
+With ``--max-credits``, it says when the cap is above the balance (the balance, not the
+cap, would stop the batch) and when the estimate is above the cap (the cap would).
 """
 
 from __future__ import annotations
@@ -139,18 +141,38 @@ async def run_dry_run(
         "balance": balance,
         "balance_total": left,
         "balance_error": balance_error,
+        "max_credits": args.max_credits,
+        "warnings": _warnings(args.max_credits, estimate, unpriced, left),
     }
     if wants_json(args):
         print(dumps({"dry_run": report}), flush=True)
     else:
         _print_report(report, groups)
-    if left is not None and estimate > left:
-        print(
-            f"warning: the estimated cost ({estimate}) is above the balance ({left}); "
-            "the batch would run out of credits",
-            file=sys.stderr,
-        )
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
+
+
+def _warnings(cap: int | None, estimate: int, unpriced: int, left: int | None) -> list[str]:
+    """What may stop the batch before its end: the balance, the cap."""
+    warnings = []
+    at_least = "at least " if unpriced else ""
+    if left is not None and estimate > left:
+        warnings.append(
+            f"the estimated cost ({at_least}{estimate}) is above the balance ({left}); "
+            "the batch would run out of credits"
+        )
+    if cap is not None and left is not None and cap > left:
+        warnings.append(
+            f"the spending cap ({cap}) is above the balance ({left}): the balance, not the "
+            "cap, may stop the batch (what is not sent ends not submitted)"
+        )
+    if cap is not None and estimate > cap:
+        warnings.append(
+            f"the estimated cost ({at_least}{estimate}) is above the spending cap ({cap}): "
+            "the cap will stop the batch before its end"
+        )
+    return warnings
 
 
 def _print_report(report: dict[str, Any], groups: Sequence[Group]) -> None:
@@ -168,6 +190,8 @@ def _print_report(report: dict[str, Any], groups: Sequence[Group]) -> None:
         )
     if report["costs_from_journal"]:
         text += f"; {report['costs_from_journal']} earlier costs from the journal"
+    if report["max_credits"] is not None:
+        text += f"; spending cap {report['max_credits']} credits"
     print(text)
     balance = report["balance"]
     if balance is None:
