@@ -59,7 +59,7 @@ class SpendingCapError(PixVerseError):
         self.estimate = estimate
         cost = "an unknown cost" if estimate is None else f"an estimated {estimate} credits"
         super().__init__(
-            f"not submitted: {cost} would not fit under the spending cap of {max_credits} "
+            f"{cost} would not fit under the spending cap of {max_credits} "
             f"credits ({committed} spent or reserved)"
         )
 
