@@ -35,33 +35,31 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from .costs import CostEstimator, Spend, is_refunded
-from .errors import PixVerseError
+from .errors import SpendingCapError
 from .journal import JournalEntry, JournalState
 
-__all__ = ["SpendingCap", "SpendingCapError", "Verdict"]
+__all__ = ["NOT_SUBMITTED_REASONS", "SpendingCap", "SpendingCapError", "Verdict", "not_submitted"]
+
+#: The errors a run records on a pending journal entry it ended not submitted (a spending cap;
+#: a balance that ran out).
+NOT_SUBMITTED_REASONS: Final = frozenset({"SpendingCapError", "InsufficientCreditsError"})
 
 
-class SpendingCapError(PixVerseError):
-    """A request was not submitted: its estimated cost did not fit under the spending cap.
+def not_submitted(entry: JournalEntry) -> bool:
+    """True for a journal entry a run ended not submitted for lack of credits (still pending).
 
-    Nothing was sent and nothing charged; a run with a higher cap (and the same journal)
-    submits it.
+    >>> from pixverse_async.journal import JournalEntry, JournalState
+    >>> entry = JournalEntry("k", "text_to_video", {}, JournalState.PENDING, 0, None, None,
+    ...                      None, None, None, "SpendingCapError", "over the cap", 0.0, 0.0)
+    >>> not_submitted(entry)
+    True
     """
-
-    def __init__(self, max_credits: int, committed: int, estimate: int | None) -> None:
-        self.max_credits = max_credits
-        self.committed = committed
-        self.estimate = estimate
-        cost = "an unknown cost" if estimate is None else f"an estimated {estimate} credits"
-        super().__init__(
-            f"{cost} would not fit under the spending cap of {max_credits} "
-            f"credits ({committed} spent or reserved)"
-        )
+    return entry.state is JournalState.PENDING and entry.error_type in NOT_SUBMITTED_REASONS
 
 
 class Verdict(str, enum.Enum):

@@ -33,8 +33,13 @@ def test_the_cap_stops_the_batch_and_a_higher_cap_continues_it(
     jobs = write_jobs(tmp_path / "jobs.jsonl", JOBS)
     prices = str(prices_file(tmp_path))
     cap = 4 * PRICE + PRICE // 2  # room for four
-    argv = on(live, "--json", "batch", str(jobs), "--prices", prices, "--max-credits", str(cap))
+    gallery = tmp_path / "gallery"
+    argv = on(live, "--json", "batch", str(jobs), "--prices", prices, "--max-credits", str(cap),
+              "--gallery", str(gallery))  # fmt: skip
     assert main(argv) == 1  # not all ran
+    page = (gallery / "index.html").read_text()
+    assert page.count('data-state="not_submitted"') == 2
+    assert page.count('data-state="succeeded"') == 4
     captured = capsys.readouterr()
     lines = [json.loads(line) for line in captured.out.splitlines()]
     summary = lines[-1]["summary"]
