@@ -88,3 +88,21 @@ def test_the_dry_run_says_when_the_cap_is_above_the_balance(
     argv = on(live, "batch", str(jobs), "--dry-run", "--prices", prices, "--max-credits", "90")
     assert main(argv) == 0
     assert "the spending cap (90) is above the balance" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("live", [{"credits": 100}], indirect=True)
+def test_a_capped_batch_says_before_it_starts_that_the_balance_is_below_the_cap(
+    live: Emulator,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    jobs = write_jobs(tmp_path / "jobs.jsonl", JOBS)
+    argv = on(live, "batch", str(jobs), "--prices", str(prices_file(tmp_path)),
+              "--max-credits", "1000")  # fmt: skip
+    assert main(argv) == 1  # the balance stops it: 3 of 6 fit in 100 credits
+    captured = capsys.readouterr()
+    warning = "the spending cap (1000) is above the balance (100)"
+    assert warning in captured.err
+    assert captured.err.index(warning) < captured.err.index("0/6")  # before the first progress
+    assert "6 jobs: 3 succeeded, 0 failed, 0 unknown, 3 not submitted" in captured.out
+    assert live.state.ledger.spent("dry-run-key") == 3 * PRICE

@@ -28,7 +28,7 @@ from ..errors import ValidationError
 from ..journal import Journal, JournalState
 from ..models import GenerationRequest, build_request
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
-from .cmd_dry_run import run_dry_run
+from .cmd_dry_run import run_dry_run, warn_if_cap_above_balance
 from .cmd_gallery import add_arguments as add_gallery_arguments
 from .cmd_gallery import write_batch_gallery
 from .connect import open_client
@@ -128,6 +128,8 @@ async def run_batch(args: argparse.Namespace) -> int:
         if moved:
             print(f"{journal_path}: {moved} request(s) will be submitted again", file=sys.stderr)
         async with open_client(args) as client:
+            if args.max_credits is not None:
+                await warn_if_cap_above_balance(client, args.max_credits)
             reports = await run_jobs(
                 client,
                 batch.requests,

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from ..client import PixVerse
 from ..costs import CostEstimator, CostKey, cost_key
 from ..errors import PixVerseError
 from ..journal_entries import read_entries
@@ -116,6 +117,19 @@ async def _balance(args: argparse.Namespace) -> tuple[dict[str, int | None] | No
         return None, describe(exc)
     monthly, package = balance.credit_monthly, balance.credit_package
     return {"credit_monthly": monthly, "credit_package": package}, None
+
+
+async def warn_if_cap_above_balance(client: PixVerse, cap: int) -> None:
+    """Before a capped batch starts: say on stderr when the balance (one read) is below the
+    cap, so the balance, not the cap, may stop it. A balance that cannot be read is said too."""
+    try:
+        balance = await client.account.balance()
+    except PixVerseError as exc:
+        print(f"warning: the balance could not be read ({describe(exc)})", file=sys.stderr)
+        return
+    left = (balance.credit_monthly or 0) + (balance.credit_package or 0)
+    for warning in _warnings(cap, 0, 0, left):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 async def run_dry_run(
