@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from pixverse_async import PixVerse, PollPolicy
-from pixverse_async.constants import Vocab
+from pixverse_async.constants import Paths, Vocab
 from pixverse_async.costs import CostEstimator
-from pixverse_async.emulator import Emulator
+from pixverse_async.emulator import Emulator, FaultConfig
 from pixverse_async.emulator.credits import PriceTable
 from pixverse_async.journal import Journal, JournalState
 from pixverse_async.models import TextToVideo, to_json
@@ -234,3 +234,31 @@ def test_a_cap_must_be_a_whole_number_of_credits() -> None:
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="max_credits"):
             SpendingCap(bad)  # type: ignore[arg-type]
+
+
+async def test_submits_with_an_unknown_outcome_count_as_spent() -> None:
+    """A submit the service acted on but whose answer was lost (a reset connection, a proxy's
+    HTML page) may have been charged: its reservation stays counted, and the cap holds."""
+    table = PriceTable.random(seed=21, low=LOW, high=HIGH)
+    faults = FaultConfig(reset=0.1, html_502=0.1, error_500=0.05, paths=(Paths.TEXT_TO_VIDEO,),
+                         seed=21)  # fmt: skip
+    keys = [f"{API_KEY}-u{i}" for i in range(5)]
+    rng = random.Random(21)
+    unknown = 0
+    async with Emulator(api_keys=set(keys), prices=table, faults=faults, seed=21) as emu:
+        for i, key in enumerate(keys):
+            requests = batch(80, seed=100 + i)
+            cap = rng.randint(0, cost(table, requests))
+            async with client_for(emu, key) as client:
+                runner = client.runner(
+                    concurrency=64, max_credits=cap, costs=CostEstimator(default=HIGH)
+                )
+                outcomes = await runner.gather(requests)
+            assert peak_spend(emu, key) <= cap, (i, cap)
+            assert [o.index for o in outcomes] == list(range(len(requests)))
+            unknown += sum(o.state is OutcomeState.UNKNOWN for o in outcomes)
+            known = {o.video_id for o in outcomes if o.video_id is not None}
+            charged = {e.video_id for e in emu.state.ledger.entries(key) if e.kind == "charge"}
+            assert known <= charged  # the rest of the charges are the unknown outcomes
+            assert len(charged - known) <= sum(o.state is OutcomeState.UNKNOWN for o in outcomes)
+    assert unknown > 0  # the faults did hit submits
