@@ -8,6 +8,7 @@ Everything the SDK raises on purpose is a :class:`PixVerseError`::
     │   └── DownloadError                   a video could not be downloaded completely
     ├── ResponseDecodingError               an answer arrived that the SDK cannot read
     ├── SubmissionUnknownError              paid work sent, outcome unknown: never retried
+    ├── SpendingCapError                    not sent: it would not fit under a spending cap
     ├── APIError                            the service answered with an error
     │   ├── AuthenticationError, PermissionDeniedError
     │   ├── InvalidParameterError, NotFoundError
@@ -39,6 +40,24 @@ from .constants import ErrCode
 
 class PixVerseError(Exception):
     """Base class of every error the SDK raises on purpose."""
+
+
+class SpendingCapError(PixVerseError):
+    """A request was not submitted: its estimated cost did not fit under the spending cap.
+
+    Nothing was sent and nothing charged; a run with a higher cap (and the same journal)
+    submits it.
+    """
+
+    def __init__(self, max_credits: int, committed: int, estimate: int | None) -> None:
+        self.max_credits = max_credits
+        self.committed = committed
+        self.estimate = estimate
+        cost = "an unknown cost" if estimate is None else f"an estimated {estimate} credits"
+        super().__init__(
+            f"{cost} would not fit under the spending cap of {max_credits} "
+            f"credits ({committed} spent or reserved)"
+        )
 
 
 class ValidationError(PixVerseError, ValueError):

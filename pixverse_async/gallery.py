@@ -48,12 +48,15 @@ from .costs import Spend, cost_key, is_refunded
 from .journal import Journal, JournalEntry
 from .journal_entries import read_entries
 from .models import GenerationRequest, to_json
+from .spending import not_submitted
 
 __all__ = ["GalleryCard", "cards_from_entries", "cards_from_outcomes", "render", "write_gallery"]
 
 PAGE_NAME: Final = "index.html"
 _POSTER_SUFFIXES: Final = (".jpg", ".jpeg", ".png", ".webp")
-_STATE_ORDER: Final = ("succeeded", "failed", "unknown", "submitted", "sending", "pending")
+_STATE_ORDER: Final = (
+    "succeeded", "failed", "unknown", "not_submitted", "submitted", "sending", "pending"
+)  # fmt: skip
 _PROMPT_FIELDS: Final = ("prompt", "restyle_prompt", "lip_sync_tts_content", "sound_effect_content")
 
 
@@ -112,7 +115,7 @@ def cards_from_entries(entries: Iterable[JournalEntry]) -> list[GalleryCard]:
         _card(
             e.kind,
             e.body,
-            e.state.value,
+            "not_submitted" if not_submitted(e) else e.state.value,
             video_id=e.video_id,
             credits=e.credits,
             error_type=e.error_type,
@@ -192,7 +195,7 @@ font-size:12.5px}
 background:var(--dim)}
 .state.succeeded{background:var(--ok)}.state.failed{background:var(--bad)}
 .state.unknown,.state.sending{background:var(--warn)}
-.state.submitted,.state.pending{background:var(--run)}
+.state.submitted,.state.pending{background:var(--run)}.state.not_submitted{background:var(--dim)}
 .foot{display:flex;flex-wrap:wrap;justify-content:space-between;gap:2px 10px;
 color:var(--dim);font-size:12.5px;margin-top:auto;font-variant-numeric:tabular-nums}
 .foot span{white-space:nowrap}

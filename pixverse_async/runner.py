@@ -44,7 +44,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .costs import CostEstimator, is_refunded
 from .errors import (
+    InsufficientCreditsError,
     PixVerseError,
     RateLimitError,
     SubmissionUnknownError,
@@ -56,6 +58,7 @@ from .journal import Journal, JournalEntry, JournalState, request_key
 from .models import GenerationRequest, GenerationResult, Video, from_json, to_json
 from .polling import TRANSIENT_POLL_ERRORS, PollLearner, PollPolicy, PollSchedule, learning_key
 from .retry import RetryPolicy
+from .spending import SpendingCap, Verdict
 
 if TYPE_CHECKING:
     from .endpoints.videos import Videos
@@ -72,6 +75,10 @@ class OutcomeState(str, enum.Enum):
     FAILED = "failed"
     UNKNOWN = "unknown"
     """Sent, but whether the service created it is unknown: never resubmitted by the runner."""
+    NOT_SUBMITTED = "not_submitted"
+    """Never sent, nothing charged: the spending cap was reached (``SpendingCapError``) or the
+    balance ran out (``InsufficientCreditsError``). The journal keeps it pending: a rerun
+    (with a higher cap, or after a top-up) submits it."""
 
 
 @attrs.frozen(kw_only=True)
@@ -82,7 +89,9 @@ class Outcome:
     succeeded; ``error`` when it failed or is unknown (``error_type``/``error_message`` say
     the same for outcomes read back from a journal, whose exception objects are gone).
     ``resumed`` marks requests this run did not submit: their outcome was in the journal, or
-    an earlier run submitted them and this run resumed polling them.
+    an earlier run submitted them and this run resumed polling them. ``credits`` is what the
+    service charged for it (None when not charged or not known), ``credits_refunded`` what
+    it gave back (a failed or moderated generation).
     """
 
     index: int
@@ -95,6 +104,8 @@ class Outcome:
     error_type: str | None = None
     error_message: str | None = None
     resumed: bool = False
+    credits: int | None = None
+    credits_refunded: int = 0
 
     @property
     def ok(self) -> bool:
@@ -113,6 +124,10 @@ class Progress:
     succeeded: int = 0
     failed: int = 0
     unknown: int = 0
+    not_submitted: int = 0
+    credits_charged: int = 0
+    """Credits charged for this run's requests (by this run, or by earlier ones as journaled)."""
+    credits_refunded: int = 0
     target_concurrency: float = 0
     status_requests: int = 0
     limit_answers: int = 0
@@ -120,7 +135,12 @@ class Progress:
     @property
     def done(self) -> int:
         """Requests that reached an outcome."""
-        return self.succeeded + self.failed + self.unknown
+        return self.succeeded + self.failed + self.unknown + self.not_submitted
+
+    @property
+    def credits_spent(self) -> int:
+        """Credits charged minus credits refunded."""
+        return self.credits_charged - self.credits_refunded
 
 
 #: The default hold after a limit answer or a connection never made: 0.5 s doubling to 10 s
@@ -141,6 +161,8 @@ class _Job:
     last_status: object = None
     ended: bool = False
     resumed: bool = False
+    credits: int | None = None
+    reserved: int = 0
 
 
 _DONE = object()
@@ -160,6 +182,16 @@ class JobRunner:
       False to poll by the policy alone.
     - ``max_status_per_second``: a cap on status requests across all jobs.
     - ``on_progress``: called with a :class:`Progress` after every change.
+    - ``max_credits``: a spending cap (:mod:`pixverse_async.spending`): no request is sent
+      that could take the spend recorded in the journal (this run's and earlier runs')
+      over it; the requests that do not fit end :attr:`OutcomeState.NOT_SUBMITTED`.
+    - ``costs``: the :class:`~pixverse_async.costs.CostEstimator` the cap estimates unknown
+      costs with (give it a ``price`` function or a conservative ``default``); it learns the
+      costs the service answers.
+
+    A submit answered with insufficient balance (500090) charged nothing: that request and
+    every one not yet sent end :attr:`OutcomeState.NOT_SUBMITTED`; the submitted ones are
+    awaited.
 
     When the service answers with its concurrency-limit or rate-limit code, the request is
     held and retried later (waits from ``hold``, a :class:`~pixverse_async.retry.RetryPolicy`;
@@ -180,9 +212,13 @@ class JobRunner:
         on_progress: Callable[[Progress], None] | None = None,
         hold: RetryPolicy = HOLD,
         learner: PollLearner | bool = True,
+        max_credits: int | None = None,
+        costs: CostEstimator | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if max_credits is not None:
+            SpendingCap(max_credits)  # checks the value now, not when the run starts
         self._videos = videos
         self.concurrency = concurrency
         self.journal = journal
@@ -194,6 +230,8 @@ class JobRunner:
         self.learner: PollLearner | None = (
             PollLearner() if learner is True else learner if learner is not False else None
         )
+        self.max_credits = max_credits
+        self.costs = costs if costs is not None else CostEstimator()
 
     def run(self, requests: Iterable[Any] | AsyncIterable[Any]) -> RunStream:
         """Outcomes in completion order, as an async iterator and async context manager."""
@@ -298,6 +336,8 @@ class _Run:
         self.journal: Journal
         self.failure: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop
+        self.cap: SpendingCap | None = None
+        self.out_of_credits: InsufficientCreditsError | None = None
 
     # Top level ------------------------------------------------------------------------------
 
@@ -312,6 +352,9 @@ class _Run:
             else:
                 owned = await Journal.open(":memory:" if journal is None else journal)
                 self.journal = owned
+            if self.runner.max_credits is not None:
+                self.cap = SpendingCap(self.runner.max_credits, self.runner.costs)
+                self.cap.count_journal(await self.journal.entries())
             await self._supervise()
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
@@ -362,8 +405,11 @@ class _Run:
             p.succeeded += 1
         elif outcome.state is OutcomeState.FAILED:
             p.failed += 1
+        elif outcome.state is OutcomeState.NOT_SUBMITTED:
+            p.not_submitted += 1
         else:
             p.unknown += 1
+        p.credits_refunded += outcome.credits_refunded
         self.results.put_nowait(outcome)
         self._changed()
 
@@ -413,6 +459,9 @@ class _Run:
 
     def _admit(self, job: _Job, entry: JournalEntry | None) -> None:
         state = entry.state if entry is not None else JournalState.PENDING
+        if entry is not None and entry.credits is not None and state is not JournalState.PENDING:
+            job.credits = entry.credits
+            self.progress.credits_charged += entry.credits
         if state is JournalState.PENDING:
             self.queue.append(job)
         elif state is JournalState.SUBMITTED:
@@ -429,7 +478,7 @@ class _Run:
             self._emit(
                 Outcome(index=job.index, key=job.key, request=job.request,
                         state=OutcomeState.SUCCEEDED, video_id=entry.video_id, video=video,
-                        resumed=True)
+                        resumed=True, credits=job.credits)
             )  # fmt: skip
         else:
             assert entry is not None
@@ -439,7 +488,8 @@ class _Run:
             self._emit(
                 Outcome(index=job.index, key=job.key, request=job.request, state=outcome_state,
                         video_id=entry.video_id, error_type=entry.error_type,
-                        error_message=entry.error_message, resumed=True)
+                        error_message=entry.error_message, resumed=True, credits=job.credits,
+                        credits_refunded=_refund(job.credits, outcome_state, entry.error_type))
             )  # fmt: skip
         self._changed()
 
@@ -456,6 +506,12 @@ class _Run:
                 if job.not_before > now:
                     wait_for = job.not_before - now
                     break
+                if self.out_of_credits is not None or self.cap is not None:
+                    verdict = await self._afford(job)
+                    if verdict is Verdict.WAIT:
+                        break
+                    if verdict is Verdict.CAP:
+                        continue
                 self.queue.popleft()
                 self.in_flight += 1
                 self.progress.submitting += 1
@@ -474,6 +530,31 @@ class _Run:
         self.in_flight -= 1
         self.wake_dispatcher.set()
 
+    async def _afford(self, job: _Job) -> Verdict:
+        """Whether the head of the queue may be sent; a request ended for lack of credits
+        (CAP) is taken off the queue here, a request sent (SEND) keeps its reservation."""
+        if self.out_of_credits is not None:
+            error: PixVerseError = self.out_of_credits
+        else:
+            assert self.cap is not None
+            verdict, amount = self.cap.decide(job.request.kind, job.body, in_flight=self.in_flight)
+            if verdict is Verdict.SEND:
+                self.cap.reserve(amount)
+                job.reserved = amount
+            if verdict is not Verdict.CAP:
+                return verdict
+            error = self.cap.error(job.request.kind, job.body)
+        self.queue.popleft()
+        await self.journal.mark_held(job.key, type(error).__name__, str(error))
+        self._emit(self._outcome(job, OutcomeState.NOT_SUBMITTED, error=error))
+        return Verdict.CAP
+
+    def _unreserve(self, job: _Job) -> None:
+        """The request was not charged: give its reservation back."""
+        if self.cap is not None:
+            self.cap.release(job.reserved)
+        job.reserved = 0
+
     async def _submit(self, job: _Job) -> None:
         trace_id = str(uuid.uuid4())
         job.attempts += 1
@@ -481,15 +562,25 @@ class _Run:
         try:
             resp = await self.videos._submit_raw(job.request, max_retries=0, trace_id=trace_id)
         except RateLimitError as exc:  # the service did not act: hold and try later
+            self._unreserve(job)
             await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
             self._hold(job, exc)
             return
+        except InsufficientCreditsError as exc:  # nothing charged; nor will the rest be sent
+            self._unreserve(job)
+            self.out_of_credits = exc
+            await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
+            self._finish_submit()
+            self._emit(self._outcome(job, OutcomeState.NOT_SUBMITTED, error=exc))
+            return
         except SubmissionUnknownError as exc:
+            self._settle(job, None)
             await self.journal.mark_unknown(job.key, exc.trace_id, str(exc))
             self._finish_submit()
             self._emit(self._outcome(job, OutcomeState.UNKNOWN, error=exc))
             return
         except TransportError as exc:  # the connection was never made
+            self._unreserve(job)
             await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
             if job.attempts <= self.runner.hold.max_retries:
                 self._hold(job, exc)
@@ -497,16 +588,19 @@ class _Run:
             await self._fail(job, exc)
             return
         except PixVerseError as exc:
+            self._unreserve(job)
             await self._fail(job, exc)
             return
         try:
             result = from_json(GenerationResult, resp)
         except PixVerseError as exc:  # accepted, but no id we can read: ambiguous
+            self._settle(job, None)
             await self.journal.mark_unknown(job.key, trace_id, str(exc))
             self._finish_submit()
             self._emit(self._outcome(job, OutcomeState.UNKNOWN, error=exc))
             return
         job.video_id = result.video_id
+        self._settle(job, result.credits)
         await self.journal.mark_submitted(job.key, result.video_id, result.credits)
         self.progress.submitting -= 1
         self.hold_streak = 0
@@ -521,6 +615,17 @@ class _Run:
         )
         self._schedule_poll(job, job.schedule.first_poll_at())
         self._changed()
+
+    def _settle(self, job: _Job, credits: int | None) -> None:
+        """The service answered (``credits``: the cost it said) or may have acted: the
+        reservation becomes a charge."""
+        if credits is not None:
+            job.credits = credits
+            self.progress.credits_charged += credits
+        if self.cap is not None:
+            self.cap.settle(job.reserved, credits, job.request.kind, job.body)
+            job.reserved = 0
+            self.wake_dispatcher.set()  # an estimate above the cost leaves room
 
     def _finish_submit(self) -> None:
         self.progress.submitting -= 1
@@ -554,6 +659,11 @@ class _Run:
         self, job: _Job, state: OutcomeState, *, error: PixVerseError | None = None,
         video: Video | None = None,
     ) -> Outcome:  # fmt: skip
+        """The outcome of a job this run handled; a refund it carries is counted by the cap."""
+        error_type = type(error).__name__ if error is not None else None
+        refunded = _refund(job.credits, state, error_type)
+        if refunded and self.cap is not None:
+            self.cap.refund(refunded)
         return Outcome(
             index=job.index,
             key=job.key,
@@ -562,9 +672,11 @@ class _Run:
             video_id=job.video_id,
             video=video,
             error=error,
-            error_type=type(error).__name__ if error is not None else None,
+            error_type=error_type,
             error_message=str(error) if error is not None else None,
             resumed=job.resumed,
+            credits=job.credits,
+            credits_refunded=refunded,
         )
 
     # Poll scheduler: one task polls whatever is due ----------------------------------------
@@ -665,6 +777,13 @@ class _Run:
         await self.journal.mark_failed(job.key, type(error).__name__, str(error))
         self._release()
         self._emit(self._outcome(job, OutcomeState.FAILED, error=error, video=video))
+
+
+def _refund(credits: int | None, state: OutcomeState, error_type: str | None) -> int:
+    """The credits given back for a request that ended so (failed or moderated: all)."""
+    if credits is not None and state is OutcomeState.FAILED and is_refunded(error_type):
+        return credits
+    return 0
 
 
 async def _chunks(

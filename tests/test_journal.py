@@ -157,6 +157,18 @@ async def test_not_sent_goes_back_to_pending_and_counts_attempts(journal: Journa
     assert entry.attempts == 2 and entry.trace_id == "t2" and entry.error_type is None
 
 
+async def test_held_stays_pending_with_its_reason_and_is_sent_later(journal: Journal) -> None:
+    key = await pending(journal)
+    entry = await journal.mark_held(key, "SpendingCapError", "not submitted: over the cap")
+    assert entry.state is S.PENDING and entry.attempts == 0
+    assert entry.error_type == "SpendingCapError"
+    assert entry.error_message == "not submitted: over the cap"
+    entry = await journal.mark_sending(key, "t1")
+    assert entry.state is S.SENDING and entry.error_type is None
+    with pytest.raises(JournalStateError):
+        await journal.mark_held(key, "SpendingCapError", "too late: it is being sent")
+
+
 async def test_failed_from_every_non_terminal_state(journal: Journal) -> None:
     k_pending, k_sending, k_submitted, k_unknown = [await pending(journal, n) for n in range(4)]
     for k in (k_sending, k_submitted, k_unknown):
@@ -259,6 +271,7 @@ async def test_every_store_follows_the_one_transition_table(journal: Journal) ->
         "sending": lambda k: journal.mark_sending(k, "t"),
         "submitted": lambda k: journal.mark_submitted(k, 2),  # another video than the path's
         "not_sent": lambda k: journal.mark_not_sent(k),
+        "held": lambda k: journal.mark_held(k, "SpendingCapError", "over the cap"),
         "succeeded": lambda k: journal.mark_succeeded(k, {"id": 1}),
         "failed": lambda k: journal.mark_failed(k, "E", "m"),
         "unknown": lambda k: journal.mark_unknown(k, None, "m"),

@@ -8,7 +8,9 @@ with its number and reason, and nothing is sent while any line is bad (unless
 ``FILE.jsonl.journal.sqlite``) records each request before it is sent, so running the same
 command again after an interruption skips what finished, resumes polling what was submitted
 and submits only what never was. Failed and unknown requests are not sent again unless
-``--retry-failed`` / ``--retry-unknown`` asks for it.
+``--retry-failed`` / ``--retry-unknown`` asks for it. ``--max-credits N`` caps what the
+batch spends (the journal's earlier runs included): requests that do not fit end not
+submitted, and running again with a higher cap continues from there.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any
 
 import attrs
 
+from ..costs import CostEstimator
 from ..errors import ValidationError
 from ..journal import Journal, JournalState
 from ..models import GenerationRequest, build_request
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
-from .cmd_dry_run import run_dry_run
+from .cmd_dry_run import run_dry_run, warn_if_cap_above_balance
 from .cmd_gallery import add_arguments as add_gallery_arguments
 from .cmd_gallery import write_batch_gallery
 from .connect import open_client
@@ -33,6 +36,7 @@ from .errors import EXIT_FAILED, EXIT_OK, UsageError
 from .jobview import print_summary, run_jobs
 from .options import GENERATE_KINDS
 from .output import wants_json
+from .prices import load_prices
 
 JOURNAL_SUFFIX = ".journal.sqlite"
 
@@ -124,6 +128,8 @@ async def run_batch(args: argparse.Namespace) -> int:
         if moved:
             print(f"{journal_path}: {moved} request(s) will be submitted again", file=sys.stderr)
         async with open_client(args) as client:
+            if args.max_credits is not None:
+                await warn_if_cap_above_balance(client, args.max_credits)
             reports = await run_jobs(
                 client,
                 batch.requests,
@@ -132,6 +138,8 @@ async def run_batch(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 journal=journal,
                 as_json=wants_json(args),
+                max_credits=args.max_credits,
+                costs=CostEstimator(price=load_prices(args.prices) if args.prices else None),
             )
     extra: dict[str, Any] = {"journal": journal_path, "out": str(out) if out else None}
     if batch.bad:
@@ -148,6 +156,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _credits(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be a whole number of credits, at least 0")
     return value
 
 
@@ -190,6 +205,15 @@ def register(
         action="store_true",
         help="submit again the requests whose outcome is unknown (check first that the service "
         "created no video for them: a duplicate is paid twice)",
+    )
+    batch.add_argument(
+        "--max-credits",
+        type=_credits,
+        metavar="N",
+        help="spending cap: never send a request that could take the batch's spend (charged "
+        "minus refunded, earlier runs of the journal included) over N credits; the rest end "
+        "not submitted (rerun with a higher cap to continue). Unknown costs are estimated from "
+        "earlier costs, then --prices, else one such request is sent alone",
     )
     add_dry_run_arguments(batch)
     add_gallery_arguments(batch)

@@ -4,6 +4,8 @@ Every line is checked as the batch itself checks it; nothing is submitted. It pr
 many requests there are of each kind, model, quality and duration, the estimate of their
 cost where one is known (the highest cost the journal recorded for the same kind, model,
 quality and duration, else the ``--prices`` rules), and the account balance (one read).
+With ``--max-credits``, it says when the cap is above the balance (the balance, not the
+cap, would stop the batch) and when the estimate is above the cap (the cap would).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from ..client import PixVerse
 from ..costs import CostEstimator, CostKey, cost_key
 from ..errors import PixVerseError
 from ..journal_entries import read_entries
@@ -116,6 +119,19 @@ async def _balance(args: argparse.Namespace) -> tuple[dict[str, int | None] | No
     return {"credit_monthly": monthly, "credit_package": package}, None
 
 
+async def warn_if_cap_above_balance(client: PixVerse, cap: int) -> None:
+    """Before a capped batch starts: say on stderr when the balance (one read) is below the
+    cap, so the balance, not the cap, may stop it. A balance that cannot be read is said too."""
+    try:
+        balance = await client.account.balance()
+    except PixVerseError as exc:
+        print(f"warning: the balance could not be read ({describe(exc)})", file=sys.stderr)
+        return
+    left = (balance.credit_monthly or 0) + (balance.credit_package or 0)
+    for warning in _warnings(cap, 0, 0, left):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 async def run_dry_run(
     args: argparse.Namespace, path: Path, requests: Sequence[GenerationRequest], journal: str
 ) -> int:
@@ -139,18 +155,38 @@ async def run_dry_run(
         "balance": balance,
         "balance_total": left,
         "balance_error": balance_error,
+        "max_credits": args.max_credits,
+        "warnings": _warnings(args.max_credits, estimate, unpriced, left),
     }
     if wants_json(args):
         print(dumps({"dry_run": report}), flush=True)
     else:
         _print_report(report, groups)
-    if left is not None and estimate > left:
-        print(
-            f"warning: the estimated cost ({estimate}) is above the balance ({left}); "
-            "the batch would run out of credits",
-            file=sys.stderr,
-        )
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
+
+
+def _warnings(cap: int | None, estimate: int, unpriced: int, left: int | None) -> list[str]:
+    """What may stop the batch before its end: the balance, the cap."""
+    warnings = []
+    at_least = "at least " if unpriced else ""
+    if left is not None and estimate > left:
+        warnings.append(
+            f"the estimated cost ({at_least}{estimate}) is above the balance ({left}); "
+            "the batch would run out of credits"
+        )
+    if cap is not None and left is not None and cap > left:
+        warnings.append(
+            f"the spending cap ({cap}) is above the balance ({left}): the balance, not the "
+            "cap, may stop the batch (what is not sent ends not submitted)"
+        )
+    if cap is not None and estimate > cap:
+        warnings.append(
+            f"the estimated cost ({at_least}{estimate}) is above the spending cap ({cap}): "
+            "the cap will stop the batch before its end"
+        )
+    return warnings
 
 
 def _print_report(report: dict[str, Any], groups: Sequence[Group]) -> None:
@@ -168,6 +204,8 @@ def _print_report(report: dict[str, Any], groups: Sequence[Group]) -> None:
         )
     if report["costs_from_journal"]:
         text += f"; {report['costs_from_journal']} earlier costs from the journal"
+    if report["max_credits"] is not None:
+        text += f"; spending cap {report['max_credits']} credits"
     print(text)
     balance = report["balance"]
     if balance is None:

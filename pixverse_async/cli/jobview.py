@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from ..client import PixVerse
+from ..costs import CostEstimator
 from ..errors import PixVerseError
 from ..journal import Journal
 from ..runner import Outcome, OutcomeState
@@ -68,6 +69,8 @@ class JobReport:
             "path": str(self.path) if self.path is not None else None,
             "error": self.error,
             "resumed": self.outcome.resumed,
+            "credits": self.outcome.credits,
+            "credits_refunded": self.outcome.credits_refunded,
         }
 
     def row(self) -> dict[str, Any]:
@@ -84,8 +87,15 @@ class JobReport:
             "prompt": prompt,
             "state": state,
             "video_id": self.outcome.video_id,
+            "credits": _credits_cell(self.outcome),
             "file / error": str(self.path) if self.ok and self.path else self.error,
         }
+
+
+def _credits_cell(outcome: Outcome) -> str | int | None:
+    if outcome.credits_refunded:
+        return f"{outcome.credits} (refunded)"
+    return outcome.credits
 
 
 async def _save(client: PixVerse, report: JobReport, out: Path, slots: asyncio.Semaphore) -> None:
@@ -111,14 +121,24 @@ async def run_jobs(
     concurrency: int,
     journal: Journal | str | os.PathLike[str] | None,
     as_json: bool,
+    max_credits: int | None = None,
+    costs: CostEstimator | None = None,
 ) -> list[JobReport]:
     """Run ``requests`` (``lines[i]`` labels request ``i``); return reports in input order.
+
+    ``max_credits`` and ``costs`` are the runner's spending cap and cost estimator.
 
     With ``out``, successful videos are saved there as ``<video_id>.mp4`` while the rest
     still run. With ``as_json``, one JSON line per job is printed as it ends.
     """
     bar = BatchProgress(len(requests))
-    runner = client.runner(concurrency=concurrency, journal=journal, on_progress=bar.update)
+    runner = client.runner(
+        concurrency=concurrency,
+        journal=journal,
+        on_progress=bar.update,
+        max_credits=max_credits,
+        costs=costs,
+    )
     slots = asyncio.Semaphore(_DOWNLOADS_AT_ONCE)
     if out is not None:
         await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
@@ -155,16 +175,22 @@ async def run_jobs(
 
 
 def summary(reports: Sequence[JobReport]) -> dict[str, int]:
-    """Counts by state, plus resumed and saved files."""
+    """Counts by state, plus resumed and saved files, and credits charged, refunded and spent
+    (what the journal recorded for resumed requests included)."""
     counts = {state.value: 0 for state in OutcomeState}
     for r in reports:
         counts[r.outcome.state.value] += 1
+    charged = sum(r.outcome.credits or 0 for r in reports)
+    refunded = sum(r.outcome.credits_refunded for r in reports)
     return {
         "total": len(reports),
         **counts,
         "resumed": sum(r.outcome.resumed for r in reports),
         "downloaded": sum(r.path is not None for r in reports),
         "download_failed": sum(r.download_error is not None for r in reports),
+        "credits_charged": charged,
+        "credits_refunded": refunded,
+        "credits_spent": charged - refunded,
     }
 
 
@@ -180,7 +206,7 @@ def print_summary(
     if len(reports) > FULL_TABLE_LIMIT:
         shown = [r for r in reports if not r.ok]
     if shown:
-        columns = ["line", "kind", "prompt", "state", "video_id", "file / error"]
+        columns = ["line", "kind", "prompt", "state", "video_id", "credits", "file / error"]
         print(format_table(columns, [r.row() for r in shown]))
     if len(shown) < len(reports):
         print(f"({len(reports) - len(shown)} successful jobs not listed; --json lists all)")
@@ -188,6 +214,8 @@ def print_summary(
         f"{totals['total']} jobs: {totals['succeeded']} succeeded, {totals['failed']} failed, "
         f"{totals['unknown']} unknown"
     )
+    if totals["not_submitted"]:
+        text += f", {totals['not_submitted']} not submitted"
     if totals["resumed"]:
         text += f" ({totals['resumed']} from the journal)"
     if totals["downloaded"] or totals["download_failed"]:
@@ -195,6 +223,17 @@ def print_summary(
         if totals["download_failed"]:
             text += f", {totals['download_failed']} downloads failed"
     print(text)
+    print(
+        f"credits: {totals['credits_spent']} spent ({totals['credits_charged']} charged, "
+        f"{totals['credits_refunded']} refunded)"
+    )
+    if totals["not_submitted"]:
+        print(
+            "not submitted: the spending cap or the balance stopped them, nothing was charged "
+            "for them; run again with the same journal (and a higher --max-credits, or after a "
+            "top-up) to continue",
+            file=sys.stderr,
+        )
     if totals["unknown"]:
         print(
             "unknown: sent, but whether the service created the video is unknown; it is never "

@@ -111,8 +111,13 @@ class BatchProgress:
         remaining = self.total - done
         if remaining > 0 and fresh > 0 and elapsed >= 1:
             parts.append("ETA " + format_seconds(elapsed / fresh * remaining))
-        parts.append(f"| ok {p.succeeded}  failed {p.failed}  unknown {p.unknown}")
+        counts = f"| ok {p.succeeded}  failed {p.failed}  unknown {p.unknown}"
+        if p.not_submitted:
+            counts += f"  not submitted {p.not_submitted}"
+        parts.append(counts)
         parts.append(f"| running {p.running + p.submitting}  queued {p.queued}")
+        if p.credits_charged:
+            parts.append(f"| credits {p.credits_spent}")
         return parts
 
     def _draw(self, now: float) -> None:

@@ -452,6 +452,16 @@ class Journal:
         """
         return await self._transition(key, "not_sent", error_type=error_type, error_message=message)
 
+    async def mark_held(self, key: str, error_type: str, message: str) -> JournalEntry:
+        """PENDING → PENDING with the reason it was not sent (a spending cap was reached, the
+        balance ran out). It stays safe to submit: a later run sends it.
+
+        Example::
+
+            await journal.mark_held(key, "SpendingCapError", "not submitted: ...")
+        """
+        return await self._transition(key, "held", error_type=error_type, error_message=message)
+
     async def mark_succeeded(
         self, key: str, video_json: Mapping[str, Any], url: str | None = None
     ) -> JournalEntry:

@@ -13,6 +13,7 @@ sets the entry's columns. A store turns a row of :data:`TRANSITIONS` into one co
                               mark_failed (from any non-terminal state) ──► FAILED        │
                                                                 SUCCEEDED ◄─mark_succeeded┘
     requeue(): UNKNOWN or FAILED ──► PENDING   (an explicit operator decision, never automatic)
+    mark_held(): PENDING ──► PENDING with a reason (not sent: a spending cap, no balance left)
 
 Example::
 
@@ -143,6 +144,7 @@ TRANSITIONS: Final[Mapping[str, Transition]] = {
         durable=True,
     ),
     "not_sent": Transition(_S.PENDING, frozenset((_S.SENDING,)), _SET_ERROR),
+    "held": Transition(_S.PENDING, frozenset((_S.PENDING,)), _SET_ERROR),
     "succeeded": Transition(
         _S.SUCCEEDED,
         frozenset((_S.SUBMITTED, _S.SUCCEEDED)),

@@ -1,0 +1,141 @@
+"""The spending cap of a run: which request may be sent without risking the cap.
+
+A run with ``max_credits`` keeps two sums: the *spend* (credits the service charged minus
+refunds of failed and moderated jobs, :class:`~pixverse_async.costs.Spend`, starting with
+what the journal recorded for earlier runs) and the *reserve* (the estimated cost of each
+request sent whose cost is not known yet). A request is sent only if its estimate fits in
+what is left: ``spend + reserve + estimate <= max_credits``. Estimates come from a
+:class:`~pixverse_async.costs.CostEstimator`: the highest cost seen for the same kind, model,
+quality and duration, else its price function, else its default. A request nothing can
+price is sent alone, reserving all that is left, so that its answer teaches the price
+(with neither a price function nor a default, that one request may cost more than is left).
+
+A request that does not fit waits while other requests are in flight (their answers and
+refunds may make room) and is *capped* once nothing is: it ends not submitted.
+
+Example::
+
+    >>> from pixverse_async.costs import CostEstimator
+    >>> cap = SpendingCap(100, CostEstimator(default=40))
+    >>> body = {"model": "v5", "quality": "540p", "duration": 5}
+    >>> cap.decide("text_to_video", body, in_flight=0)
+    (<Verdict.SEND: 'send'>, 40)
+    >>> cap.reserve(40); cap.settle(40, 30, "text_to_video", body)   # it cost 30
+    30
+    >>> cap.decide("text_to_video", body, in_flight=0)   # 30 seen: 30 + 30 <= 100
+    (<Verdict.SEND: 'send'>, 30)
+    >>> cap.spend.add(45)
+    >>> cap.decide("text_to_video", body, in_flight=1)   # 75 + 30 > 100: an answer may help
+    (<Verdict.WAIT: 'wait'>, 0)
+    >>> cap.decide("text_to_video", body, in_flight=0)   # nothing can: not submitted
+    (<Verdict.CAP: 'cap'>, 0)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from .costs import CostEstimator, Spend, is_refunded
+from .errors import SpendingCapError
+from .journal import JournalEntry, JournalState
+
+__all__ = ["NOT_SUBMITTED_REASONS", "SpendingCap", "SpendingCapError", "Verdict", "not_submitted"]
+
+#: The errors a run records on a pending journal entry it ended not submitted (a spending cap;
+#: a balance that ran out).
+NOT_SUBMITTED_REASONS: Final = frozenset({"SpendingCapError", "InsufficientCreditsError"})
+
+
+def not_submitted(entry: JournalEntry) -> bool:
+    """True for a journal entry a run ended not submitted for lack of credits (still pending).
+
+    >>> from pixverse_async.journal import JournalEntry, JournalState
+    >>> entry = JournalEntry("k", "text_to_video", {}, JournalState.PENDING, 0, None, None,
+    ...                      None, None, None, "SpendingCapError", "over the cap", 0.0, 0.0)
+    >>> not_submitted(entry)
+    True
+    """
+    return entry.state is JournalState.PENDING and entry.error_type in NOT_SUBMITTED_REASONS
+
+
+class Verdict(str, enum.Enum):
+    """What to do with the next request."""
+
+    SEND = "send"
+    WAIT = "wait"
+    """It does not fit now, but requests in flight may still make room."""
+    CAP = "cap"
+    """It does not fit and nothing in flight can make room: it ends not submitted."""
+
+
+@attrs.define
+class SpendingCap:
+    """The spend and reserve of a run under ``limit`` credits (see the module docstring)."""
+
+    limit: int
+    estimator: CostEstimator = attrs.field(factory=CostEstimator)
+    spend: Spend = attrs.field(factory=Spend)
+    reserved: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 0:
+            raise ValueError(f"max_credits must be an integer >= 0, got {self.limit!r}")
+
+    @property
+    def committed(self) -> int:
+        """Credits spent plus credits reserved for answers still to come."""
+        return self.spend.spent + self.reserved
+
+    def count_journal(self, entries: Iterable[JournalEntry]) -> None:
+        """Count what the journal's entries recorded (earlier runs): their charges and
+        refunds, and their costs as estimates. An entry that may have been charged without
+        a recorded cost (SENDING or UNKNOWN) counts its estimate."""
+        for entry in entries:
+            self.estimator.observe(entry.kind, entry.body, entry.credits)
+        for entry in entries:
+            if entry.credits is not None:
+                refunded = entry.state is JournalState.FAILED and is_refunded(entry.error_type)
+                self.spend.add(entry.credits, refunded=refunded)
+            elif entry.state.is_ambiguous:
+                self.spend.add(self.estimator.estimate(entry.kind, entry.body) or 0)
+
+    def decide(self, kind: str, body: Mapping[str, Any], *, in_flight: int) -> tuple[Verdict, int]:
+        """Whether the request may be sent now and, if so, the credits it reserves."""
+        room = self.limit - self.committed
+        estimate = self.estimator.estimate(kind, body)
+        if estimate is None:  # sent alone, reserving all that is left
+            if room > 0 and self.reserved == 0:
+                return Verdict.SEND, room
+        elif estimate <= room:
+            return Verdict.SEND, estimate
+        return (Verdict.WAIT if in_flight else Verdict.CAP), 0
+
+    def error(self, kind: str, body: Mapping[str, Any]) -> SpendingCapError:
+        """The error a capped request ends with."""
+        return SpendingCapError(self.limit, self.committed, self.estimator.estimate(kind, body))
+
+    def reserve(self, amount: int) -> None:
+        """Hold ``amount`` credits for a request about to be sent."""
+        self.reserved += amount
+
+    def release(self, amount: int) -> None:
+        """Give back a reservation: the request was not charged."""
+        self.reserved -= amount
+
+    def settle(self, amount: int, credits: int | None, kind: str, body: Mapping[str, Any]) -> int:
+        """Replace a reservation with the charge the service answered (``credits``; None
+        when the answer did not say, or the outcome is unknown: the reservation is counted
+        as charged). Return the credits counted as charged."""
+        self.reserved -= amount
+        self.estimator.observe(kind, body, credits)
+        charged = amount if credits is None else credits
+        self.spend.add(charged)
+        return charged
+
+    def refund(self, credits: int) -> None:
+        """Count a refund (a failed or moderated job's charge given back)."""
+        self.spend.refunded += credits
