@@ -233,8 +233,13 @@ async def poll_until_done(
     is_done: Callable[[_T], bool],
     job_id: int,
     status_of: Callable[[_T], object],
+    news: Callable[[float], Awaitable[_T | None]] | None = None,
 ) -> _T:
     """Call ``fetch`` on ``schedule`` until ``is_done`` holds for its answer; return it.
+
+    ``news(seconds)``, when given, replaces the sleep between polls: it returns an answer
+    that arrived another way (a webhook) within ``seconds``, or None; a done one ends the
+    wait without a poll.
 
     Transient failures of ``fetch`` (:data:`TRANSIENT_POLL_ERRORS`) are polled through; when
     the schedule's deadline passes, its :class:`JobTimeoutError` is raised with the last
@@ -242,8 +247,18 @@ async def poll_until_done(
     """
     loop = asyncio.get_running_loop()
     last: _T | None = None
-    await asyncio.sleep(max(0.0, schedule.first_poll_at() - loop.time()))
+
+    async def pause(seconds: float) -> _T | None:
+        if news is None:
+            await asyncio.sleep(seconds)
+            return None
+        return await news(seconds)
+
+    early = await pause(max(0.0, schedule.first_poll_at() - loop.time()))
     while True:
+        if early is not None and is_done(early):
+            schedule.finished(loop.time())
+            return early
         try:
             answer = await fetch()
         except TRANSIENT_POLL_ERRORS as exc:
@@ -257,7 +272,48 @@ async def poll_until_done(
         due = schedule.after_poll(now)
         if due is None:
             raise schedule.timeout_error(job_id, None if last is None else status_of(last), now)
-        await asyncio.sleep(max(0.0, due - now))
+        early = await pause(max(0.0, due - now))
+
+
+@attrs.frozen(kw_only=True)
+class SafetyNet:
+    """How a job that a webhook will finish is still polled, in case its delivery is lost.
+
+    The first poll comes ``factor`` times the expected generation time after the submit (the
+    learner's estimate for the job's kind, else ``expected``), then one every ``interval``
+    seconds (or the expected time, if longer), until the policy's timeout. With the defaults
+    a 60 s generation whose delivery arrives is never polled; one whose delivery was lost is
+    found about two minutes late at most, at the cost of one or two status requests.
+
+    >>> net = SafetyNet(factor=3.0, expected=60.0, interval=60.0)
+    >>> schedule = net.schedule(PollPolicy(jitter=0.0), now=0.0)
+    >>> schedule.first_poll_at(), schedule.after_poll(180.0)
+    (180.0, 240.0)
+    """
+
+    factor: float = attrs.field(default=3.0, validator=attrs.validators.ge(1))
+    expected: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    interval: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+
+    def schedule(
+        self,
+        policy: PollPolicy,
+        now: float,
+        *,
+        submitted: float | None = None,
+        learner: PollLearner | None = None,
+        key: Hashable = None,
+    ) -> PollSchedule:
+        """The poll schedule of a job submitted at ``submitted`` (default ``now``): the
+        policy's timeout and jitter, the safety net's times; a learner still learns from it."""
+        estimate = learner.first_delay(key) if learner is not None else None
+        expected = self.expected if estimate is None else estimate
+        every = max(self.interval, expected)
+        net = attrs.evolve(policy, first_delay=self.factor * expected, interval=every,
+                           factor=1.0, max_delay=every)  # fmt: skip
+        return PollSchedule.begin(
+            net, now, submitted=submitted, first_delay=net.first_delay, learner=learner, key=key
+        )
 
 
 def learning_key(request: Any) -> Hashable:
