@@ -137,7 +137,7 @@ class GenerationJob:
             news=None if watch is None else self._news,
         )
         if watch is not None:
-            watch.close()
+            watch.settle(video)  # a later event for it is a repeat, not the user's
         self.last_video = video
         return raise_for_terminal(video)
 

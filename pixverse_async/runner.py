@@ -660,9 +660,12 @@ class _Run:
             job.schedule.finished(self.loop.time())
         await self._resolve(job, event.to_video(), event.video_json())
 
-    def _end_watch(self, job: _Job) -> None:
+    def _end_watch(self, job: _Job, video: Video | None = None) -> None:
         if job.watch is not None:
-            job.watch.close()
+            if video is None:
+                job.watch.close()
+            else:
+                job.watch.settle(video)
             self.watched.discard(job)
 
     def _finish_submit(self) -> None:
@@ -787,7 +790,7 @@ class _Run:
         if job.ended:
             return
         job.ended = True
-        self._end_watch(job)
+        self._end_watch(job, video)
         try:
             raise_for_terminal(video)
         except PixVerseError as exc:

@@ -48,6 +48,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 
 from ..errors import PixVerseError, ValidationError
+from ..models import Video
 from ..polling import SafetyNet
 from .events import WebhookEvent
 
@@ -115,6 +116,14 @@ class CompletionWatch:
         """Stop watching (idempotent)."""
         self._open = False
         self._hub._unregister(self)
+
+    def settle(self, video: Video) -> None:
+        """The video ended and was learned another way (a status poll): stop watching, and
+        let the hub take a later event for it as a repeat rather than hand it to the user."""
+        if not self._future.done() and video.status.is_terminal:
+            event = WebhookEvent(video_id=self.video_id, status=video.status, url=video.url)
+            self._hub._remember(event)
+        self.close()
 
     def __enter__(self) -> CompletionWatch:
         return self
