@@ -212,11 +212,14 @@ class PollSchedule:
             # Continue with the policy where it would be by now, had it polled from the submit.
             self.step = max(0, self.policy.polls_within(now - self.submitted) - 1)
 
-    def finished(self, now: float) -> None:
-        """The job succeeded at this poll: let the learner know how long it took."""
+    def finished(self, now: float, *, exact: bool = False) -> None:
+        """The job succeeded at this poll (``exact``: it was told at once, by a webhook, that
+        it ended at ``now``): let the learner know how long it took."""
         if self.learner is None or self.submitted is None:
             return
-        if self.polls == 0 and self.learned:
+        if exact:
+            self.learner.observe_end(self.learner_key, now - self.submitted)
+        elif self.polls == 0 and self.learned:
             self.learner.observe_first_poll(self.learner_key, done=True)
         else:
             self.learner.observe_finished(self.learner_key, now - self.submitted)
@@ -257,7 +260,7 @@ async def poll_until_done(
     early = await pause(max(0.0, schedule.first_poll_at() - loop.time()))
     while True:
         if early is not None and is_done(early):
-            schedule.finished(loop.time())
+            schedule.finished(loop.time(), exact=True)
             return early
         try:
             answer = await fetch()
@@ -381,6 +384,23 @@ class PollLearner:
             at = ordered[min(len(ordered) - 1, int(self.quantile * len(ordered)))]
             estimate.first = at
             estimate.finished.clear()
+
+    def observe_end(self, key: Hashable, seconds: float) -> None:
+        """A job of ``key`` is known to have ended exactly ``seconds`` after its submit (its
+        webhook event came): a sample while learning, then the answer a first poll at the
+        estimate would have had, which keeps correcting it.
+
+        >>> learner = PollLearner(min_samples=1)
+        >>> learner.observe_end("t2v", 10.0)
+        >>> learner.observe_end("t2v", 20.0)          # a poll at 10 s would have missed it
+        >>> learner.first_delay("t2v") > 10.0
+        True
+        """
+        estimate = self._kinds.get(key)
+        if estimate is None or estimate.first is None:
+            self.observe_finished(key, seconds)
+        else:
+            self.observe_first_poll(key, done=seconds <= estimate.first)
 
     def observe_first_poll(self, key: Hashable, *, done: bool) -> None:
         """A job of ``key`` polled first at the learned time was (or was not) done."""

@@ -657,7 +657,7 @@ class _Run:
         if job.ended:
             return
         if job.schedule is not None:
-            job.schedule.finished(self.loop.time())
+            job.schedule.finished(self.loop.time(), exact=True)
         await self._resolve(job, event.to_video(), event.video_json())
 
     def _end_watch(self, job: _Job, video: Video | None = None) -> None:
