@@ -191,3 +191,34 @@ async def test_a_thousand_runner_jobs_end_once_each_despite_delivery_faults() ->
     print(f"\n1,000 webhook jobs: {counted} status requests, {len(polled)} videos polled, "
           f"{len(lost)} deliveries lost, {len(dropped)} with dropped attempts")  # fmt: skip
     assert len(polled) < 1000
+
+
+def test_the_safety_net_polls_first_at_a_multiple_of_the_learned_time_then_rarely() -> None:
+    from pixverse_async import PollLearner, PollPolicy
+
+    policy = PollPolicy(jitter=0.0, timeout=1000.0)
+    net = SafetyNet(factor=3.0, expected=60.0, interval=30.0)
+    unknown = net.schedule(policy, now=0.0)
+    assert unknown.first_poll_at() == 180.0  # nothing learned: 3 x expected
+    assert unknown.after_poll(180.0) == 240.0  # then every max(interval, expected)
+    learner = PollLearner(min_samples=2)
+    learner.observe_end("k", 8.0)
+    learner.observe_end("k", 10.0)
+    learned = net.schedule(policy, now=100.0, learner=learner, key="k")
+    assert learned.first_poll_at() == 130.0 and learned.deadline == 1100.0
+    assert learned.after_poll(130.0) == 160.0
+
+
+def test_exact_end_times_correct_the_learned_estimate_both_ways() -> None:
+    from pixverse_async import PollLearner
+
+    learner = PollLearner(min_samples=1)
+    learner.observe_end("k", 10.0)
+    for _ in range(50):
+        learner.observe_end("k", 20.0)  # every job took longer than the estimate
+    later = learner.first_delay("k")
+    assert later is not None and later > 15.0
+    for _ in range(100):
+        learner.observe_end("k", 5.0)
+    earlier = learner.first_delay("k")
+    assert earlier is not None and earlier < 8.0
