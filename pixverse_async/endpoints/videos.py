@@ -226,10 +226,11 @@ class Videos:
     async def _submit_watched(
         self, request: GenerationRequest, *, max_retries: int | None, trace_id: str | None
     ) -> tuple[Any, CompletionWatch | None]:
-        """Submit; with a hub and a webhook, also watch the new video for its event (the
-        submit is marked in flight, so an event that beats the answer is held for it)."""
-        hub = self.webhooks
-        if hub is None or self.webhook_id_for(request) is None:
+        """Submit; with a hub and a webhook it receives, also watch the new video for its
+        event (the submit is marked in flight, so an event that beats the answer is held)."""
+        hub, webhook_id = self.webhooks, self.webhook_id_for(request)
+        if hub is None or webhook_id is None or hub.webhook_id not in (None, webhook_id):
+            # no webhook, or another one than the hub receives: polled as usual
             return await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id), None
         with hub.submitting():
             resp = await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id)
