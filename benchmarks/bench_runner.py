@@ -343,7 +343,7 @@ def polling_table(reports: Sequence[dict[str, Any]]) -> str:
                 POLL_MODES[r["mode"]][0],
                 f"{r['jobs']:,}",
                 f"{r['succeeded']:,}",
-                f"{per_job:.2f}",
+                f"{per_job:.3f}",
                 f"{per_job / (base['status_requests'] / base['jobs']):.2f}",
                 f"{r['wall']:.1f}",
                 f"{r['ideal']:.1f}",
