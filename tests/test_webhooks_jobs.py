@@ -222,3 +222,20 @@ def test_exact_end_times_correct_the_learned_estimate_both_ways() -> None:
         learner.observe_end("k", 5.0)
     earlier = learner.first_delay("k")
     assert earlier is not None and earlier < 8.0
+
+
+async def test_a_request_naming_its_own_webhook_wins_and_another_webhook_is_polled() -> None:
+    hub = CompletionHub(webhook_id="1234", safety_net=PATIENT)
+    async with setup(hub) as (emu, client):
+        own = await client.videos.submit(
+            TextToVideo(prompt="a red kite", webhook_id="1234", **FIELDS)
+        )
+        other = await client.videos.submit(
+            TextToVideo(prompt="a red kite", webhook_id="5678", **FIELDS)
+        )
+        assert (own.webhook_id, own.watch is not None) == ("1234", True)
+        # sent to a webhook this hub does not receive: no watch, polled by the policy
+        assert (other.webhook_id, other.watch) == ("5678", None)
+        assert emu.state.generations[other.video_id].body["webhook_id"] == "5678"
+        await own.wait()
+    assert status_requests(emu, own.video_id) == 0

@@ -78,9 +78,8 @@ class Videos:
 
     def webhook_id_for(self, request: GenerationRequest) -> str | None:
         """The webhook a generation is sent with: its own ``webhook_id``, else the hub's."""
-        own = getattr(request, "webhook_id", None)
-        if own is not None:
-            return str(own)
+        if request.webhook_id is not None:
+            return request.webhook_id
         return None if self.webhooks is None else self.webhooks.webhook_id
 
     text_to_video = generation_method(TextToVideo)
@@ -146,14 +145,13 @@ class Videos:
         self, request: GenerationRequest, *, max_retries: int | None, trace_id: str | None
     ) -> Any:
         """The service's ``Resp`` to ``request`` (the job runner journals around this)."""
-        body = to_json(request)
         webhook_id = self.webhook_id_for(request)
-        if webhook_id is not None:
-            body["webhook_id"] = webhook_id
+        if webhook_id != request.webhook_id:  # the hub's default
+            request = attrs.evolve(request, webhook_id=webhook_id)
         return await self._session.request(
             "POST",
             request.path,
-            json_body=body,
+            json_body=to_json(request),
             paid=True,
             max_retries=max_retries,
             trace_id=trace_id,
