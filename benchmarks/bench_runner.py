@@ -12,9 +12,11 @@ Poll modes (second table): generations take log-normally distributed times (``--
 same jobs run with (a) ``default``: today's default ``PollPolicy`` scaled to the median (its
 5 s / 2 s / x1.5 / 15 s for a 60 s generation), no learning, and (b) ``learned``: the same
 policy with the runner's ``PollLearner`` (first poll when about half of similar jobs are
-done). The table shows status requests per job and wall time against the ideal (the sum of
-the generation times the emulator drew, over the limit). Webhooks, (c), add their mode to
-``POLL_MODES``.
+done), and (c) ``webhooks``: every generation is sent with a webhook, the emulator delivers
+to ``webhook_handler`` in the client process and the shared ``CompletionHub`` ends the job;
+the runner polls only by the hub's ``SafetyNet`` (scaled like the policy). The table shows
+status requests per job and wall time against the ideal (the sum of the generation times
+the emulator drew, over the limit).
 
 The emulator (its own process) runs every generation for ``--generation-seconds`` (1 s) and
 lets one key run ``--limit`` (100) at once; the runner's concurrency is the same 100. No
@@ -34,19 +36,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import math
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from pixverse_async import Journal, PixVerse, PollPolicy, TextToVideo
-from pixverse_async.polling import learning_key
+from pixverse_async.polling import SafetyNet, learning_key
+from pixverse_async.webhooks import CompletionHub, WebhookEvent, webhook_handler
 
 from ._util import ROOT, emulator, peak_rss_mb, self_cpu_seconds, table
 from .lognormal_emulator import generation_times
@@ -55,11 +62,14 @@ API_KEY = "bench-key"
 
 
 #: The poll modes compared on log-normal generation times: mode -> (description, learn).
-#: Slot (c): webhooks add ``"webhooks"`` here (and its wiring in ``_worker``).
 POLL_MODES: dict[str, tuple[str, bool]] = {
     "default": ("(a) today's default PollPolicy, scaled", False),
     "learned": ("(b) the same policy + the runner's PollLearner", True),
+    "webhooks": ("(c) webhooks + the hub's SafetyNet, scaled", True),
 }
+
+#: The webhook of mode (c): the emulator delivers to the worker's handler with this secret.
+WEBHOOK_ID, WEBHOOK_SECRET = "1234", "bench-webhook-secret"
 
 #: The generation time the median stands for (the default policy is tuned for real time).
 REAL_MEDIAN = 60.0
@@ -77,6 +87,52 @@ def scaled_default_policy(median: float) -> PollPolicy:
         jitter=d.jitter,
         timeout=None if d.timeout is None else d.timeout * scale,
     )
+
+
+def scaled_safety_net(median: float) -> SafetyNet:
+    """``SafetyNet()`` with its times scaled by ``median / 60 s`` (like the policy)."""
+    scale = median / REAL_MEDIAN
+    d = SafetyNet()
+    return SafetyNet(factor=d.factor, expected=d.expected * scale, interval=d.interval * scale)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for the worker's webhook route)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def webhooks(
+    args: argparse.Namespace, events: list[int]
+) -> AsyncIterator[CompletionHub | None]:
+    """Mode (c): a hub, and ``webhook_handler`` feeding it on 127.0.0.1:``--hook-port``
+    (``events[0]`` counts the verified events); other modes: None."""
+    if args.mode != "webhooks":
+        yield None
+        return
+
+    def unclaimed(event: WebhookEvent) -> None:
+        raise AssertionError(f"an event for a video the run did not submit: {event}")
+
+    hub = CompletionHub(webhook_id=WEBHOOK_ID, on_unclaimed=unclaimed,
+                        safety_net=scaled_safety_net(args.median))  # fmt: skip
+
+    async def on_event(event: WebhookEvent) -> None:
+        events[0] += 1
+        await hub.deliver(event)
+
+    app = web.Application()
+    app.router.add_post("/hook", webhook_handler(WEBHOOK_SECRET, on_event))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", args.hook_port).start()
+        yield hub
+    finally:
+        await runner.cleanup()
 
 
 def poll_policy(generation_seconds: float, interval: float) -> PollPolicy:
@@ -152,30 +208,33 @@ async def _worker(args: argparse.Namespace) -> dict[str, Any]:
     occupancy: list[int] = []
     journal = Journal(args.journal or ":memory:")
     timings.wrap_journal(journal)
-    async with journal, PixVerse(api_key=API_KEY, base_url=args.url, poll=policy) as client:
-        timings.wrap(client.videos)
-        runner = client.runner(concurrency=args.concurrency, journal=journal, learner=learn)
-        cpu_before = self_cpu_seconds()
-        started = time.perf_counter()
-        outcomes = ok = 0
-        async with runner.run(requests) as stream:
+    events = [0]
+    async with webhooks(args, events) as hub, journal:
+        client = PixVerse(api_key=API_KEY, base_url=args.url, poll=policy, webhooks=hub)
+        async with client:
+            timings.wrap(client.videos)
+            runner = client.runner(concurrency=args.concurrency, journal=journal, learner=learn)
+            cpu_before = self_cpu_seconds()
+            started = time.perf_counter()
+            outcomes = ok = 0
+            async with runner.run(requests) as stream:
 
-            async def sample() -> None:
-                while True:
-                    await asyncio.sleep(0.25)
-                    occupancy.append(stream.progress.running)
+                async def sample() -> None:
+                    while True:
+                        await asyncio.sleep(0.25)
+                        occupancy.append(stream.progress.running)
 
-            sampler = asyncio.ensure_future(sample())
-            try:
-                async for outcome in stream:
-                    outcomes += 1
-                    ok += outcome.ok
-            finally:
-                sampler.cancel()
-                await asyncio.gather(sampler, return_exceptions=True)
-            progress = stream.progress
-        wall = time.perf_counter() - started
-        cpu = self_cpu_seconds() - cpu_before
+                sampler = asyncio.ensure_future(sample())
+                try:
+                    async for outcome in stream:
+                        outcomes += 1
+                        ok += outcome.ok
+                finally:
+                    sampler.cancel()
+                    await asyncio.gather(sampler, return_exceptions=True)
+                progress = stream.progress
+            wall = time.perf_counter() - started
+            cpu = self_cpu_seconds() - cpu_before
     return {
         "jobs": args.jobs,
         "outcomes": outcomes,
@@ -192,6 +251,7 @@ async def _worker(args: argparse.Namespace) -> dict[str, Any]:
         "learned_first_poll": (
             runner.learner.first_delay(learning_key(requests[0])) if runner.learner else None
         ),
+        "webhook_events": events[0],
     }
 
 
@@ -254,6 +314,11 @@ def measure_polling(
     command += ["--jobs", str(jobs), "--concurrency", str(concurrency), "--median", str(median)]
     emulator_args = ("--limit", str(limit), "--median", str(median), "--sigma", str(sigma))
     emulator_args += ("--seed", str(seed))
+    if mode == "webhooks":  # PixVerse's retry schedule scaled like the generation times
+        port = free_port()
+        command += ["--hook-port", str(port)]
+        hook = f"{WEBHOOK_ID}=http://127.0.0.1:{port}/hook,{WEBHOOK_SECRET}"
+        emulator_args += ("--webhook", hook, "--webhook-retry-scale", str(median / REAL_MEDIAN))
     with emulator(API_KEY, args=emulator_args, module="benchmarks.lognormal_emulator") as emu:
         done = subprocess.run(
             [*command, "--url", emu.url], cwd=ROOT, capture_output=True, text=True, check=False
@@ -278,7 +343,7 @@ def polling_table(reports: Sequence[dict[str, Any]]) -> str:
                 POLL_MODES[r["mode"]][0],
                 f"{r['jobs']:,}",
                 f"{r['succeeded']:,}",
-                f"{per_job:.2f}",
+                f"{per_job:.3f}",
                 f"{per_job / (base['status_requests'] / base['jobs']):.2f}",
                 f"{r['wall']:.1f}",
                 f"{r['ideal']:.1f}",
@@ -286,11 +351,12 @@ def polling_table(reports: Sequence[dict[str, Any]]) -> str:
                 f"{r['wall'] / base['wall']:.2f}",
                 "-" if learned is None else f"{learned:.2f}",
                 str(r["limit_answers"]),
+                f"{r.get('webhook_events', 0):,}",
             ]
         )
     headers = [
         "mode", "jobs", "ok", "status req/job", "req vs (a)", "wall s", "ideal s",
-        "wall/ideal", "wall vs (a)", "learned first poll s", "limit answers",
+        "wall/ideal", "wall vs (a)", "learned first poll s", "limit answers", "webhook events",
     ]  # fmt: skip
     return table(headers, rows)
 
@@ -310,6 +376,7 @@ def run_polling(args: argparse.Namespace, out: Callable[[str], None] = print) ->
     text = polling_table(reports)
     out(text)
     policy = scaled_default_policy(args.median)
+    net = scaled_safety_net(args.median)
     return (
         "### Poll modes (log-normal generation times)\n\n"
         f"{jobs:,} jobs, runner concurrency {args.concurrency}, emulator limit {args.limit}; "
@@ -320,8 +387,12 @@ def run_polling(args: argparse.Namespace, out: Callable[[str], None] = print) ->
         f"{policy.first_delay:.3f}, interval {policy.interval:.3f}, factor {policy.factor:g}, "
         f"max_delay {policy.max_delay:.3f}, jitter {policy.jitter:g}. (b) adds the runner's "
         "`PollLearner()` (first poll where half of the jobs of the kind are done, then the "
-        "policy from that age). (c) webhooks: not measured here yet (the webhooks work adds "
-        f"its mode to `POLL_MODES`).\n\n```\n{text}\n```\n"
+        "policy from that age). (c) sends every generation with a webhook: the emulator "
+        "delivers signed events (PixVerse's retry schedule scaled the same way) to "
+        "`webhook_handler` in the client process, whose `CompletionHub` ends each job; the "
+        f"runner polls only by `SafetyNet()` scaled (first poll at {net.factor:g} x the "
+        f"learned time, else {net.expected:.3f} s, then every {net.interval:.3f} s).\n\n"
+        f"```\n{text}\n```\n"
     )
 
 
@@ -451,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", default="fixed", help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--hook-port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--journal", default=None, help=argparse.SUPPRESS)
     return parser
 

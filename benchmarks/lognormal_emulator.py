@@ -18,6 +18,7 @@ from typing import Any
 
 from pixverse_async.emulator import EmulatorConfig
 from pixverse_async.emulator.__main__ import serve
+from pixverse_async.emulator.webhooks import parse_webhook_option
 
 
 def generation_times(n: int, *, median: float, sigma: float, seed: int) -> list[float]:
@@ -34,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--median", type=float, default=1.0, help="median generation seconds")
     parser.add_argument("--sigma", type=float, default=0.4, help="log-normal sigma")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--webhook", action="append", default=[], metavar="ID=URL,SECRET",
+        help="deliver signed webhooks for generations sent with webhook_id ID",
+    )  # fmt: skip
+    parser.add_argument("--webhook-retry-scale", type=float, default=1.0)
     args = parser.parse_args(argv)
     draw = random.Random(args.seed)
     log_median = math.log(args.median)
@@ -45,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_keys=frozenset({args.api_key}),
         max_concurrent_generations=args.limit,
         generation_time=generation_time,
+        webhooks=dict(parse_webhook_option(text) for text in args.webhook),
+        webhook_retry_scale=args.webhook_retry_scale,
     )
     asyncio.run(serve(config, "127.0.0.1", args.port))
     return 0

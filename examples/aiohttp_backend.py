@@ -7,7 +7,13 @@
   once; a background task waits for the result. A request the service rejects for what it
   holds (an unknown ``img_id``, say) answers 4xx; a failing service answers 502.
 - ``GET /videos/{id}`` reports the status (``generating``, ``succeeded`` with the URL, or
-  ``failed`` with the reason).
+  ``failed`` with the reason) and ``finished_by`` (``webhook`` or ``poll``).
+- ``POST /pixverse/webhook`` receives PixVerse's signed notifications: ``webhook_handler``
+  feeds one ``CompletionHub`` shared with the client (``PixVerse(webhooks=hub)``), so each
+  background ``job.wait()`` ends as soon as its event arrives; a slow safety-net poll covers a
+  lost delivery. Events for videos this process did not submit are recorded too. Set
+  ``PIXVERSE_WEBHOOK_ID`` and ``PIXVERSE_WEBHOOK_SECRET`` (from the PixVerse console, with
+  this route's public URL); without them jobs are polled. The local emulator delivers to it.
 - Background tasks are kept in a set and cancelled at shutdown; a video left generating keeps
   running on PixVerse and can be looked up again by id.
 
@@ -19,7 +25,7 @@
     curl localhost:8080/videos/<video_id>
 
 ``--selftest`` starts the app on 127.0.0.1 (a free port), makes a few requests to itself and
-exits 0 when every answer was right.
+exits 0 when every answer was right (both jobs finished by their webhook).
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -49,6 +56,8 @@ from pixverse_async import (
 from pixverse_async.emulator import Emulator
 from pixverse_async.jobs import GenerationJob
 from pixverse_async.models import build_request
+from pixverse_async.polling import SafetyNet
+from pixverse_async.webhooks import CompletionHub, WebhookEvent, webhook_handler
 
 CLIENT = web.AppKey("client", PixVerse)
 #: Errors caused by what the caller sent (their request is wrong, not the service): a 4xx
@@ -58,29 +67,56 @@ CALLER_ERRORS: tuple[tuple[type[APIError], int], ...] = (
     (NotFoundError, 404),
     (ContentModerationError, 422),
 )
+HUB = web.AppKey("hub", CompletionHub)  # shared by the client and the webhook route
+WEBHOOK_URL = web.AppKey("webhook_url", str)  # where the local emulator delivers
+WEBHOOK_PATH = "/pixverse/webhook"
 RESULTS = web.AppKey("results", dict)  # video id -> what GET /videos/{id} reports
 TASKS = web.AppKey("tasks", set)  # background waits, cancelled at shutdown
 
 
 async def pixverse_client(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: one client for the app's lifetime (and an emulator without a key)."""
+    hub = app[HUB]
     async with AsyncExitStack() as stack:
         if os.environ.get("PIXVERSE_API_KEY"):
-            client = PixVerse()
+            client = PixVerse(webhooks=hub if hub.webhook_id else None)
         else:
             emu = await stack.enter_async_context(
-                Emulator(api_keys={"example-key"}, generation_seconds=0.3)
+                Emulator(
+                    api_keys={"example-key"},
+                    generation_seconds=0.3,
+                    webhooks={"1234": (app[WEBHOOK_URL], webhook_secret())},
+                )
             )
             fast = PollPolicy(first_delay=0.3, interval=0.1, factor=1.0, max_delay=0.1)
-            client = PixVerse(api_key="example-key", base_url=emu.base_url, poll=fast)
+            client = PixVerse(api_key="example-key", base_url=emu.base_url, poll=fast, webhooks=hub)
         app[CLIENT] = await stack.enter_async_context(client)
-        app[RESULTS] = {}
         app[TASKS] = set()
         yield
         tasks: set[asyncio.Task[None]] = app[TASKS]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        hub.close()
+
+
+def webhook_secret() -> str:
+    """The webhook's signing secret (a made-up one for the local emulator)."""
+    return os.environ.get("PIXVERSE_WEBHOOK_SECRET", "example-webhook-secret")
+
+
+def unclaimed(app: web.Application) -> Callable[[WebhookEvent], None]:
+    """The hub's on_unclaimed: an event for a video this process does not wait for."""
+
+    def record(event: WebhookEvent) -> None:
+        app[RESULTS][event.video_id] = {
+            "video_id": event.video_id,
+            "status": event.status.name.lower(),
+            "url": event.url or None,
+            "finished_by": "webhook",
+        }
+
+    return record
 
 
 async def follow(app: web.Application, job: GenerationJob) -> None:
@@ -97,8 +133,7 @@ async def follow(app: web.Application, job: GenerationJob) -> None:
             "video_id": video.id,
             "status": "succeeded",
             "url": video.url,
-            "width": video.output_width,
-            "height": video.output_height,
+            "finished_by": "webhook" if job.watch is not None and job.watch.done() else "poll",
         }
 
 
@@ -152,24 +187,38 @@ async def get_video(request: web.Request) -> web.Response:
     )
 
 
-def make_app() -> web.Application:
-    """The application: routes and the client's lifecycle."""
+def make_app(webhook_url: str) -> web.Application:
+    """The application: routes, the webhook hub and the client's lifecycle.
+
+    ``webhook_url``: this app's webhook route as the local emulator reaches it.
+    """
     app = web.Application()
+    app[WEBHOOK_URL] = webhook_url
+    app[RESULTS] = {}
+    if os.environ.get("PIXVERSE_API_KEY"):
+        hub = CompletionHub(
+            webhook_id=os.environ.get("PIXVERSE_WEBHOOK_ID") or None, on_unclaimed=unclaimed(app)
+        )
+    else:  # the local emulator's webhook "1234"; its 0.3 s jobs get a quicker safety net
+        net = SafetyNet(factor=3.0, expected=2.0, interval=2.0)
+        hub = CompletionHub(webhook_id="1234", safety_net=net, on_unclaimed=unclaimed(app))
+    app[HUB] = hub
     app.cleanup_ctx.append(pixverse_client)
     app.router.add_post("/videos", create_video)
     app.router.add_get("/videos/{video_id}", get_video)
+    app.router.add_post(WEBHOOK_PATH, webhook_handler(webhook_secret(), hub.deliver))
     return app
 
 
 async def selftest() -> int:
     """Serve on a free port, exercise every route, report, stop."""
-    runner = web.AppRunner(make_app())
+    sock = socket.socket()  # bound first: the emulator must know the webhook's URL
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    runner = web.AppRunner(make_app(base + WEBHOOK_PATH))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        base = f"http://127.0.0.1:{port}"
+        await web.SockSite(runner, sock).start()
         ok = True
         async with aiohttp.ClientSession(base) as http:
             good = {
@@ -199,6 +248,9 @@ async def selftest() -> int:
             async with http.get("/videos/123") as resp:
                 print("GET /videos/123 ->", resp.status)
                 ok &= resp.status == 404
+            async with http.post(WEBHOOK_PATH, json={"id": "1", "status": 1}) as resp:
+                print(f"POST {WEBHOOK_PATH} (unsigned) ->", resp.status)
+                ok &= resp.status == 401
             for video_id in ids:
                 for _ in range(100):
                     async with http.get(f"/videos/{video_id}") as resp:
@@ -208,6 +260,7 @@ async def selftest() -> int:
                     await asyncio.sleep(0.1)
                 print(f"GET /videos/{video_id} ->", answer)
                 ok &= answer["status"] == "succeeded" and bool(answer["url"])
+                ok &= answer["finished_by"] == "webhook"
     finally:
         await runner.cleanup()
     print("selftest", "passed" if ok else "FAILED")
@@ -221,4 +274,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.selftest:
         sys.exit(asyncio.run(selftest()))
-    web.run_app(make_app(), host="127.0.0.1", port=args.port)
+    hook = f"http://127.0.0.1:{args.port}{WEBHOOK_PATH}"
+    web.run_app(make_app(hook), host="127.0.0.1", port=args.port)

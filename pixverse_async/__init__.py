@@ -101,7 +101,7 @@ from .models import (  # noqa: F401
     build_request,
 )
 from .options import RequestOptions
-from .polling import PollLearner, PollPolicy
+from .polling import PollLearner, PollPolicy, SafetyNet
 from .retry import RetryPolicy
 from .runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
 from .uploads import (
@@ -162,6 +162,7 @@ __all__ = [
     "RequestOptions",
     "RetryPolicy",
     "RunStream",
+    "SafetyNet",
     "ServerError",
     "SpendingCapError",
     "SubmissionUnknownError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import attrs
@@ -24,6 +24,9 @@ from .retry import RetryPolicy, check_max_retries
 from .runner import JobRunner
 from .session import DEFAULT_TIMEOUT, Session
 
+if TYPE_CHECKING:
+    from .webhooks.hub import CompletionHub
+
 
 class PixVerse:
     """An async client for the PixVerse video-generation API.
@@ -36,6 +39,11 @@ class PixVerse:
     :meth:`aclose` yourself. Pass ``session`` to reuse an ``aiohttp.ClientSession`` you own;
     the client never closes a borrowed session. :meth:`with_options` makes a copy with other
     defaults on the same connection pool.
+
+    ``webhooks``: a :class:`~pixverse_async.webhooks.CompletionHub` shared with your webhook
+    route (``webhook_handler(secret, hub.deliver)``): generations are sent with its
+    ``webhook_id`` (unless a request names its own), and ``job.wait()`` and this client's
+    runners end each job when its event arrives, polling only as a safety net.
 
     Example::
 
@@ -66,6 +74,7 @@ class PixVerse:
         poll: PollPolicy | None = None,
         connection_limit: int = 100,
         session: aiohttp.ClientSession | None = None,
+        webhooks: CompletionHub | None = None,
     ) -> None:
         if retry is not None and max_retries is not None:
             raise ValidationError(
@@ -89,12 +98,14 @@ class PixVerse:
                 session=session,
             ),
             poll,
+            webhooks,
         )
 
-    def _bind(self, session: Session, poll: PollPolicy) -> None:
+    def _bind(self, session: Session, poll: PollPolicy, webhooks: CompletionHub | None) -> None:
         self._session = session
         self.poll = poll
-        self.videos = Videos(self._session, self.poll)
+        self.webhooks = webhooks
+        self.videos = Videos(self._session, self.poll, webhooks)
         self.account = Account(self._session)
         self.images, self.media = Images(self._session), Media(self._session)
         self.speakers = Speakers(self._session)
@@ -120,7 +131,9 @@ class PixVerse:
             check_max_retries(max_retries)
             retry = attrs.evolve(self._session.retry, max_retries=max_retries)
         clone = copy.copy(self)
-        clone._bind(self._session.with_options(timeout=timeout, retry=retry), self.poll)
+        clone._bind(
+            self._session.with_options(timeout=timeout, retry=retry), self.poll, self.webhooks
+        )
         return clone
 
     def runner(self, *, concurrency: int = 16, **options: Any) -> JobRunner:

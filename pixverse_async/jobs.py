@@ -27,6 +27,7 @@ from .polling import (
 
 if TYPE_CHECKING:
     from .endpoints.videos import Videos
+    from .webhooks.hub import CompletionWatch
 
 __all__ = ["TRANSIENT_POLL_ERRORS", "GenerationJob", "PollPolicy", "raise_for_terminal"]
 
@@ -59,20 +60,37 @@ class GenerationJob:
         video = await job.wait()          # raises VideoFailedError, VideoModeratedError, ...
     """
 
-    __slots__ = ("_videos", "credits", "last_video", "request", "submitted_at", "video_id")
+    __slots__ = (
+        "_videos", "credits", "last_video", "request", "submitted_at", "video_id", "watch",
+        "webhook_id",
+    )  # fmt: skip
 
     def __init__(
-        self, videos: Videos, video_id: int, *, credits: int | None = None, request: Any = None
+        self,
+        videos: Videos,
+        video_id: int,
+        *,
+        credits: int | None = None,
+        request: Any = None,
+        webhook_id: str | None = None,
+        watch: CompletionWatch | None = None,
     ) -> None:
         self._videos = videos
         self.video_id = video_id
         self.credits = credits
         self.request = request
+        #: The webhook PixVerse notifies about this generation (None: sent without one).
+        self.webhook_id = webhook_id
+        #: The client's hub watching for this video's event (None: ``wait`` polls).
+        self.watch = watch
         self.last_video: Video | None = None
         self.submitted_at = time.monotonic()
 
     def __repr__(self) -> str:
-        return f"GenerationJob(video_id={self.video_id}, credits={self.credits})"
+        return (
+            f"GenerationJob(video_id={self.video_id}, credits={self.credits}, "
+            f"webhook_id={self.webhook_id!r})"
+        )
 
     async def status(self) -> Video:
         """Fetch the current status once."""
@@ -89,21 +107,42 @@ class GenerationJob:
         and ``wait`` may be called again. With a :class:`~pixverse_async.polling.PollLearner`
         (e.g. a runner's ``learner``), the first poll comes when similar jobs are typically
         done, and this job teaches it too. Cancelling the awaiting task stops polling at once.
+
+        A job submitted through a client with a webhook hub (``PixVerse(webhooks=hub)``, and
+        a ``webhook_id``) ends as soon as its event arrives, without a status request; until
+        then it is polled only by the hub's :class:`~pixverse_async.polling.SafetyNet`, so a
+        lost delivery still ends it. The video then carries what the event said (id, status,
+        URL; ``size`` unset: see :class:`~pixverse_async.webhooks.WebhookEvent`).
         """
         loop = asyncio.get_running_loop()
         now = loop.time()
-        schedule = PollSchedule.begin(
-            policy or self._videos.poll,
-            now,
-            submitted=now - (time.monotonic() - self.submitted_at),
-            learner=learner,
-            key=learning_key(self.request) if learner is not None else None,
-        )
+        submitted = now - (time.monotonic() - self.submitted_at)
+        key = learning_key(self.request) if learner is not None else None
+        watch, hub = self.watch, self._videos.webhooks
+        if watch is not None and hub is not None:
+            # The event ends the wait; polls are only the hub's safety net.
+            schedule = hub.safety_net.schedule(
+                policy or self._videos.poll, now, submitted=submitted, learner=learner, key=key
+            )
+        else:
+            schedule = PollSchedule.begin(
+                policy or self._videos.poll, now, submitted=submitted, learner=learner, key=key
+            )
         video = await poll_until_done(
             self.status,
             schedule,
             is_done=lambda video: video.status.is_terminal,
             job_id=self.video_id,
             status_of=lambda video: video.status,
+            news=None if watch is None else self._news,
         )
+        if watch is not None:
+            watch.settle(video)  # a later event for it is a repeat, not the user's
+        self.last_video = video
         return raise_for_terminal(video)
+
+    async def _news(self, seconds: float) -> Video | None:
+        """The video the webhook event tells of, if it arrives within ``seconds``."""
+        assert self.watch is not None
+        event = await self.watch.wait(seconds)
+        return None if event is None else event.to_video()

@@ -212,11 +212,14 @@ class PollSchedule:
             # Continue with the policy where it would be by now, had it polled from the submit.
             self.step = max(0, self.policy.polls_within(now - self.submitted) - 1)
 
-    def finished(self, now: float) -> None:
-        """The job succeeded at this poll: let the learner know how long it took."""
+    def finished(self, now: float, *, exact: bool = False) -> None:
+        """The job succeeded at this poll (``exact``: it was told at once, by a webhook, that
+        it ended at ``now``): let the learner know how long it took."""
         if self.learner is None or self.submitted is None:
             return
-        if self.polls == 0 and self.learned:
+        if exact:
+            self.learner.observe_end(self.learner_key, now - self.submitted)
+        elif self.polls == 0 and self.learned:
             self.learner.observe_first_poll(self.learner_key, done=True)
         else:
             self.learner.observe_finished(self.learner_key, now - self.submitted)
@@ -233,8 +236,13 @@ async def poll_until_done(
     is_done: Callable[[_T], bool],
     job_id: int,
     status_of: Callable[[_T], object],
+    news: Callable[[float], Awaitable[_T | None]] | None = None,
 ) -> _T:
     """Call ``fetch`` on ``schedule`` until ``is_done`` holds for its answer; return it.
+
+    ``news(seconds)``, when given, replaces the sleep between polls: it returns an answer
+    that arrived another way (a webhook) within ``seconds``, or None; a done one ends the
+    wait without a poll.
 
     Transient failures of ``fetch`` (:data:`TRANSIENT_POLL_ERRORS`) are polled through; when
     the schedule's deadline passes, its :class:`JobTimeoutError` is raised with the last
@@ -242,8 +250,18 @@ async def poll_until_done(
     """
     loop = asyncio.get_running_loop()
     last: _T | None = None
-    await asyncio.sleep(max(0.0, schedule.first_poll_at() - loop.time()))
+
+    async def pause(seconds: float) -> _T | None:
+        if news is None:
+            await asyncio.sleep(seconds)
+            return None
+        return await news(seconds)
+
+    early = await pause(max(0.0, schedule.first_poll_at() - loop.time()))
     while True:
+        if early is not None and is_done(early):
+            schedule.finished(loop.time(), exact=True)
+            return early
         try:
             answer = await fetch()
         except TRANSIENT_POLL_ERRORS as exc:
@@ -257,7 +275,48 @@ async def poll_until_done(
         due = schedule.after_poll(now)
         if due is None:
             raise schedule.timeout_error(job_id, None if last is None else status_of(last), now)
-        await asyncio.sleep(max(0.0, due - now))
+        early = await pause(max(0.0, due - now))
+
+
+@attrs.frozen(kw_only=True)
+class SafetyNet:
+    """How a job that a webhook will finish is still polled, in case its delivery is lost.
+
+    The first poll comes ``factor`` times the expected generation time after the submit (the
+    learner's estimate for the job's kind, else ``expected``), then one every ``interval``
+    seconds (or the expected time, if longer), until the policy's timeout. With the defaults
+    a 60 s generation whose delivery arrives is never polled; one whose delivery was lost is
+    found about two minutes late at most, at the cost of one or two status requests.
+
+    >>> net = SafetyNet(factor=3.0, expected=60.0, interval=60.0)
+    >>> schedule = net.schedule(PollPolicy(jitter=0.0), now=0.0)
+    >>> schedule.first_poll_at(), schedule.after_poll(180.0)
+    (180.0, 240.0)
+    """
+
+    factor: float = attrs.field(default=3.0, validator=attrs.validators.ge(1))
+    expected: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+    interval: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
+
+    def schedule(
+        self,
+        policy: PollPolicy,
+        now: float,
+        *,
+        submitted: float | None = None,
+        learner: PollLearner | None = None,
+        key: Hashable = None,
+    ) -> PollSchedule:
+        """The poll schedule of a job submitted at ``submitted`` (default ``now``): the
+        policy's timeout and jitter, the safety net's times; a learner still learns from it."""
+        estimate = learner.first_delay(key) if learner is not None else None
+        expected = self.expected if estimate is None else estimate
+        every = max(self.interval, expected)
+        net = attrs.evolve(policy, first_delay=self.factor * expected, interval=every,
+                           factor=1.0, max_delay=every)  # fmt: skip
+        return PollSchedule.begin(
+            net, now, submitted=submitted, first_delay=net.first_delay, learner=learner, key=key
+        )
 
 
 def learning_key(request: Any) -> Hashable:
@@ -325,6 +384,23 @@ class PollLearner:
             at = ordered[min(len(ordered) - 1, int(self.quantile * len(ordered)))]
             estimate.first = at
             estimate.finished.clear()
+
+    def observe_end(self, key: Hashable, seconds: float) -> None:
+        """A job of ``key`` is known to have ended exactly ``seconds`` after its submit (its
+        webhook event came): a sample while learning, then the answer a first poll at the
+        estimate would have had, which keeps correcting it.
+
+        >>> learner = PollLearner(min_samples=1)
+        >>> learner.observe_end("t2v", 10.0)
+        >>> learner.observe_end("t2v", 20.0)          # a poll at 10 s would have missed it
+        >>> learner.first_delay("t2v") > 10.0
+        True
+        """
+        estimate = self._kinds.get(key)
+        if estimate is None or estimate.first is None:
+            self.observe_finished(key, seconds)
+        else:
+            self.observe_first_poll(key, done=seconds <= estimate.first)
 
     def observe_first_poll(self, key: Hashable, *, done: bool) -> None:
         """A job of ``key`` polled first at the learned time was (or was not) done."""

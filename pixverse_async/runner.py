@@ -62,6 +62,8 @@ from .spending import SpendingCap, Verdict
 
 if TYPE_CHECKING:
     from .endpoints.videos import Videos
+    from .webhooks.events import WebhookEvent
+    from .webhooks.hub import CompletionWatch
 
 logger = logging.getLogger("pixverse_async")
 
@@ -163,6 +165,7 @@ class _Job:
     resumed: bool = False
     credits: int | None = None
     reserved: int = 0
+    watch: CompletionWatch | None = None
 
 
 _DONE = object()
@@ -192,6 +195,10 @@ class JobRunner:
     A submit answered with insufficient balance (500090) charged nothing: that request and
     every one not yet sent end :attr:`OutcomeState.NOT_SUBMITTED`; the submitted ones are
     awaited.
+
+    With a webhook hub on the client (``PixVerse(webhooks=hub)``), each job sent with a
+    webhook ends when its event reaches the hub, and is polled only by the hub's
+    :class:`~pixverse_async.polling.SafetyNet` (so a lost delivery still ends it).
 
     When the service answers with its concurrency-limit or rate-limit code, the request is
     held and retried later (waits from ``hold``, a :class:`~pixverse_async.retry.RetryPolicy`;
@@ -335,6 +342,7 @@ class _Run:
         self.hold_streak = 0  # holds in a row since the last accepted submit
         self.journal: Journal
         self.failure: BaseException | None = None
+        self.watched: set[_Job] = set()  # jobs a webhook event may end (the client's hub)
         self.loop: asyncio.AbstractEventLoop
         self.cap: SpendingCap | None = None
         self.out_of_credits: InsufficientCreditsError | None = None
@@ -362,6 +370,8 @@ class _Run:
             raise
         finally:
             await self._cancel_all()
+            for job in list(self.watched):
+                self._end_watch(job)
             if owned is not None:
                 await owned.close()
         self.results.put_nowait(_DONE)
@@ -560,7 +570,9 @@ class _Run:
         job.attempts += 1
         await self.journal.mark_sending(job.key, trace_id)
         try:
-            resp = await self.videos._submit_raw(job.request, max_retries=0, trace_id=trace_id)
+            resp, watch = await self.videos._submit_watched(
+                job.request, max_retries=0, trace_id=trace_id
+            )
         except RateLimitError as exc:  # the service did not act: hold and try later
             self._unreserve(job)
             await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
@@ -595,6 +607,8 @@ class _Run:
             result = from_json(GenerationResult, resp)
         except PixVerseError as exc:  # accepted, but no id we can read: ambiguous
             self._settle(job, None)
+            if watch is not None:
+                watch.close()
             await self.journal.mark_unknown(job.key, trace_id, str(exc))
             self._finish_submit()
             self._emit(self._outcome(job, OutcomeState.UNKNOWN, error=exc))
@@ -607,12 +621,17 @@ class _Run:
         if self.target < self.runner.concurrency:
             self.target = min(float(self.runner.concurrency), self.target + 1 / self.target)
         learner = self.runner.learner
-        job.schedule = PollSchedule.begin(
-            self.runner.poll,
-            self.loop.time(),
-            learner=learner,
-            key=learning_key(job.request) if learner is not None else None,
-        )
+        key = learning_key(job.request) if learner is not None else None
+        hub = self.videos.webhooks
+        if watch is not None and hub is not None:
+            job.schedule = hub.safety_net.schedule(
+                self.runner.poll, self.loop.time(), learner=learner, key=key
+            )
+            self._watch(job, watch)
+        else:
+            job.schedule = PollSchedule.begin(
+                self.runner.poll, self.loop.time(), learner=learner, key=key
+            )
         self._schedule_poll(job, job.schedule.first_poll_at())
         self._changed()
 
@@ -626,6 +645,28 @@ class _Run:
             self.cap.settle(job.reserved, credits, job.request.kind, job.body)
             job.reserved = 0
             self.wake_dispatcher.set()  # an estimate above the cost leaves room
+
+    # Webhook events: the hub ends a watched job; its safety-net poll then finds it ended --
+
+    def _watch(self, job: _Job, watch: CompletionWatch) -> None:
+        job.watch = watch
+        self.watched.add(job)
+        watch.add_done_callback(lambda event: self._spawn(self._resolve_event(job, event)))
+
+    async def _resolve_event(self, job: _Job, event: WebhookEvent) -> None:
+        if job.ended:
+            return
+        if job.schedule is not None:
+            job.schedule.finished(self.loop.time(), exact=True)
+        await self._resolve(job, event.to_video(), event.video_json())
+
+    def _end_watch(self, job: _Job, video: Video | None = None) -> None:
+        if job.watch is not None:
+            if video is None:
+                job.watch.close()
+            else:
+                job.watch.settle(video)
+            self.watched.discard(job)
 
     def _finish_submit(self) -> None:
         self.progress.submitting -= 1
@@ -749,6 +790,7 @@ class _Run:
         if job.ended:
             return
         job.ended = True
+        self._end_watch(job, video)
         try:
             raise_for_terminal(video)
         except PixVerseError as exc:
@@ -765,6 +807,7 @@ class _Run:
         if due is None:
             timeout = job.schedule.timeout_error(job.video_id, job.last_status, now)
             job.ended = True
+            self._end_watch(job)
             self._release()  # the journal keeps it SUBMITTED: a rerun polls again
             self._emit(self._outcome(job, OutcomeState.FAILED, error=timeout))
             return
@@ -774,6 +817,7 @@ class _Run:
         self, job: _Job, *, error: PixVerseError, video: Video | None = None
     ) -> None:
         job.ended = True
+        self._end_watch(job)
         await self.journal.mark_failed(job.key, type(error).__name__, str(error))
         self._release()
         self._emit(self._outcome(job, OutcomeState.FAILED, error=error, video=video))

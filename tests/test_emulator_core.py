@@ -164,9 +164,10 @@ async def test_fault_reset_drops_the_connection_after_acting(http: aiohttp.Clien
 
 
 async def test_fault_429_carries_retry_after(http: aiohttp.ClientSession) -> None:
-    async with Emulator(
-        api_keys={KEY}, faults=FaultConfig(rate_limited=1.0, retry_after="3")
-    ) as emu, http.get(emu.base_url + Paths.BALANCE, headers=headers()) as r:
+    async with (
+        Emulator(api_keys={KEY}, faults=FaultConfig(rate_limited=1.0, retry_after="3")) as emu,
+        http.get(emu.base_url + Paths.BALANCE, headers=headers()) as r,
+    ):
         assert r.status == 429 and r.headers["Retry-After"] == "3"
 
 

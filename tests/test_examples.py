@@ -44,6 +44,8 @@ def test_aiohttp_backend_selftest(tmp_path: Path) -> None:
     assert "selftest passed" in done.stdout
     assert done.stdout.count("POST /videos -> 202") == 2
     assert "POST /videos (unknown img_id) -> 400" in done.stdout
+    assert done.stdout.count("'finished_by': 'webhook'") == 2  # ended by the webhook route
+    assert "POST /pixverse/webhook (unsigned) -> 401" in done.stdout
 
 
 def test_every_example_is_tested() -> None:

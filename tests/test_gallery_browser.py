@@ -126,9 +126,7 @@ async def test_the_gallery_of_a_200_request_batch_works_in_chromium(tmp_path: Pa
         PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY) as c,
     ):  # fmt: skip
         image = await c.images.upload(sample_video_path().with_name("sample.png"))
-        outcomes = await c.runner(concurrency=32, journal=journal_path).gather(
-            batch(image.img_id)
-        )
+        outcomes = await c.runner(concurrency=32, journal=journal_path).gather(batch(image.img_id))
         slots = asyncio.Semaphore(8)
 
         async def save(video_id: int) -> None:

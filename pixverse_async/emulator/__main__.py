@@ -20,6 +20,7 @@ def _webhook(text: str) -> tuple[str, WebhookEndpoint]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
+
 #: The key the emulator accepts when it is given none.
 DEFAULT_API_KEY = ", ".join(sorted(EmulatorConfig().api_keys))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -39,6 +39,9 @@ from ..session import Session
 from ._coerce import coerce_request
 from ._typed import generation_method
 
+if TYPE_CHECKING:
+    from ..webhooks.hub import CompletionHub, CompletionWatch
+
 _P = TypeVar("_P", bound=PaidRequest)
 _CALL_OPTIONS = frozenset({"timeout", "max_retries", "extra_headers", "extra_body"})
 
@@ -65,9 +68,19 @@ class Videos:
         video = await job.wait()
     """
 
-    def __init__(self, session: Session, poll: PollPolicy) -> None:
+    def __init__(
+        self, session: Session, poll: PollPolicy, webhooks: CompletionHub | None = None
+    ) -> None:
         self._session = session
         self.poll = poll
+        #: The hub that finishes this client's jobs from webhook events (``PixVerse(webhooks=)``).
+        self.webhooks = webhooks
+
+    def webhook_id_for(self, request: GenerationRequest) -> str | None:
+        """The webhook a generation is sent with: its own ``webhook_id``, else the hub's."""
+        if request.webhook_id is not None:
+            return request.webhook_id
+        return None if self.webhooks is None else self.webhooks.webhook_id
 
     text_to_video = generation_method(TextToVideo)
     image_to_video = generation_method(ImageToVideo)
@@ -117,14 +130,24 @@ class Videos:
                 "extra_body": {**(request.extra_body or {}), **extra_body} if extra_body else None,
             }
             request = _with_call_options(request, given)
-        resp = await self._submit_raw(request, max_retries=None, trace_id=trace_id)
+        resp, watch = await self._submit_watched(request, max_retries=None, trace_id=trace_id)
         result = from_json(GenerationResult, resp)
-        return GenerationJob(self, result.video_id, credits=result.credits, request=request)
+        return GenerationJob(
+            self,
+            result.video_id,
+            credits=result.credits,
+            request=request,
+            webhook_id=self.webhook_id_for(request),
+            watch=watch,
+        )
 
     async def _submit_raw(
         self, request: GenerationRequest, *, max_retries: int | None, trace_id: str | None
     ) -> Any:
         """The service's ``Resp`` to ``request`` (the job runner journals around this)."""
+        webhook_id = self.webhook_id_for(request)
+        if webhook_id != request.webhook_id:  # the hub's default
+            request = attrs.evolve(request, webhook_id=webhook_id)
         return await self._session.request(
             "POST",
             request.path,
@@ -197,6 +220,22 @@ class Videos:
         )
         result = from_json(GenerationResult, resp)
         return GenerationJob(self, result.video_id, credits=result.credits, request=error.request)
+
+    async def _submit_watched(
+        self, request: GenerationRequest, *, max_retries: int | None, trace_id: str | None
+    ) -> tuple[Any, CompletionWatch | None]:
+        """Submit; with a hub and a webhook it receives, also watch the new video for its
+        event (the submit is marked in flight, so an event that beats the answer is held)."""
+        hub, webhook_id = self.webhooks, self.webhook_id_for(request)
+        if hub is None or webhook_id is None or hub.webhook_id not in (None, webhook_id):
+            # no webhook, or another one than the hub receives: polled as usual
+            return await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id), None
+        with hub.submitting():
+            resp = await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id)
+            video_id = resp.get("video_id") if isinstance(resp, dict) else None
+            if not isinstance(video_id, int) or isinstance(video_id, bool):
+                return resp, None  # no id to watch: the caller's decoding reports it
+            return resp, hub.register(video_id)
 
     async def _status_raw(
         self, video_id: int, options: RequestOptions | None = None
@@ -295,9 +334,7 @@ class Videos:
                 video, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
             )
         if not video.is_successful or not video.url:
-            raise PixVerseError(
-                f"video {video.id} has no file to download (status {video.status})"
-            )
+            raise PixVerseError(f"video {video.id} has no file to download (status {video.status})")
         media_timeout, media_query = DOWNLOAD_TIMEOUT, None
         if options is not None:
             media_timeout = options.client_timeout() or DOWNLOAD_TIMEOUT

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from ..errors import WebhookVerificationError
-from ..models import VideoStatus
+from ..models import Video, VideoStatus, from_json
 
 #: The body fields PixVerse documents; anything else is kept in ``extra``.
 KNOWN_FIELDS = frozenset({"id", "status", "url", "size", "has_audio", "credits"})
@@ -38,6 +38,12 @@ class WebhookEvent:
     becomes ``VideoStatus.UNKNOWN`` with its value (not terminal). ``payload`` is the whole
     body as sent; ``trace_id`` the ``Ai-Trace-Id`` header; ``timestamp`` and ``nonce`` the
     signed headers.
+
+    ``size`` is the file size exactly as PixVerse sent it. Its unit is not documented; the only
+    example (``10.5`` for a few seconds of video) reads as megabytes, while the status
+    endpoint's :attr:`Video.size <pixverse_async.models.Video.size>` is in bytes. The SDK
+    never converts one into the other: :meth:`to_video` leaves ``Video.size`` unset (fetch
+    ``client.videos.get(video_id)`` for the bytes).
     """
 
     video_id: int
@@ -60,6 +66,25 @@ class WebhookEvent:
     def is_terminal(self) -> bool:
         """Whether this status ends the generation (successful, deleted, moderated, failed)."""
         return self.status.is_terminal
+
+    def video_json(self) -> dict[str, Any]:
+        """The event as a status answer's JSON (``id``, ``status``, ``url``): what a job
+        finished by this event records in its journal (no ``size``: see the class)."""
+        answer: dict[str, Any] = {"id": self.video_id, "status": int(self.status)}
+        if self.url:
+            answer["url"] = self.url
+        return answer
+
+    def to_video(self) -> Video:
+        """The :class:`~pixverse_async.models.Video` this event tells of (id, status, URL).
+
+        >>> from pixverse_async.webhooks import WebhookEvent
+        >>> event = WebhookEvent.from_payload({"id": "7", "status": 1, "url": "u", "size": 10.5})
+        >>> video = event.to_video()
+        >>> (video.id, video.is_successful, video.url, video.size)
+        (7, True, 'u', None)
+        """
+        return from_json(Video, self.video_json())
 
     @classmethod
     def from_payload(

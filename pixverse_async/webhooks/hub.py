@@ -47,7 +47,9 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 
-from ..errors import PixVerseError
+from ..errors import PixVerseError, ValidationError
+from ..models import Video
+from ..polling import SafetyNet
 from .events import WebhookEvent
 
 UnclaimedCallback = Callable[[WebhookEvent], "Awaitable[object] | object"]
@@ -115,6 +117,14 @@ class CompletionWatch:
         self._open = False
         self._hub._unregister(self)
 
+    def settle(self, video: Video) -> None:
+        """The video ended and was learned another way (a status poll): stop watching, and
+        let the hub take a later event for it as a repeat rather than hand it to the user."""
+        if not self._future.done() and video.status.is_terminal:
+            event = WebhookEvent(video_id=self.video_id, status=video.status, url=video.url)
+            self._hub._remember(event)
+        self.close()
+
     def __enter__(self) -> CompletionWatch:
         return self
 
@@ -148,6 +158,12 @@ class _Held:
 class CompletionHub:
     """Routes verified webhook events to the jobs of this process waiting for them.
 
+    Shared by the client (``PixVerse(webhooks=hub)``), its runners and the webhook handler
+    (``webhook_handler(secret, hub.deliver)``). ``webhook_id``: the console webhook whose
+    deliveries reach this hub; the client sends it with every generation that does not name
+    its own. ``safety_net``: how jobs waiting for an event are still polled, so a lost delivery
+    never loses a job (:class:`~pixverse_async.polling.SafetyNet`).
+
     ``on_unclaimed``: called (and awaited when async) with each event no job claimed; without
     it such events go to a queue of ``max_unclaimed`` read by :meth:`unclaimed` (a full queue
     makes the delivery fail, so PixVerse retries it). ``retain``: terminal events kept by
@@ -157,12 +173,18 @@ class CompletionHub:
     def __init__(
         self,
         *,
+        webhook_id: str | None = None,
+        safety_net: SafetyNet | None = None,
         on_unclaimed: UnclaimedCallback | None = None,
         max_unclaimed: int = 1000,
         retain: int = 10_000,
     ) -> None:
         if max_unclaimed < 1 or retain < 1:
             raise ValueError("max_unclaimed and retain must be at least 1")
+        if webhook_id is not None and (not isinstance(webhook_id, str) or not webhook_id):
+            raise ValidationError("webhook_id", 'must be a non-empty string, e.g. "1234"')
+        self.webhook_id = webhook_id
+        self.safety_net = safety_net or SafetyNet()
         self._on_unclaimed = on_unclaimed
         self._queue: asyncio.Queue[WebhookEvent | None] | None = None
         self._max_unclaimed = max_unclaimed
@@ -176,8 +198,8 @@ class CompletionHub:
 
     def __repr__(self) -> str:
         return (
-            f"CompletionHub(watching={len(self._watches)}, submits_in_flight="
-            f"{len(self._submits)}, held={sum(map(len, self._held.values()))})"
+            f"CompletionHub(webhook_id={self.webhook_id!r}, watching={len(self._watches)}, "
+            f"submits_in_flight={len(self._submits)}, held={sum(map(len, self._held.values()))})"
         )
 
     # The submitting side ------------------------------------------------------------------
