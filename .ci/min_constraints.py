@@ -1,5 +1,7 @@
-"""Print pip constraints pinning every dependency of pyproject.toml (runtime and extras) to the
-lowest version it allows (``name>=X`` -> ``name==X``), to test that those floors really work."""
+"""Print pip constraints pinning what users install, the runtime dependencies of pyproject.toml
+and its user-facing extras (not ``dev``), to the lowest version each allows (``name>=X`` ->
+``name==X``), to test that those floors really work. The test tools of ``dev`` stay current:
+their floors are not what a user of the package gets."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ project = tomllib.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "pyproject.to
     "project"
 ]
 requirements = list(project["dependencies"])
-for extra in project.get("optional-dependencies", {}).values():
-    requirements.extend(extra)
+for name, extra in project.get("optional-dependencies", {}).items():
+    if name != "dev":
+        requirements.extend(extra)
 for requirement in requirements:
     match = re.fullmatch(r"\s*([A-Za-z0-9_.\-\[\]]+?)(\[.*\])?\s*>=\s*([^,;\s]+)\s*", requirement)
     if match is None:
