@@ -56,6 +56,7 @@ from .journal import Journal, JournalEntry, JournalState, request_key
 from .models import GenerationRequest, GenerationResult, Video, from_json, to_json
 from .polling import TRANSIENT_POLL_ERRORS, PollLearner, PollPolicy, PollSchedule, learning_key
 from .retry import RetryPolicy
+from .runner_coordination import SharedBatch, shared_store
 
 if TYPE_CHECKING:
     from .endpoints.videos import Videos
@@ -160,6 +161,9 @@ class JobRunner:
       False to poll by the policy alone.
     - ``max_status_per_second``: a cap on status requests across all jobs.
     - ``on_progress``: called with a :class:`Progress` after every change.
+    - ``batch``: with a ``postgresql://`` journal URL, the batch name that cooperating
+      workers share (see :mod:`pixverse_async.runner_coordination`); with a PostgreSQL
+      journal, ``concurrency`` is the account's limit shared by all its workers.
 
     When the service answers with its concurrency-limit or rate-limit code, the request is
     held and retried later (waits from ``hold``, a :class:`~pixverse_async.retry.RetryPolicy`;
@@ -180,6 +184,7 @@ class JobRunner:
         on_progress: Callable[[Progress], None] | None = None,
         hold: RetryPolicy = HOLD,
         learner: PollLearner | bool = True,
+        batch: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -191,6 +196,7 @@ class JobRunner:
         self.poll_concurrency = poll_concurrency
         self.on_progress = on_progress
         self.hold = hold
+        self.batch = batch
         self.learner: PollLearner | None = (
             PollLearner() if learner is True else learner if learner is not False else None
         )
@@ -298,6 +304,7 @@ class _Run:
         self.journal: Journal
         self.failure: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop
+        self.shared: SharedBatch | None = None  # a PostgreSQL journal: cooperating workers
 
     # Top level ------------------------------------------------------------------------------
 
@@ -310,8 +317,14 @@ class _Run:
             if isinstance(journal, Journal):
                 self.journal = journal
             else:
-                owned = await Journal.open(":memory:" if journal is None else journal)
+                owned = await Journal.open(
+                    ":memory:" if journal is None else journal, batch=self.runner.batch
+                )
                 self.journal = owned
+            store = shared_store(self.journal)
+            if store is not None:
+                self.shared = SharedBatch(self, store)
+                await self.shared.start()
             await self._supervise()
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
@@ -319,6 +332,8 @@ class _Run:
             raise
         finally:
             await self._cancel_all()
+            if self.shared is not None:
+                self.shared.stop()
             if owned is not None:
                 await owned.close()
         self.results.put_nowait(_DONE)
@@ -326,6 +341,8 @@ class _Run:
     async def _supervise(self) -> None:
         self._spawn(self._intake())
         self._spawn(self._poll_scheduler())
+        if self.shared is not None:
+            self._spawn(self.shared.loop())
         await self._dispatch()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -357,6 +374,8 @@ class _Run:
             self.runner.on_progress(p)
 
     def _emit(self, outcome: Outcome) -> None:
+        if self.shared is not None and not self.shared.outcome(outcome):
+            return  # a request of another worker's input, run here: not in this stream
         p = self.progress
         if outcome.state is OutcomeState.SUCCEEDED:
             p.succeeded += 1
@@ -413,18 +432,32 @@ class _Run:
 
     def _admit(self, job: _Job, entry: JournalEntry | None) -> None:
         state = entry.state if entry is not None else JournalState.PENDING
-        if state is JournalState.PENDING:
+        if self.shared is not None and state in (JournalState.PENDING, JournalState.SUBMITTED):
+            self.shared.admit(job)  # sent or polled once this worker claims it
+        elif state is JournalState.PENDING:
             self.queue.append(job)
         elif state is JournalState.SUBMITTED:
-            assert entry is not None and entry.video_id is not None
-            job.video_id = entry.video_id
-            job.resumed = True
-            self.in_flight += 1
-            # When it was submitted is unknown here: poll at once, time out like a fresh job.
-            job.schedule = PollSchedule.begin(self.runner.poll, self.loop.time(), first_delay=0.0)
-            self._schedule_poll(job, job.schedule.first_poll_at())
-        elif state is JournalState.SUCCEEDED:
             assert entry is not None
+            self._resume_polling(job, entry)
+        else:
+            assert entry is not None
+            self._emit_entry(job, entry)
+        self._changed()
+
+    def _resume_polling(self, job: _Job, entry: JournalEntry) -> None:
+        """Poll a request an earlier run (or another worker) submitted."""
+        assert entry.video_id is not None
+        job.video_id = entry.video_id
+        job.resumed = True
+        self.in_flight += 1
+        # When it was submitted is unknown here: poll at once, time out like a fresh job.
+        job.schedule = PollSchedule.begin(self.runner.poll, self.loop.time(), first_delay=0.0)
+        self._schedule_poll(job, job.schedule.first_poll_at())
+
+    def _emit_entry(self, job: _Job, entry: JournalEntry) -> None:
+        """Report a request whose outcome the journal holds (SUCCEEDED, FAILED, UNKNOWN)."""
+        state = entry.state
+        if state is JournalState.SUCCEEDED:
             video = from_json(Video, entry.result) if entry.result else None
             self._emit(
                 Outcome(index=job.index, key=job.key, request=job.request,
@@ -432,7 +465,6 @@ class _Run:
                         resumed=True)
             )  # fmt: skip
         else:
-            assert entry is not None
             outcome_state = (
                 OutcomeState.FAILED if state is JournalState.FAILED else OutcomeState.UNKNOWN
             )
@@ -441,7 +473,6 @@ class _Run:
                         video_id=entry.video_id, error_type=entry.error_type,
                         error_message=entry.error_message, resumed=True)
             )  # fmt: skip
-        self._changed()
 
     # Dispatcher: submit while there is room -----------------------------------------------
 
@@ -451,7 +482,11 @@ class _Run:
                 raise self.failure
             now = self.loop.time()
             wait_for: float | None = None
-            while self.queue and self.in_flight < max(1, int(self.target)):
+            while (
+                self.queue
+                and self.in_flight < max(1, int(self.target))
+                and not (self.shared is not None and self.shared.full)
+            ):
                 job = self.queue[0]
                 if job.not_before > now:
                     wait_for = job.not_before - now
@@ -462,7 +497,14 @@ class _Run:
                 self._spawn(self._submit(job))
             if len(self.queue) <= 4 * self.runner.concurrency:
                 self.room_for_intake.set()
-            if self.intake_done and not self.queue and self.in_flight == 0:
+            if self.shared is not None and len(self.queue) <= self.runner.concurrency // 2:
+                self.shared.poke()  # claim more
+            if (
+                self.intake_done
+                and not self.queue
+                and self.in_flight == 0
+                and (self.shared is None or self.shared.idle)
+            ):
                 return
             self.wake_dispatcher.clear()
             if wait_for is None:
@@ -477,7 +519,16 @@ class _Run:
     async def _submit(self, job: _Job) -> None:
         trace_id = str(uuid.uuid4())
         job.attempts += 1
-        await self.journal.mark_sending(job.key, trace_id)
+        if self.shared is None:
+            await self.journal.mark_sending(job.key, trace_id)
+        elif not await self.shared.mark_sending(job, trace_id):
+            # The account's shared limit is full: back to the queue until something finishes.
+            job.attempts -= 1
+            self.progress.submitting -= 1
+            self.in_flight -= 1
+            self.queue.appendleft(job)
+            self._changed()
+            return
         try:
             resp = await self.videos._submit_raw(job.request, max_retries=0, trace_id=trace_id)
         except RateLimitError as exc:  # the service did not act: hold and try later
@@ -510,7 +561,9 @@ class _Run:
         await self.journal.mark_submitted(job.key, result.video_id, result.credits)
         self.progress.submitting -= 1
         self.hold_streak = 0
-        if self.target < self.runner.concurrency:
+        if self.shared is not None:
+            self.shared.submit_accepted()
+        elif self.target < self.runner.concurrency:
             self.target = min(float(self.runner.concurrency), self.target + 1 / self.target)
         learner = self.runner.learner
         job.schedule = PollSchedule.begin(
@@ -532,8 +585,11 @@ class _Run:
         self.in_flight -= 1
         if isinstance(exc, RateLimitError):
             self.progress.limit_answers += 1
-            # The service accepted what is in flight now; aim there, at least one.
-            self.target = max(1.0, float(self.in_flight))
+            if self.shared is not None:
+                self.shared.limit_answered()  # the account's target, shared by all workers
+            else:
+                # The service accepted what is in flight now; aim there, at least one.
+                self.target = max(1.0, float(self.in_flight))
         # The one retry formula (full jitter, or the service's Retry-After), counted in holds
         # in a row; the dispatcher, not a sleeping loop, sends the request again.
         self.hold_streak += 1

@@ -1038,6 +1038,44 @@ class PostgresStore:
             finally:
                 woken.cancel()
 
+    async def subscribe(
+        self, callback: Callable[[str | None, str | None], None]
+    ) -> Callable[[], None]:
+        """Call ``callback(key, state)`` (state a :class:`JournalState` value) at every
+        published change of the batch (to PENDING, SUCCEEDED, FAILED or UNKNOWN), by any
+        process, and ``callback(None, None)`` after the listener reconnected (changes may have
+        been missed: read again). Returns once listening; call the returned function to stop.
+
+        Example::
+
+            finished: set[str] = set()
+            stop = await store.subscribe(lambda key, state: finished.add(key or "*"))
+            ...
+            stop()
+        """
+        unsubscribe = self._listener.subscribe(callback)
+        try:
+            await self._listener.start()
+        except BaseException:
+            unsubscribe()
+            raise
+        return unsubscribe
+
+    async def batches(self) -> list[str]:
+        """The names of every batch in this schema, sorted.
+
+        Example::
+
+            for name in await journal.postgres.batches():
+                print(name)
+        """
+
+        async def op(conn: asyncpg.Connection) -> list[str]:
+            rows = await conn.fetch(f"SELECT batch FROM {self._batches} ORDER BY batch")
+            return [r[0] for r in rows]
+
+        return await self._retrying(op)
+
     async def wait_changed(self, timeout: float | None = None) -> bool:
         """Wait for the next state change published in this schema (e.g. a request of the
         account finished, freeing room under the shared limit); False after ``timeout``.
