@@ -1,0 +1,230 @@
+"""Cooperating workers on one PostgreSQL batch: shared requests, one account limit, crashes.
+
+The emulator runs in this process on a loopback port; the workers are ``pixverse batch``
+processes (or, where a test needs to reach into one, a runner in this process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from pixverse_async import PixVerse, PollPolicy
+from pixverse_async.emulator import Emulator
+from pixverse_async.journal import Journal, JournalState, PostgresStore
+from pixverse_async.models import TextToVideo
+from pixverse_async.runner import OutcomeState
+
+KEY = "workers-key"
+LIMIT = 30
+POLL = PollPolicy(first_delay=0.05, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def request(i: int) -> TextToVideo:
+    return TextToVideo(
+        prompt=f"worker scene {i}", model="v5", duration=5, quality="540p", aspect_ratio="16:9"
+    )
+
+
+def write_jobs(path: Path, n: int) -> None:
+    lines = (
+        json.dumps({"kind": "text_to_video", "prompt": f"worker scene {i}", "model": "v5",
+                    "duration": 5, "quality": "540p", "aspect_ratio": "16:9"})
+        for i in range(n)
+    )  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+async def start_worker(
+    base_url: str, jobs: Path, dsn: str, schema: str, batch: str, out: Path | None
+) -> asyncio.subprocess.Process:
+    argv = [
+        sys.executable, "-m", "pixverse_async", "--json", "--base-url", base_url,
+        "--api-key", KEY, "--poll-interval", "0.05",
+        "batch", str(jobs), "--journal", dsn, "--batch", batch, "--journal-schema", schema,
+        "--lease", "1.5", "--concurrency", str(LIMIT),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        stdout=asyncio.subprocess.PIPE if out is None else out.open("wb"),
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+
+
+async def batch_states(dsn: str, schema: str, batch: str) -> collections.Counter[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            f'SELECT state, count(*) FROM "{schema}".pixverse_entries WHERE batch = $1'
+            " GROUP BY state",
+            batch,
+        )
+    finally:
+        await conn.close()
+    return collections.Counter({r[0]: r[1] for r in rows})
+
+
+def duplicates(emu: Emulator) -> list[str]:
+    by_body = collections.Counter(
+        json.dumps(g.body, sort_keys=True) for g in emu.state.generations.values()
+    )
+    return [body for body, n in by_body.items() if n > 1]
+
+
+async def test_three_workers_share_a_batch_and_survive_a_sigkill(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    n = 3000
+    jobs = tmp_path / "jobs.jsonl"
+    write_jobs(jobs, n)
+    async with Emulator(api_keys={KEY}, generation_seconds=0.1,
+                        max_concurrent_generations=LIMIT) as emu:  # fmt: skip
+        victim = await start_worker(emu.base_url, jobs, postgres_dsn, pg_schema, "big", None)
+        others = [
+            await start_worker(
+                emu.base_url, jobs, postgres_dsn, pg_schema, "big", tmp_path / f"out{i}.jsonl"
+            )
+            for i in (1, 2)
+        ]
+        assert victim.stdout is not None
+        # Midway: once the victim has reported a third of the batch, kill it outright.
+        for _ in range(n // 3):
+            line = await asyncio.wait_for(victim.stdout.readline(), 60)
+            assert line, "the worker ended before it could be killed"
+        victim.send_signal(signal.SIGKILL)
+        await victim.communicate()
+        codes = []
+        for proc in others:
+            _, err = await asyncio.wait_for(proc.communicate(), 90)
+            assert b"Traceback" not in err, err.decode()
+            codes.append(proc.returncode)
+        states = await batch_states(postgres_dsn, pg_schema, "big")
+        submits = [r for r in emu.state.requests if r.method == "POST" and "generate" in r.path]
+        limited = [r for r in submits if r.err_code == 500044]
+
+    # Exit 1 only because of the killed worker's unknown requests.
+    assert codes == [1, 1] if states["unknown"] else codes == [0, 0]
+    assert sum(states.values()) == n
+    assert set(states) <= {"succeeded", "unknown"}, states  # one outcome each, none left
+    assert states["unknown"] <= LIMIT  # only what the victim was sending when it died
+    assert duplicates(emu) == []
+    # Each unknown request was created at most once (or not at all): nothing else was paid.
+    assert states["succeeded"] <= len(emu.state.generations) <= n
+    assert emu.state.peak_in_flight[KEY] <= LIMIT
+    assert len(limited) <= 0.01 * len(submits), (len(limited), len(submits))
+    for i in (1, 2):  # each survivor reported every request of its input
+        records = [json.loads(x) for x in (tmp_path / f"out{i}.jsonl").read_text().splitlines()]
+        lines = [r["line"] for r in records if "line" in r and "state" in r]
+        assert sorted(lines) == list(range(1, n + 1))
+
+
+async def test_a_worker_whose_database_connections_are_killed_carries_on(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    n = 300
+    worker = "killed-" + uuid.uuid4().hex[:8]
+    store = PostgresStore(
+        postgres_dsn, batch="cut", schema=pg_schema, lease=5.0, worker=worker,
+        reconnect_timeout=10.0,
+    )  # fmt: skip
+    finished = 0
+    killed: list[int] = []
+    cut = asyncio.Event()
+
+    async def kill_connections() -> None:
+        await cut.wait()
+        conn = await asyncpg.connect(postgres_dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = $1",
+                store.application_name,
+            )
+            killed.extend(1 for r in rows if r[0])
+        finally:
+            await conn.close()
+
+    async with (
+        Emulator(api_keys={KEY}, generation_seconds=0.05, max_concurrent_generations=LIMIT) as emu,
+        PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+        Journal(store) as journal,
+    ):
+        killer = asyncio.ensure_future(kill_connections())
+        runner = client.runner(concurrency=LIMIT, journal=journal)
+        states = collections.Counter()
+        async with runner.run([request(i) for i in range(n)]) as outcomes:
+            async for outcome in outcomes:
+                states[outcome.state] += 1
+                finished += 1
+                if finished == n // 3:
+                    cut.set()
+        await killer
+        summary = await journal.summary()
+
+    assert killed, "no connection of the worker was terminated"
+    assert states == {OutcomeState.SUCCEEDED: n}
+    assert summary[JournalState.SUCCEEDED] == n
+    assert duplicates(emu) == []
+    assert len(emu.state.generations) == n
+
+
+WAITER = """
+import asyncio, json, sys
+from pixverse_async.journal import Journal
+
+async def main(dsn, schema, batch, key):
+    async with Journal(dsn, batch=batch, schema=schema, recover=False) as journal:
+        print("listening", flush=True)
+        entry = await journal.wait_finished(key, timeout=60)
+        print(json.dumps({"state": entry.state.value, "video_id": entry.video_id}), flush=True)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_wait_in_one_process_resolves_from_a_completion_recorded_by_another(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    from pixverse_async.journal import request_key
+    from pixverse_async.models import to_json
+
+    req = request(1)
+    key = request_key(req.kind, to_json(req))
+    async with Journal(postgres_dsn, batch="w", schema=pg_schema) as journal:
+        await journal.mark_pending(key, req.kind, to_json(req))
+        script = tmp_path / "waiter.py"
+        script.write_text(WAITER, encoding="utf-8")
+        # The waiting process has no client and is given no emulator address: whatever it
+        # learns comes from the journal's notification.
+        waiter = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), postgres_dsn, pg_schema, "w", key,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert waiter.stdout is not None
+        assert await asyncio.wait_for(waiter.stdout.readline(), 30) == b"listening\n"
+        async with (
+            Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
+            PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+        ):
+            runner = client.runner(concurrency=2, journal=journal)
+            async with runner.run([req]) as stream:
+                [outcome] = [o async for o in stream]
+            out, err = await asyncio.wait_for(waiter.communicate(), 30)
+            # Every status request the emulator saw came from the runner.
+            polled = emu.state.requests_to("/openapi/v2/video/result")
+            assert len(polled) == stream.progress.status_requests
+    assert waiter.returncode == 0, err.decode()
+    assert outcome.state is OutcomeState.SUCCEEDED
+    assert json.loads(out) == {"state": "succeeded", "video_id": outcome.video_id}
