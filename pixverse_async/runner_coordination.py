@@ -54,6 +54,9 @@ _FINISHED: Final = frozenset(
     (JournalState.SUCCEEDED.value, JournalState.FAILED.value, JournalState.UNKNOWN.value)
 )
 _READ_CHUNK: Final = 1000
+_SENDS_AT_ONCE: Final = 2
+"""Sends that may wait at once for the account's lock: the rest of the worker's database
+pool stays free for its heartbeat, claims and outcomes."""
 
 
 class SharedBatch:
@@ -77,6 +80,7 @@ class SharedBatch:
         self.wake = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
         self._last_takeover = float("-inf")
+        self._sending = asyncio.Semaphore(_SENDS_AT_ONCE)
 
     # -- lifecycle
 
@@ -118,7 +122,10 @@ class SharedBatch:
 
     async def mark_sending(self, job: _Job, trace_id: str) -> bool:
         """Record the send if the account has room; False (nothing recorded) if not."""
-        entry = await self.store.try_mark_sending(job.key, trace_id)
+        if self.full:
+            return False
+        async with self._sending:
+            entry = None if self.full else await self.store.try_mark_sending(job.key, trace_id)
         if entry is None:
             self.full = True
             self.wake.set()
