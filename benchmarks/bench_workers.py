@@ -97,9 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         with emulator(API_KEY, args=emu_args) as handle:
             walls = {}
             for workers in (1, 3):
-                walls[workers] = run_workers(
-                    handle.url, jobs, workers, args.concurrency, args.poll
-                )
+                walls[workers] = run_workers(handle.url, jobs, workers, args.concurrency, args.poll)
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
                 rows.append(
                     [

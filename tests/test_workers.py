@@ -54,12 +54,14 @@ async def start_worker(
         "--lease", "3", "--concurrency", str(LIMIT),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return await asyncio.create_subprocess_exec(
-        *argv,
-        stdout=asyncio.subprocess.PIPE if out is None else out.open("wb"),
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
+    if out is None:
+        return await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+        )
+    with out.open("wb") as stdout:  # the child has its own copy of the descriptor
+        return await asyncio.create_subprocess_exec(
+            *argv, stdout=stdout, stderr=asyncio.subprocess.PIPE, env=env
+        )
 
 
 async def batch_states(dsn: str, schema: str, batch: str) -> collections.Counter[str]:
@@ -233,3 +235,50 @@ async def test_wait_in_one_process_resolves_from_a_completion_recorded_by_anothe
     assert waiter.returncode == 0, err.decode()
     assert outcome.state is OutcomeState.SUCCEEDED
     assert json.loads(out) == {"state": "succeeded", "video_id": outcome.video_id}
+
+
+async def pixverse(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pixverse_async", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_journal_status_counts_per_state_and_worker_and_requeue_pays_again(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    from pixverse_async.journal import request_key
+    from pixverse_async.models import to_json
+
+    keys = []
+    async with Journal(postgres_dsn, batch="s", schema=pg_schema) as journal:
+        for i in range(3):
+            req = request(i)
+            keys.append(request_key(req.kind, to_json(req)))
+            await journal.mark_pending(keys[-1], req.kind, to_json(req))
+        await journal.mark_sending(keys[0], "trace-0")
+        await journal.mark_unknown(keys[0], None, "no answer")
+        await journal.mark_sending(keys[1], "trace-1")  # held by this live worker
+        where = ["--journal", postgres_dsn, "--journal-schema", pg_schema]
+        code, out, err = await pixverse("--json", "journal", "status", *where, "--batch", "s")
+        assert code == 0, err
+        rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+        assert rows[0] == {"batch": "s", "pending": 1, "sending": 1, "submitted": 0,
+                           "succeeded": 0, "failed": 0, "unknown": 1}  # fmt: skip
+        [me] = [r for r in rows[1:] if r["worker"] == journal.postgres.worker_id]  # type: ignore[union-attr]
+        assert (me["alive"], me["sending"]) == (True, 1)
+
+        code, out, err = await pixverse("journal", "requeue", keys[0], *where)
+        assert code == 2 and "--batch" in err  # which batch must be said
+        code, out, err = await pixverse(
+            "--json", "journal", "requeue", keys[0], *where, "--batch", "s"
+        )
+        assert code == 0, err
+        assert json.loads(out)["state"] == "pending"
+        entry = await journal.get(keys[0])
+        assert entry is not None and entry.state is JournalState.PENDING
+        assert entry.trace_id is None  # the old attempt's outcome is cleared
