@@ -333,7 +333,7 @@ class _Run:
         finally:
             await self._cancel_all()
             if self.shared is not None:
-                self.shared.stop()
+                await self.shared.stop()
             if owned is not None:
                 await owned.close()
         self.results.put_nowait(_DONE)

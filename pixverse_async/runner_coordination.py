@@ -90,10 +90,14 @@ class SharedBatch:
         self.shrunk = limit.target < limit.configured
         self._unsubscribe = await self.store.subscribe(self._on_event)
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop listening; give back what this run claimed but did not finish (a stopped run,
+        or requests left to poll), so that another run or worker takes them."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self.held:
+            await self.store.release(list(self.held))
 
     @property
     def idle(self) -> bool:
@@ -172,6 +176,8 @@ class SharedBatch:
             now = self.run.loop.time()
             if now - self._last_takeover >= self.tick:
                 self._last_takeover = now
+                # A safety net under the notifications: what others finished is read again.
+                self.recheck.update(self.waiting)
                 await self.store.take_over()
                 limit = await self.store.shared_limit()
                 self.shrunk = limit is not None and limit.target < limit.configured
