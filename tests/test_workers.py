@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import json
 import os
 import signal
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -27,6 +30,27 @@ KEY = "workers-key"
 LIMIT = 30
 POLL = PollPolicy(first_delay=0.05, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0)
 ROOT = Path(__file__).resolve().parent.parent
+
+F = TypeVar("F", bound=Callable[..., Awaitable[None]])
+
+
+def hang_guard(seconds: float) -> Callable[[F], F]:
+    """Fail a test that runs longer than ``seconds`` (a guard against hangs only, far above
+    its usual time), printing the stack of every task still running first."""
+
+    def wrap(test: F) -> F:
+        @functools.wraps(test)
+        async def guarded(*args: Any, **kwargs: Any) -> None:
+            try:
+                await asyncio.wait_for(test(*args, **kwargs), seconds)
+            except asyncio.TimeoutError:
+                for task in asyncio.all_tasks():
+                    task.print_stack(file=sys.stderr)
+                raise AssertionError(f"{test.__name__} hung: no end after {seconds} s") from None
+
+        return guarded  # type: ignore[return-value]
+
+    return wrap
 
 
 def request(i: int) -> TextToVideo:
@@ -84,6 +108,7 @@ def duplicates(emu: Emulator) -> list[str]:
     return [body for body, n in by_body.items() if n > 1]
 
 
+@hang_guard(300)
 async def test_three_workers_share_a_batch_and_survive_a_sigkill(
     tmp_path: Path, postgres_dsn: str, pg_schema: str
 ) -> None:
@@ -136,6 +161,7 @@ async def test_three_workers_share_a_batch_and_survive_a_sigkill(
         assert sorted(lines) == list(range(1, n + 1))
 
 
+@hang_guard(120)
 async def test_a_worker_whose_database_connections_are_killed_carries_on(
     postgres_dsn: str, pg_schema: str
 ) -> None:
@@ -200,6 +226,7 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
+@hang_guard(120)
 async def test_wait_in_one_process_resolves_from_a_completion_recorded_by_another(
     tmp_path: Path, postgres_dsn: str, pg_schema: str
 ) -> None:
@@ -219,19 +246,24 @@ async def test_wait_in_one_process_resolves_from_a_completion_recorded_by_anothe
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
-        assert waiter.stdout is not None
-        assert await asyncio.wait_for(waiter.stdout.readline(), 30) == b"listening\n"
-        async with (
-            Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
-            PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
-        ):
-            runner = client.runner(concurrency=2, journal=journal)
-            async with runner.run([req]) as stream:
-                [outcome] = [o async for o in stream]
-            out, err = await asyncio.wait_for(waiter.communicate(), 30)
-            # Every status request the emulator saw came from the runner.
-            polled = emu.state.requests_to("/openapi/v2/video/result")
-            assert len(polled) == stream.progress.status_requests
+        try:
+            assert waiter.stdout is not None
+            assert await asyncio.wait_for(waiter.stdout.readline(), 30) == b"listening\n"
+            async with (
+                Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
+                PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+            ):
+                runner = client.runner(concurrency=2, journal=journal)
+                async with runner.run([req]) as stream:
+                    [outcome] = [o async for o in stream]
+                out, err = await asyncio.wait_for(waiter.communicate(), 30)
+                # Every status request the emulator saw came from the runner.
+                polled = emu.state.requests_to("/openapi/v2/video/result")
+                assert len(polled) == stream.progress.status_requests
+        finally:
+            if waiter.returncode is None:
+                waiter.kill()
+                await waiter.communicate()
     assert waiter.returncode == 0, err.decode()
     assert outcome.state is OutcomeState.SUCCEEDED
     assert json.loads(out) == {"state": "succeeded", "video_id": outcome.video_id}
@@ -248,6 +280,7 @@ async def pixverse(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+@hang_guard(120)
 async def test_journal_status_counts_per_state_and_worker_and_requeue_pays_again(
     postgres_dsn: str, pg_schema: str
 ) -> None:
