@@ -33,7 +33,6 @@ Example (the same program started on several machines)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -193,8 +192,11 @@ class SharedBatch:
             finally:
                 for fut in (changed, woken):
                     fut.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await changed
+                # Not ``await changed`` under suppress(CancelledError): that would also swallow
+                # this loop's own cancellation (the run ending) and keep it going forever.
+                await asyncio.wait((changed, woken))
+            if not changed.cancelled():
+                changed.result()  # a journal error (the listener cannot reconnect) ends the run
             if self.full:  # something changed (or a tick passed): try sending again
                 self.full = False
                 self.run.wake_dispatcher.set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import json
 import os
@@ -41,12 +42,16 @@ def hang_guard(seconds: float) -> Callable[[F], F]:
     def wrap(test: F) -> F:
         @functools.wraps(test)
         async def guarded(*args: Any, **kwargs: Any) -> None:
-            try:
-                await asyncio.wait_for(test(*args, **kwargs), seconds)
-            except asyncio.TimeoutError:
+            run = asyncio.ensure_future(test(*args, **kwargs))
+            await asyncio.wait((run,), timeout=seconds)
+            if not run.done():
                 for task in asyncio.all_tasks():
                     task.print_stack(file=sys.stderr)
-                raise AssertionError(f"{test.__name__} hung: no end after {seconds} s") from None
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await run
+                raise AssertionError(f"{test.__name__} hung: no end after {seconds} s")
+            run.result()
 
         return guarded  # type: ignore[return-value]
 
