@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pixverse_async")
 
 _CHUNK = 256
+_UNFINISHED = frozenset((JournalState.PENDING, JournalState.SENDING, JournalState.SUBMITTED))
 
 
 class OutcomeState(str, enum.Enum):
@@ -432,8 +433,10 @@ class _Run:
 
     def _admit(self, job: _Job, entry: JournalEntry | None) -> None:
         state = entry.state if entry is not None else JournalState.PENDING
-        if self.shared is not None and state in (JournalState.PENDING, JournalState.SUBMITTED):
-            self.shared.admit(job)  # sent or polled once this worker claims it
+        if self.shared is not None and state in _UNFINISHED:
+            # Sent or polled once this worker claims it. SENDING too: a living worker (maybe
+            # this one) is sending it; a dead worker's send becomes UNKNOWN at its take-over.
+            self.shared.admit(job)
         elif state is JournalState.PENDING:
             self.queue.append(job)
         elif state is JournalState.SUBMITTED:

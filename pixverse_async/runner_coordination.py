@@ -110,7 +110,7 @@ class SharedBatch:
     # -- runner hooks
 
     def admit(self, job: _Job) -> None:
-        """A request of the input that is PENDING or SUBMITTED in the journal."""
+        """A request of the input that is PENDING, SENDING or SUBMITTED in the journal."""
         held = self.held.get(job.key)
         if held is not None:  # claimed before the input reached it: report it as ours
             held.index, held.request = job.index, job.request
