@@ -320,3 +320,48 @@ async def test_journal_status_counts_per_state_and_worker_and_requeue_pays_again
         entry = await journal.get(keys[0])
         assert entry is not None and entry.state is JournalState.PENDING
         assert entry.trace_id is None  # the old attempt's outcome is cleared
+
+
+@hang_guard(120)
+async def test_a_request_another_living_worker_is_sending_gets_that_workers_outcome(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    from pixverse_async.journal import request_key
+    from pixverse_async.models import to_json
+
+    req = request(7)
+    key = request_key(req.kind, to_json(req))
+    other = PostgresStore(
+        postgres_dsn, batch="s", schema=pg_schema, worker="other-" + uuid.uuid4().hex[:8]
+    )
+    read = asyncio.Event()
+
+    def on_progress(progress: Any) -> None:
+        if progress.seen:
+            read.set()
+
+    async with (
+        Journal(other) as theirs,
+        Journal(postgres_dsn, batch="s", schema=pg_schema) as ours,
+        Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
+        PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+    ):
+        await theirs.mark_pending(key, req.kind, to_json(req))
+        await other.set_limit(2)
+        assert [e.key for e in await other.claim(1)] == [key]
+        assert await other.try_mark_sending(key, "their-trace") is not None
+        runner = client.runner(concurrency=2, journal=ours, on_progress=on_progress)
+        async with runner.run([req]) as stream:
+            outcomes = asyncio.ensure_future(_collect(stream))
+            await read.wait()  # this run read the request (SENDING), or is reading it
+            await theirs.mark_failed(key, "Refused", "their answer")
+            [outcome] = await outcomes
+        generated = len(emu.state.generations)
+
+    assert outcome.state is OutcomeState.FAILED, outcome
+    assert outcome.error_type == "Refused"
+    assert generated == 0  # this run never sent what the other worker was sending
+
+
+async def _collect(stream: Any) -> list[Any]:
+    return [o async for o in stream]
