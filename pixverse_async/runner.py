@@ -58,6 +58,7 @@ from .journal import Journal, JournalEntry, JournalState, request_key
 from .models import GenerationRequest, GenerationResult, Video, from_json, to_json
 from .polling import TRANSIENT_POLL_ERRORS, PollLearner, PollPolicy, PollSchedule, learning_key
 from .retry import RetryPolicy
+from .runner_coordination import SharedBatch, shared_store
 from .spending import SpendingCap, Verdict
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pixverse_async")
 
 _CHUNK = 256
+_UNFINISHED = frozenset((JournalState.PENDING, JournalState.SENDING, JournalState.SUBMITTED))
 
 
 class OutcomeState(str, enum.Enum):
@@ -199,6 +201,9 @@ class JobRunner:
     With a webhook hub on the client (``PixVerse(webhooks=hub)``), each job sent with a
     webhook ends when its event reaches the hub, and is polled only by the hub's
     :class:`~pixverse_async.polling.SafetyNet` (so a lost delivery still ends it).
+    - ``batch``: with a ``postgresql://`` journal URL, the batch name that cooperating
+      workers share (see :mod:`pixverse_async.runner_coordination`); with a PostgreSQL
+      journal, ``concurrency`` is the account's limit shared by all its workers.
 
     When the service answers with its concurrency-limit or rate-limit code, the request is
     held and retried later (waits from ``hold``, a :class:`~pixverse_async.retry.RetryPolicy`;
@@ -221,6 +226,7 @@ class JobRunner:
         learner: PollLearner | bool = True,
         max_credits: int | None = None,
         costs: CostEstimator | None = None,
+        batch: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -234,6 +240,7 @@ class JobRunner:
         self.poll_concurrency = poll_concurrency
         self.on_progress = on_progress
         self.hold = hold
+        self.batch = batch
         self.learner: PollLearner | None = (
             PollLearner() if learner is True else learner if learner is not False else None
         )
@@ -346,6 +353,7 @@ class _Run:
         self.loop: asyncio.AbstractEventLoop
         self.cap: SpendingCap | None = None
         self.out_of_credits: InsufficientCreditsError | None = None
+        self.shared: SharedBatch | None = None  # a PostgreSQL journal: cooperating workers
 
     # Top level ------------------------------------------------------------------------------
 
@@ -358,11 +366,17 @@ class _Run:
             if isinstance(journal, Journal):
                 self.journal = journal
             else:
-                owned = await Journal.open(":memory:" if journal is None else journal)
+                owned = await Journal.open(
+                    ":memory:" if journal is None else journal, batch=self.runner.batch
+                )
                 self.journal = owned
             if self.runner.max_credits is not None:
                 self.cap = SpendingCap(self.runner.max_credits, self.runner.costs)
                 self.cap.count_journal(await self.journal.entries())
+            store = shared_store(self.journal)
+            if store is not None:
+                self.shared = SharedBatch(self, store)
+                await self.shared.start()
             await self._supervise()
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
@@ -372,6 +386,8 @@ class _Run:
             await self._cancel_all()
             for job in list(self.watched):
                 self._end_watch(job)
+            if self.shared is not None:
+                await self.shared.stop()
             if owned is not None:
                 await owned.close()
         self.results.put_nowait(_DONE)
@@ -379,6 +395,8 @@ class _Run:
     async def _supervise(self) -> None:
         self._spawn(self._intake())
         self._spawn(self._poll_scheduler())
+        if self.shared is not None:
+            self._spawn(self.shared.loop())
         await self._dispatch()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -410,6 +428,8 @@ class _Run:
             self.runner.on_progress(p)
 
     def _emit(self, outcome: Outcome) -> None:
+        if self.shared is not None and not self.shared.outcome(outcome):
+            return  # a request of another worker's input, run here: not in this stream
         p = self.progress
         if outcome.state is OutcomeState.SUCCEEDED:
             p.succeeded += 1
@@ -472,18 +492,34 @@ class _Run:
         if entry is not None and entry.credits is not None and state is not JournalState.PENDING:
             job.credits = entry.credits
             self.progress.credits_charged += entry.credits
-        if state is JournalState.PENDING:
+        if self.shared is not None and state in _UNFINISHED:
+            # Sent or polled once this worker claims it. SENDING too: a living worker (maybe
+            # this one) is sending it; a dead worker's send becomes UNKNOWN at its take-over.
+            self.shared.admit(job)
+        elif state is JournalState.PENDING:
             self.queue.append(job)
         elif state is JournalState.SUBMITTED:
-            assert entry is not None and entry.video_id is not None
-            job.video_id = entry.video_id
-            job.resumed = True
-            self.in_flight += 1
-            # When it was submitted is unknown here: poll at once, time out like a fresh job.
-            job.schedule = PollSchedule.begin(self.runner.poll, self.loop.time(), first_delay=0.0)
-            self._schedule_poll(job, job.schedule.first_poll_at())
-        elif state is JournalState.SUCCEEDED:
             assert entry is not None
+            self._resume_polling(job, entry)
+        else:
+            assert entry is not None
+            self._emit_entry(job, entry)
+        self._changed()
+
+    def _resume_polling(self, job: _Job, entry: JournalEntry) -> None:
+        """Poll a request an earlier run (or another worker) submitted."""
+        assert entry.video_id is not None
+        job.video_id = entry.video_id
+        job.resumed = True
+        self.in_flight += 1
+        # When it was submitted is unknown here: poll at once, time out like a fresh job.
+        job.schedule = PollSchedule.begin(self.runner.poll, self.loop.time(), first_delay=0.0)
+        self._schedule_poll(job, job.schedule.first_poll_at())
+
+    def _emit_entry(self, job: _Job, entry: JournalEntry) -> None:
+        """Report a request whose outcome the journal holds (SUCCEEDED, FAILED, UNKNOWN)."""
+        state = entry.state
+        if state is JournalState.SUCCEEDED:
             video = from_json(Video, entry.result) if entry.result else None
             self._emit(
                 Outcome(index=job.index, key=job.key, request=job.request,
@@ -491,7 +527,6 @@ class _Run:
                         resumed=True, credits=job.credits)
             )  # fmt: skip
         else:
-            assert entry is not None
             outcome_state = (
                 OutcomeState.FAILED if state is JournalState.FAILED else OutcomeState.UNKNOWN
             )
@@ -501,7 +536,6 @@ class _Run:
                         error_message=entry.error_message, resumed=True, credits=job.credits,
                         credits_refunded=_refund(job.credits, outcome_state, entry.error_type))
             )  # fmt: skip
-        self._changed()
 
     # Dispatcher: submit while there is room -----------------------------------------------
 
@@ -511,7 +545,11 @@ class _Run:
                 raise self.failure
             now = self.loop.time()
             wait_for: float | None = None
-            while self.queue and self.in_flight < max(1, int(self.target)):
+            while (
+                self.queue
+                and self.in_flight < max(1, int(self.target))
+                and not (self.shared is not None and self.shared.full)
+            ):
                 job = self.queue[0]
                 if job.not_before > now:
                     wait_for = job.not_before - now
@@ -528,7 +566,14 @@ class _Run:
                 self._spawn(self._submit(job))
             if len(self.queue) <= 4 * self.runner.concurrency:
                 self.room_for_intake.set()
-            if self.intake_done and not self.queue and self.in_flight == 0:
+            if self.shared is not None and len(self.queue) <= self.runner.concurrency // 2:
+                self.shared.poke()  # claim more
+            if (
+                self.intake_done
+                and not self.queue
+                and self.in_flight == 0
+                and (self.shared is None or self.shared.idle)
+            ):
                 return
             self.wake_dispatcher.clear()
             if wait_for is None:
@@ -568,7 +613,17 @@ class _Run:
     async def _submit(self, job: _Job) -> None:
         trace_id = str(uuid.uuid4())
         job.attempts += 1
-        await self.journal.mark_sending(job.key, trace_id)
+        if self.shared is None:
+            await self.journal.mark_sending(job.key, trace_id)
+        elif not await self.shared.mark_sending(job, trace_id):
+            # The account's shared limit is full: back to the queue until something finishes.
+            self._unreserve(job)
+            job.attempts -= 1
+            self.progress.submitting -= 1
+            self.in_flight -= 1
+            self.queue.appendleft(job)
+            self._changed()
+            return
         try:
             resp, watch = await self.videos._submit_watched(
                 job.request, max_retries=0, trace_id=trace_id
@@ -618,7 +673,9 @@ class _Run:
         await self.journal.mark_submitted(job.key, result.video_id, result.credits)
         self.progress.submitting -= 1
         self.hold_streak = 0
-        if self.target < self.runner.concurrency:
+        if self.shared is not None:
+            self.shared.submit_accepted()
+        elif self.target < self.runner.concurrency:
             self.target = min(float(self.runner.concurrency), self.target + 1 / self.target)
         learner = self.runner.learner
         key = learning_key(job.request) if learner is not None else None
@@ -678,8 +735,11 @@ class _Run:
         self.in_flight -= 1
         if isinstance(exc, RateLimitError):
             self.progress.limit_answers += 1
-            # The service accepted what is in flight now; aim there, at least one.
-            self.target = max(1.0, float(self.in_flight))
+            if self.shared is not None:
+                self.shared.limit_answered()  # the account's target, shared by all workers
+            else:
+                # The service accepted what is in flight now; aim there, at least one.
+                self.target = max(1.0, float(self.in_flight))
         # The one retry formula (full jitter, or the service's Retry-After), counted in holds
         # in a row; the dispatcher, not a sleeping loop, sends the request again.
         self.hold_streak += 1

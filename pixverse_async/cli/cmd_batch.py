@@ -11,6 +11,12 @@ and submits only what never was. Failed and unknown requests are not sent again 
 ``--retry-failed`` / ``--retry-unknown`` asks for it. ``--max-credits N`` caps what the
 batch spends (the journal's earlier runs included): requests that do not fit end not
 submitted, and running again with a higher cap continues from there.
+
+With ``--journal postgresql://...`` the batch lives in PostgreSQL: start the same command on
+several machines with the same ``--batch NAME`` and they share the work (each request is sent
+by one of them; ``--concurrency`` is then the account's limit for all of them together). When
+one dies, the others take over its requests after ``--lease`` seconds; one it was sending
+becomes unknown (``pixverse journal requeue KEY`` pays for it again, explicitly).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import attrs
 
 from ..costs import CostEstimator
 from ..errors import ValidationError
-from ..journal import Journal, JournalState
+from ..journal import Journal, JournalState, is_postgres_url
 from ..models import GenerationRequest, build_request
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
 from .cmd_dry_run import run_dry_run, warn_if_cap_above_balance
@@ -122,11 +128,12 @@ async def run_batch(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     states = [JournalState.FAILED] * args.retry_failed + [JournalState.UNKNOWN] * args.retry_unknown
     # Opened before anything else: a journal that cannot be opened is one clear error.
-    async with Journal(journal_path) as journal:
-        args.interrupt_hint = f"rerun the same command to resume (journal: {journal_path})"
+    async with open_journal(args, journal_path, default_batch=path.name) as journal:
+        shown = journal.path  # a URL without its password
+        args.interrupt_hint = f"rerun the same command to resume (journal: {shown})"
         moved = await requeue(journal, states)
         if moved:
-            print(f"{journal_path}: {moved} request(s) will be submitted again", file=sys.stderr)
+            print(f"{shown}: {moved} request(s) will be submitted again", file=sys.stderr)
         async with open_client(args) as client:
             if args.max_credits is not None:
                 await warn_if_cap_above_balance(client, args.max_credits)
@@ -141,7 +148,7 @@ async def run_batch(args: argparse.Namespace) -> int:
                 max_credits=args.max_credits,
                 costs=CostEstimator(price=load_prices(args.prices) if args.prices else None),
             )
-    extra: dict[str, Any] = {"journal": journal_path, "out": str(out) if out else None}
+    extra: dict[str, Any] = {"journal": shown, "out": str(out) if out else None}
     if batch.bad:
         extra["skipped"] = len(batch.bad)
     print_summary(reports, as_json=wants_json(args), extra=extra)
@@ -150,6 +157,57 @@ async def run_batch(args: argparse.Namespace) -> int:
         print(f"{len(batch.bad)} bad line(s) skipped (listed above, on stderr)")
     ok = all(r.ok for r in reports) and not batch.bad
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def open_journal(args: argparse.Namespace, target: str, *, default_batch: str) -> Journal:
+    """The journal ``--journal`` names, with the PostgreSQL options given (unopened)."""
+    postgres = is_postgres_url(target)
+    options = {
+        "batch": getattr(args, "batch", None),
+        "schema": getattr(args, "journal_schema", None),
+        "lease": getattr(args, "lease", None),
+    }
+    given = [name for name, value in options.items() if value is not None]
+    if not postgres:
+        if given:
+            raise UsageError(f"--{given[0].replace('_', '-')} needs a postgresql:// --journal")
+        return Journal(target)
+    return Journal(
+        target,
+        batch=args.batch or default_batch,
+        schema=options["schema"],
+        lease=options["lease"],
+    )
+
+
+def add_postgres_options(parser: argparse.ArgumentParser, *, lease: bool) -> None:
+    """``--batch`` and ``--journal-schema`` (and ``--lease``) for a PostgreSQL journal."""
+    parser.add_argument(
+        "--batch",
+        metavar="NAME",
+        help="PostgreSQL journal: the batch the cooperating workers share "
+        "(default: the file's name)",
+    )
+    parser.add_argument(
+        "--journal-schema",
+        metavar="NAME",
+        help="PostgreSQL journal: the schema of its tables (default public)",
+    )
+    if lease:
+        parser.add_argument(
+            "--lease",
+            type=_positive_float,
+            metavar="SECONDS",
+            help="PostgreSQL journal: how long a silent worker keeps its requests before the "
+            "others take over (default 30)",
+        )
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -186,8 +244,12 @@ def register(
         help="generations in flight at most (default 16)",
     )
     batch.add_argument(
-        "--journal", metavar="FILE", help=f"journal file (default: FILE.jsonl{JOURNAL_SUFFIX})"
+        "--journal",
+        metavar="FILE|URL",
+        help=f"journal file (default: FILE.jsonl{JOURNAL_SUFFIX}) or postgresql:// URL "
+        "(several workers share the batch)",
     )
+    add_postgres_options(batch, lease=True)
     batch.add_argument("--out", metavar="DIR", help="save successful videos to DIR/<id>.mp4")
     batch.add_argument(
         "--skip-invalid",

@@ -13,6 +13,7 @@ from . import (
     cmd_demo,
     cmd_emulator,
     cmd_generate,
+    cmd_journal,
     cmd_upload,
     cmd_videos,
     cmd_webhook,
@@ -28,6 +29,8 @@ examples:
   pixverse generate image --img-id cat.png --prompt "the cat yawns" --wait
   pixverse batch jobs.jsonl --concurrency 16 --out videos/
   PIXVERSE_WEBHOOK_SECRET=... pixverse webhook listen --port 8080
+  pixverse batch jobs.jsonl --journal postgresql://db/jobs --batch nightly   # on each machine
+  pixverse journal status --journal postgresql://db/jobs --batch nightly
 """
 
 
@@ -124,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_upload.register(commands, common)
     cmd_videos.register(commands, common)
     cmd_batch.register(commands, common)
+    cmd_journal.register(commands, common)
     cmd_catalog.register(commands, common)
     cmd_emulator.register(commands)
     cmd_webhook.register(commands, common)

@@ -524,6 +524,29 @@ class Journal:
         """
         return await self._transition(key, "requeue")
 
+    async def wait_finished(self, key: str, timeout: float | None = None) -> JournalEntry:
+        """Wait until ``key`` is SUCCEEDED, FAILED or UNKNOWN, recorded by any process.
+
+        On PostgreSQL the wait is woken by ``NOTIFY`` (another process's runner, poll or
+        webhook handler recorded the outcome) and reads only the database: this process sends
+        no status request to the service. On SQLite (one process) it raises
+        :class:`JournalError`: wait for the job itself (``job.wait()``). Raises
+        ``asyncio.TimeoutError`` after ``timeout`` seconds.
+
+        Example::
+
+            entry = await journal.wait_finished(key, timeout=600)
+            if entry.state is JournalState.SUCCEEDED:
+                print(entry.url)
+        """
+        store = self.postgres
+        if store is None:
+            raise JournalError(
+                "wait_finished needs a PostgreSQL journal (a postgresql:// URL): with SQLite"
+                " only one process writes, so wait for the job itself"
+            )
+        return await self._run(lambda: store.wait_finished(key, timeout))
+
     async def recover(self) -> list[JournalEntry]:
         """Move the SENDING entries whose writer is gone to UNKNOWN; return them (moved).
 

@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from .errors import JournalError
@@ -67,6 +68,7 @@ class Listener:
         self._closing = False
         self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
         self._changed: asyncio.Future[None] | None = None
+        self._subscribers: list[Callable[[str | None, str | None], None]] = []
 
     async def start(self) -> None:
         """Return once LISTENing (starting the connection if needed)."""
@@ -105,6 +107,18 @@ class Listener:
             waiters.discard(fut)
             if not waiters:
                 del self._waiters[key]
+
+    def subscribe(self, callback: Callable[[str | None, str | None], None]) -> Callable[[], None]:
+        """Call ``callback(key, state)`` at every event of the batch, and ``callback(None,
+        None)`` after a reconnection (events may have been missed: read again). Returns the
+        function that unsubscribes."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
 
     def changed(self) -> asyncio.Future[None]:
         """A future set at the next event of the schema (or a reconnection)."""
@@ -158,6 +172,8 @@ class Listener:
                 self._ready.set()
                 if reconnecting:
                     self._settle(None)  # events may have been missed: everyone reads again
+                    for callback in list(self._subscribers):
+                        callback(None, None)
                 reconnecting = True
                 await lost
             except self.retryable as exc:
@@ -183,6 +199,9 @@ class Listener:
             for fut in list(self._waiters.get(key, ())):
                 if not fut.done():
                     fut.set_result(None)
+            state = event.get("state")
+            for callback in list(self._subscribers):
+                callback(key, state if isinstance(state, str) else None)
         if self._changed is not None and not self._changed.done():
             self._changed.set_result(None)
 

@@ -557,20 +557,22 @@ class PostgresStore:
 
         return await self._retrying(op)
 
-    async def summary(self) -> dict[JournalState, int]:
+    async def summary(self, batch: str | None = None) -> dict[JournalState, int]:
+        """How many entries of the batch (or of ``batch``, another one) are in each state."""
+
         async def op(conn: asyncpg.Connection) -> dict[JournalState, int]:
             counts = dict.fromkeys(JournalState, 0)
             for state, n in await conn.fetch(
                 f"SELECT state, count(*) FROM {self._entries} WHERE batch = $1 GROUP BY state",
-                self.batch,
+                self.batch if batch is None else batch,
             ):
                 counts[JournalState(state)] = n
             return counts
 
         return await self._retrying(op)
 
-    async def workers(self) -> list[WorkerInfo]:
-        """The batch's workers, oldest first, with what each holds (for status reports).
+    async def workers(self, batch: str | None = None) -> list[WorkerInfo]:
+        """The batch's (or ``batch``'s) workers, oldest first, with what each holds.
 
         Example::
 
@@ -585,7 +587,7 @@ class PostgresStore:
                 f" FROM {self._workers} w LEFT JOIN {self._entries} e"
                 f" ON e.worker = w.id AND e.batch = w.batch"
                 f" WHERE w.batch = $1 GROUP BY w.id, e.state ORDER BY min(w.started_at), w.id",
-                self.batch,
+                self.batch if batch is None else batch,
             )
             found: dict[str, WorkerInfo] = {}
             for wid, host, pid, alive, taken, state, n in rows:
@@ -1037,6 +1039,44 @@ class PostgresStore:
                 await asyncio.wait_for(woken, left)
             finally:
                 woken.cancel()
+
+    async def subscribe(
+        self, callback: Callable[[str | None, str | None], None]
+    ) -> Callable[[], None]:
+        """Call ``callback(key, state)`` (state a :class:`JournalState` value) at every
+        published change of the batch (to PENDING, SUCCEEDED, FAILED or UNKNOWN), by any
+        process, and ``callback(None, None)`` after the listener reconnected (changes may have
+        been missed: read again). Returns once listening; call the returned function to stop.
+
+        Example::
+
+            finished: set[str] = set()
+            stop = await store.subscribe(lambda key, state: finished.add(key or "*"))
+            ...
+            stop()
+        """
+        unsubscribe = self._listener.subscribe(callback)
+        try:
+            await self._listener.start()
+        except BaseException:
+            unsubscribe()
+            raise
+        return unsubscribe
+
+    async def batches(self) -> list[str]:
+        """The names of every batch in this schema, sorted.
+
+        Example::
+
+            for name in await journal.postgres.batches():
+                print(name)
+        """
+
+        async def op(conn: asyncpg.Connection) -> list[str]:
+            rows = await conn.fetch(f"SELECT batch FROM {self._batches} ORDER BY batch")
+            return [r[0] for r in rows]
+
+        return await self._retrying(op)
 
     async def wait_changed(self, timeout: float | None = None) -> bool:
         """Wait for the next state change published in this schema (e.g. a request of the

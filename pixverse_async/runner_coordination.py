@@ -1,0 +1,266 @@
+"""Cooperating workers: what a runner does differently on a PostgreSQL journal.
+
+Several runner processes (on one machine or many) given the same PostgreSQL journal and batch
+name share the batch's requests. :class:`SharedBatch` is the runner's strategy for that; the
+runner calls it at a few points (a request read, a send, a service answer, an outcome):
+
+- **Claims.** A request goes to the runner's send queue only once this worker claimed it
+  (:meth:`~pixverse_async.journal.postgres.PostgresStore.claim`): no two workers send the same
+  request. Requests of the batch that another worker recorded (not in this runner's input)
+  are run too when claimed, without an outcome in this run's stream.
+- **Take-over.** Every ``lease / 3`` seconds the worker ends the expired leases of the batch:
+  a dead worker's SENDING requests become UNKNOWN (never resubmitted blindly), its claimed
+  PENDING and its SUBMITTED requests are claimed again by the living (sent, or polled).
+- **One limit for the account.** A send is recorded only while the account has fewer than
+  the shared limit in flight (:meth:`~pixverse_async.journal.postgres.PostgresStore.
+  try_mark_sending`); the runner's ``concurrency`` sets that limit when it starts. A 500044
+  answer shrinks the shared target, accepted submits grow it back.
+- **Outcomes from other workers.** Each run reports one outcome per request of its input,
+  whoever ran it: a request finished by another worker is read from the journal when its
+  ``NOTIFY`` arrives (``resumed=True``), without a status request. The run ends when every
+  request of its input has an outcome.
+
+Example (the same program started on several machines)::
+
+    async with PixVerse(api_key=key) as client:
+        runner = client.runner(concurrency=30, journal="postgresql://db.internal/jobs",
+                               batch="nightly")
+        async with runner.run(requests) as outcomes:
+            async for outcome in outcomes:
+                print(outcome.index, outcome.state)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from .errors import PixVerseError
+from .journal import JournalEntry, JournalLeaseError, JournalState
+from .journal.postgres import PostgresStore
+from .models import build_request, to_json
+
+if TYPE_CHECKING:
+    from .runner import Outcome, _Job, _Run
+
+__all__ = ["SharedBatch"]
+
+logger = logging.getLogger("pixverse_async")
+
+_FINISHED: Final = frozenset(
+    (JournalState.SUCCEEDED.value, JournalState.FAILED.value, JournalState.UNKNOWN.value)
+)
+_READ_CHUNK: Final = 1000
+_SENDS_AT_ONCE: Final = 2
+"""Sends that may wait at once for the account's lock: the rest of the worker's database
+pool stays free for its heartbeat, claims and outcomes."""
+
+
+class SharedBatch:
+    """The PostgreSQL side of one run: claims, take-overs, the shared limit, notifications.
+
+    ``run`` is the runner's run; ``store`` its journal's PostgreSQL store. Jobs of this run's
+    input are ``waiting`` (not claimed by this worker: unclaimed, or another worker's) or
+    ``held`` (claimed here: queued, being sent or polled).
+    """
+
+    def __init__(self, run: _Run, store: PostgresStore) -> None:
+        self.run = run
+        self.store = store
+        self.tick = max(0.05, min(1.0, store.lease / 3))
+        self.waiting: dict[str, _Job] = {}
+        self.held: dict[str, _Job] = {}
+        self.quiet: dict[str, Outcome] = {}  # outcomes of held jobs not (yet) in the input
+        self.recheck: set[str] = set()
+        self.full = False  # the shared limit refused a send: wait for a change
+        self.shrunk = False  # the shared target is below the configured limit
+        self.wake = asyncio.Event()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._last_takeover = float("-inf")
+        self._sending = asyncio.Semaphore(_SENDS_AT_ONCE)
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        """Set the account's limit to the runner's concurrency and start listening."""
+        limit = await self.store.set_limit(self.run.runner.concurrency)
+        self.shrunk = limit.target < limit.configured
+        self._unsubscribe = await self.store.subscribe(self._on_event)
+
+    async def stop(self) -> None:
+        """Stop listening; give back what this run claimed but did not finish (a stopped run,
+        or requests left to poll), so that another run or worker takes them."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.held:
+            await self.store.release(list(self.held))
+
+    @property
+    def idle(self) -> bool:
+        """True when every request of the input has its outcome."""
+        return not self.waiting and not self.held
+
+    def poke(self) -> None:
+        """Ask the coordination loop to claim more (the send queue runs low)."""
+        self.wake.set()
+
+    # -- runner hooks
+
+    def admit(self, job: _Job) -> None:
+        """A request of the input that is PENDING, SENDING or SUBMITTED in the journal."""
+        held = self.held.get(job.key)
+        if held is not None:  # claimed before the input reached it: report it as ours
+            held.index, held.request = job.index, job.request
+            return
+        done = self.quiet.pop(job.key, None)
+        if done is not None:
+            self.run._emit(_rebadge(done, job))
+            return
+        self.waiting[job.key] = job
+        self.recheck.add(job.key)  # it may have finished before the listener could say so
+        self.wake.set()
+
+    async def mark_sending(self, job: _Job, trace_id: str) -> bool:
+        """Record the send if the account has room; False (nothing recorded) if not."""
+        if self.full:
+            return False
+        async with self._sending:
+            entry = None if self.full else await self.store.try_mark_sending(job.key, trace_id)
+        if entry is None:
+            self.full = True
+            self.wake.set()
+            return False
+        return True
+
+    def limit_answered(self) -> None:
+        """The service said 500044: shrink the shared target (in the background)."""
+        self.shrunk = True
+        self.run._spawn(self._limit_answered())
+
+    async def _limit_answered(self) -> None:
+        limit = await self.store.limit_answered()
+        self.shrunk = limit.target < limit.configured
+
+    def submit_accepted(self) -> None:
+        """A submit was accepted: grow the shared target back while it is shrunk."""
+        if self.shrunk:
+            self.run._spawn(self._submit_accepted())
+
+    async def _submit_accepted(self) -> None:
+        limit = await self.store.submit_accepted()
+        self.shrunk = limit.target < limit.configured
+
+    def outcome(self, outcome: Outcome) -> bool:
+        """A held job ended; False when it is not (yet) a request of the input."""
+        self.held.pop(outcome.key, None)
+        self.wake.set()
+        if outcome.index < 0:
+            self.quiet[outcome.key] = outcome
+            return False
+        return True
+
+    # -- the coordination loop
+
+    async def loop(self) -> None:
+        """Take over, claim, read what others finished; wake on notifications and ticks."""
+        while True:
+            if self.store.lease_lost:
+                raise JournalLeaseError(
+                    f"worker {self.store.worker_id} lost its lease on batch {self.store.batch!r}"
+                    " (database unreachable for too long): it stops; the others take over"
+                )
+            now = self.run.loop.time()
+            if now - self._last_takeover >= self.tick:
+                self._last_takeover = now
+                # A safety net under the notifications: what others finished is read again.
+                self.recheck.update(self.waiting)
+                await self.store.take_over()
+                limit = await self.store.shared_limit()
+                self.shrunk = limit is not None and limit.target < limit.configured
+            await self._claim()
+            await self._read_finished()
+            if self.idle and self.run.intake_done:
+                self.run.wake_dispatcher.set()
+            self.wake.clear()
+            changed = asyncio.ensure_future(self.store.wait_changed(self.tick))
+            woken = asyncio.ensure_future(self.wake.wait())
+            try:
+                await asyncio.wait((changed, woken), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for fut in (changed, woken):
+                    fut.cancel()
+                # Not ``await changed`` under suppress(CancelledError): that would also swallow
+                # this loop's own cancellation (the run ending) and keep it going forever.
+                await asyncio.wait((changed, woken))
+            if not changed.cancelled():
+                changed.result()  # a journal error (the listener cannot reconnect) ends the run
+            if self.full:  # something changed (or a tick passed): try sending again
+                self.full = False
+                self.run.wake_dispatcher.set()
+
+    async def _claim(self) -> None:
+        room = self.run.runner.concurrency - len(self.run.queue)
+        if room < max(1, self.run.runner.concurrency // 2):
+            return
+        for entry in await self.store.claim(room):
+            if entry.key in self.held:
+                continue
+            job = self.waiting.pop(entry.key, None) or self._foreign(entry)
+            if job is None:
+                await self.store.release([entry.key])
+                continue
+            self.held[entry.key] = job
+            if entry.state is JournalState.SUBMITTED:
+                self.run._resume_polling(job, entry)
+            else:
+                self.run.queue.append(job)
+        self.run.wake_dispatcher.set()
+        self.run._changed()
+
+    def _foreign(self, entry: JournalEntry) -> _Job | None:
+        """A job for a claimed request this run has not read (yet): another worker's input."""
+        from .runner import _Job
+
+        try:
+            request = build_request({"kind": entry.kind, **entry.body})
+        except PixVerseError as exc:
+            logger.error("journal entry %s cannot be rebuilt as a request: %s", entry.key, exc)
+            return None
+        return _Job(-1, entry.key, request, to_json(request))
+
+    def _on_event(self, key: str | None, state: str | None) -> None:
+        if key is None:  # the listener reconnected: events may have been missed
+            self.recheck.update(self.waiting)
+        elif state in _FINISHED and key in self.waiting:
+            self.recheck.add(key)
+        else:
+            return
+        self.wake.set()
+
+    async def _read_finished(self) -> None:
+        while self.recheck:
+            keys = [self.recheck.pop() for _ in range(min(_READ_CHUNK, len(self.recheck)))]
+            entries = await self.store.get_many(keys)
+            for key in keys:
+                entry = entries.get(key)
+                job = self.waiting.get(key)
+                if entry is None or job is None or entry.state.value not in _FINISHED:
+                    continue
+                del self.waiting[key]
+                self.run._emit_entry(job, entry)
+        self.run._changed()
+
+
+def _rebadge(outcome: Outcome, job: _Job) -> Outcome:
+    import attrs
+
+    return attrs.evolve(outcome, index=job.index, request=job.request)
+
+
+def shared_store(journal: Any) -> PostgresStore | None:
+    """The PostgreSQL store of a journal, or None (SQLite: the runner works alone)."""
+    store = getattr(journal, "postgres", None)
+    return store if isinstance(store, PostgresStore) else None

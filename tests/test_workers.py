@@ -1,0 +1,367 @@
+"""Cooperating workers on one PostgreSQL batch: shared requests, one account limit, crashes.
+
+The emulator runs in this process on a loopback port; the workers are ``pixverse batch``
+processes (or, where a test needs to reach into one, a runner in this process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+
+from pixverse_async import PixVerse, PollPolicy
+from pixverse_async.emulator import Emulator
+from pixverse_async.journal import Journal, JournalState, PostgresStore
+from pixverse_async.models import TextToVideo
+from pixverse_async.runner import OutcomeState
+
+KEY = "workers-key"
+LIMIT = 30
+POLL = PollPolicy(first_delay=0.05, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0)
+ROOT = Path(__file__).resolve().parent.parent
+
+F = TypeVar("F", bound=Callable[..., Awaitable[None]])
+
+
+def hang_guard(seconds: float) -> Callable[[F], F]:
+    """Fail a test that runs longer than ``seconds`` (a guard against hangs only, far above
+    its usual time), printing the stack of every task still running first."""
+
+    def wrap(test: F) -> F:
+        @functools.wraps(test)
+        async def guarded(*args: Any, **kwargs: Any) -> None:
+            run = asyncio.ensure_future(test(*args, **kwargs))
+            await asyncio.wait((run,), timeout=seconds)
+            if not run.done():
+                for task in asyncio.all_tasks():
+                    task.print_stack(file=sys.stderr)
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await run
+                raise AssertionError(f"{test.__name__} hung: no end after {seconds} s")
+            run.result()
+
+        return guarded  # type: ignore[return-value]
+
+    return wrap
+
+
+def request(i: int) -> TextToVideo:
+    return TextToVideo(
+        prompt=f"worker scene {i}", model="v5", duration=5, quality="540p", aspect_ratio="16:9"
+    )
+
+
+def write_jobs(path: Path, n: int) -> None:
+    lines = (
+        json.dumps({"kind": "text_to_video", "prompt": f"worker scene {i}", "model": "v5",
+                    "duration": 5, "quality": "540p", "aspect_ratio": "16:9"})
+        for i in range(n)
+    )  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+async def start_worker(
+    base_url: str, jobs: Path, dsn: str, schema: str, batch: str, out: Path | None
+) -> asyncio.subprocess.Process:
+    argv = [
+        sys.executable, "-m", "pixverse_async", "--json", "--base-url", base_url,
+        "--api-key", KEY, "--poll-interval", "0.05",
+        "batch", str(jobs), "--journal", dsn, "--batch", batch, "--journal-schema", schema,
+        "--lease", "3", "--concurrency", str(LIMIT),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if out is None:
+        return await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+        )
+    with out.open("wb") as stdout:  # the child has its own copy of the descriptor
+        return await asyncio.create_subprocess_exec(
+            *argv, stdout=stdout, stderr=asyncio.subprocess.PIPE, env=env
+        )
+
+
+async def batch_states(dsn: str, schema: str, batch: str) -> collections.Counter[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            f'SELECT state, count(*) FROM "{schema}".pixverse_entries WHERE batch = $1'
+            " GROUP BY state",
+            batch,
+        )
+    finally:
+        await conn.close()
+    return collections.Counter({r[0]: r[1] for r in rows})
+
+
+def duplicates(emu: Emulator) -> list[str]:
+    by_body = collections.Counter(
+        json.dumps(g.body, sort_keys=True) for g in emu.state.generations.values()
+    )
+    return [body for body, n in by_body.items() if n > 1]
+
+
+@hang_guard(300)
+async def test_three_workers_share_a_batch_and_survive_a_sigkill(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    n = 3000
+    jobs = tmp_path / "jobs.jsonl"
+    write_jobs(jobs, n)
+    async with Emulator(api_keys={KEY}, generation_seconds=0.05,
+                        max_concurrent_generations=LIMIT) as emu:  # fmt: skip
+        victim = await start_worker(emu.base_url, jobs, postgres_dsn, pg_schema, "big", None)
+        others = [
+            await start_worker(
+                emu.base_url, jobs, postgres_dsn, pg_schema, "big", tmp_path / f"out{i}.jsonl"
+            )
+            for i in (1, 2)
+        ]
+        codes = []
+        try:
+            assert victim.stdout is not None
+            # Midway: once the victim has reported a third of the batch, kill it outright.
+            for _ in range(n // 3):
+                line = await asyncio.wait_for(victim.stdout.readline(), 60)
+                assert line, "the worker ended before it could be killed"
+            victim.send_signal(signal.SIGKILL)
+            for proc in others:
+                _, err = await asyncio.wait_for(proc.communicate(), 150)
+                assert b"Traceback" not in err, err.decode()
+                codes.append(proc.returncode)
+        finally:
+            for proc in (victim, *others):
+                if proc.returncode is None:
+                    proc.kill()
+                await proc.communicate()
+        states = await batch_states(postgres_dsn, pg_schema, "big")
+        submits = [r for r in emu.state.requests if r.method == "POST" and "generate" in r.path]
+        limited = [r for r in submits if r.err_code == 500044]
+
+    # Exit 1 only because of the killed worker's unknown requests.
+    assert codes == ([1, 1] if states["unknown"] else [0, 0]), (codes, states)
+    assert sum(states.values()) == n
+    assert set(states) <= {"succeeded", "unknown"}, states  # one outcome each, none left
+    assert states["unknown"] <= LIMIT  # only what the victim was sending when it died
+    assert duplicates(emu) == []
+    # Each unknown request was created at most once (or not at all): nothing else was paid.
+    assert states["succeeded"] <= len(emu.state.generations) <= n
+    assert emu.state.peak_in_flight[KEY] <= LIMIT
+    assert len(limited) <= 0.01 * len(submits), (len(limited), len(submits))
+    for i in (1, 2):  # each survivor reported every request of its input
+        records = [json.loads(x) for x in (tmp_path / f"out{i}.jsonl").read_text().splitlines()]
+        lines = [r["line"] for r in records if "line" in r and "state" in r]
+        assert sorted(lines) == list(range(1, n + 1))
+
+
+@hang_guard(120)
+async def test_a_worker_whose_database_connections_are_killed_carries_on(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    n = 300
+    worker = "killed-" + uuid.uuid4().hex[:8]
+    store = PostgresStore(
+        postgres_dsn, batch="cut", schema=pg_schema, lease=5.0, worker=worker,
+        reconnect_timeout=10.0,
+    )  # fmt: skip
+    finished = 0
+    killed: list[int] = []
+    cut = asyncio.Event()
+
+    async def kill_connections() -> None:
+        await cut.wait()
+        conn = await asyncpg.connect(postgres_dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = $1",
+                store.application_name,
+            )
+            killed.extend(1 for r in rows if r[0])
+        finally:
+            await conn.close()
+
+    async with (
+        Emulator(api_keys={KEY}, generation_seconds=0.05, max_concurrent_generations=LIMIT) as emu,
+        PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+        Journal(store) as journal,
+    ):
+        killer = asyncio.ensure_future(kill_connections())
+        runner = client.runner(concurrency=LIMIT, journal=journal)
+        states = collections.Counter()
+        async with runner.run([request(i) for i in range(n)]) as outcomes:
+            async for outcome in outcomes:
+                states[outcome.state] += 1
+                finished += 1
+                if finished == n // 3:
+                    cut.set()
+        await killer
+        summary = await journal.summary()
+
+    assert killed, "no connection of the worker was terminated"
+    assert states == {OutcomeState.SUCCEEDED: n}
+    assert summary[JournalState.SUCCEEDED] == n
+    assert duplicates(emu) == []
+    assert len(emu.state.generations) == n
+
+
+WAITER = """
+import asyncio, json, sys
+from pixverse_async.journal import Journal
+
+async def main(dsn, schema, batch, key):
+    async with Journal(dsn, batch=batch, schema=schema, recover=False) as journal:
+        print("listening", flush=True)
+        entry = await journal.wait_finished(key, timeout=60)
+        print(json.dumps({"state": entry.state.value, "video_id": entry.video_id}), flush=True)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+@hang_guard(120)
+async def test_wait_in_one_process_resolves_from_a_completion_recorded_by_another(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    from pixverse_async.journal import request_key
+    from pixverse_async.models import to_json
+
+    req = request(1)
+    key = request_key(req.kind, to_json(req))
+    async with Journal(postgres_dsn, batch="w", schema=pg_schema) as journal:
+        await journal.mark_pending(key, req.kind, to_json(req))
+        script = tmp_path / "waiter.py"
+        script.write_text(WAITER, encoding="utf-8")
+        # The waiting process has no client and is given no emulator address: whatever it
+        # learns comes from the journal's notification.
+        waiter = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), postgres_dsn, pg_schema, "w", key,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        try:
+            assert waiter.stdout is not None
+            assert await asyncio.wait_for(waiter.stdout.readline(), 30) == b"listening\n"
+            async with (
+                Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
+                PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+            ):
+                runner = client.runner(concurrency=2, journal=journal)
+                async with runner.run([req]) as stream:
+                    [outcome] = [o async for o in stream]
+                out, err = await asyncio.wait_for(waiter.communicate(), 30)
+                # Every status request the emulator saw came from the runner.
+                polled = emu.state.requests_to("/openapi/v2/video/result")
+                assert len(polled) == stream.progress.status_requests
+        finally:
+            if waiter.returncode is None:
+                waiter.kill()
+                await waiter.communicate()
+    assert waiter.returncode == 0, err.decode()
+    assert outcome.state is OutcomeState.SUCCEEDED
+    assert json.loads(out) == {"state": "succeeded", "video_id": outcome.video_id}
+
+
+async def pixverse(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pixverse_async", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@hang_guard(120)
+async def test_journal_status_counts_per_state_and_worker_and_requeue_pays_again(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    from pixverse_async.journal import request_key
+    from pixverse_async.models import to_json
+
+    keys = []
+    async with Journal(postgres_dsn, batch="s", schema=pg_schema) as journal:
+        for i in range(3):
+            req = request(i)
+            keys.append(request_key(req.kind, to_json(req)))
+            await journal.mark_pending(keys[-1], req.kind, to_json(req))
+        await journal.mark_sending(keys[0], "trace-0")
+        await journal.mark_unknown(keys[0], None, "no answer")
+        await journal.mark_sending(keys[1], "trace-1")  # held by this live worker
+        where = ["--journal", postgres_dsn, "--journal-schema", pg_schema]
+        code, out, err = await pixverse("--json", "journal", "status", *where, "--batch", "s")
+        assert code == 0, err
+        rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+        assert rows[0] == {"batch": "s", "pending": 1, "sending": 1, "submitted": 0,
+                           "succeeded": 0, "failed": 0, "unknown": 1}  # fmt: skip
+        [me] = [r for r in rows[1:] if r["worker"] == journal.postgres.worker_id]  # type: ignore[union-attr]
+        assert (me["alive"], me["sending"]) == (True, 1)
+
+        code, out, err = await pixverse("journal", "requeue", keys[0], *where)
+        assert code == 2 and "--batch" in err  # which batch must be said
+        code, out, err = await pixverse(
+            "--json", "journal", "requeue", keys[0], *where, "--batch", "s"
+        )
+        assert code == 0, err
+        assert json.loads(out)["state"] == "pending"
+        entry = await journal.get(keys[0])
+        assert entry is not None and entry.state is JournalState.PENDING
+        assert entry.trace_id is None  # the old attempt's outcome is cleared
+
+
+@hang_guard(120)
+async def test_a_request_another_living_worker_is_sending_gets_that_workers_outcome(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    from pixverse_async.journal import request_key
+    from pixverse_async.models import to_json
+
+    req = request(7)
+    key = request_key(req.kind, to_json(req))
+    other = PostgresStore(
+        postgres_dsn, batch="s", schema=pg_schema, worker="other-" + uuid.uuid4().hex[:8]
+    )
+    read = asyncio.Event()
+
+    def on_progress(progress: Any) -> None:
+        if progress.seen:
+            read.set()
+
+    async with (
+        Journal(other) as theirs,
+        Journal(postgres_dsn, batch="s", schema=pg_schema) as ours,
+        Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
+        PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+    ):
+        await theirs.mark_pending(key, req.kind, to_json(req))
+        await other.set_limit(2)
+        assert [e.key for e in await other.claim(1)] == [key]
+        assert await other.try_mark_sending(key, "their-trace") is not None
+        runner = client.runner(concurrency=2, journal=ours, on_progress=on_progress)
+        async with runner.run([req]) as stream:
+            outcomes = asyncio.ensure_future(_collect(stream))
+            await read.wait()  # this run read the request (SENDING), or is reading it
+            await theirs.mark_failed(key, "Refused", "their answer")
+            [outcome] = await outcomes
+        generated = len(emu.state.generations)
+
+    assert outcome.state is OutcomeState.FAILED, outcome
+    assert outcome.error_type == "Refused"
+    assert generated == 0  # this run never sent what the other worker was sending
+
+
+async def _collect(stream: Any) -> list[Any]:
+    return [o async for o in stream]
