@@ -55,6 +55,7 @@ from .errors import (
 )
 from .jobs import raise_for_terminal
 from .journal import Journal, JournalEntry, JournalState, request_key
+from .limit_rule import grown, shrunk
 from .models import GenerationRequest, GenerationResult, Video, from_json, to_json
 from .polling import TRANSIENT_POLL_ERRORS, PollLearner, PollPolicy, PollSchedule, learning_key
 from .retry import RetryPolicy
@@ -676,7 +677,7 @@ class _Run:
         if self.shared is not None:
             self.shared.submit_accepted()
         elif self.target < self.runner.concurrency:
-            self.target = min(float(self.runner.concurrency), self.target + 1 / self.target)
+            self.target = grown(self.target, self.runner.concurrency)
         learner = self.runner.learner
         key = learning_key(job.request) if learner is not None else None
         hub = self.videos.webhooks
@@ -739,7 +740,7 @@ class _Run:
                 self.shared.limit_answered()  # the account's target, shared by all workers
             else:
                 # The service accepted what is in flight now; aim there, at least one.
-                self.target = max(1.0, float(self.in_flight))
+                self.target = shrunk(self.in_flight)
         # The one retry formula (full jitter, or the service's Retry-After), counted in holds
         # in a row; the dispatcher, not a sleeping loop, sends the request again.
         self.hold_streak += 1

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import attrs
 import backoff
 
+from ..limit_rule import grown, shrunk
 from .entry import COLUMNS, JournalEntry
 from .errors import JournalError, JournalLeaseError, JournalStateError
 from .pg_listener import CHANNEL, Listener
@@ -978,7 +979,7 @@ class PostgresStore:
         async def op(conn: asyncpg.Connection) -> SharedLimit:
             async with conn.transaction():
                 limit = await self._limit(conn, lock=True)
-                target = max(1.0, float(limit.in_flight))
+                target = shrunk(limit.in_flight)
                 await conn.execute(
                     f"UPDATE {self._accounts} SET target = $2 WHERE account = $1",
                     self.account,
@@ -997,7 +998,7 @@ class PostgresStore:
                 limit = await self._limit(conn, lock=True)
                 if limit.target >= limit.configured:
                     return limit
-                target = min(float(limit.configured), limit.target + 1 / limit.target)
+                target = grown(limit.target, limit.configured)
                 await conn.execute(
                     f"UPDATE {self._accounts} SET target = $2 WHERE account = $1",
                     self.account,
