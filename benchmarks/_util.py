@@ -155,6 +155,27 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU seconds of the local PostgreSQL server so far: its live processes
+    plus what the postmaster reaped of ended backends (Linux ``/proc``; 0.0 elsewhere)."""
+    total = 0.0
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        if not head.endswith("(postgres"):
+            continue
+        fields = tail.split()
+        total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        if fields[1] == "1":  # ppid 1: the postmaster, whose children are the backends
+            total += (int(fields[13]) + int(fields[14])) / _CLOCK_TICKS
+    return total
+
+
 def self_cpu_seconds() -> float:
     """User + system CPU seconds of this process so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)

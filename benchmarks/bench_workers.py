@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ._util import ROOT, emulator, table
+from ._util import ROOT, emulator, postgres_cpu_seconds, table
 
 API_KEY = "bench-workers-key"
 DSN = os.environ.get("PIXVERSE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -42,6 +43,11 @@ def write_jobs(path: Path, n: int) -> None:
             body = {"kind": "text_to_video", "prompt": f"bench scene {i}", "model": "v5",
                     "duration": 5, "quality": "540p", "aspect_ratio": "16:9"}  # fmt: skip
             f.write(json.dumps(body) + "\n")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_workers(url: str, jobs: Path, workers: int, concurrency: int, poll: float) -> float:
@@ -97,7 +103,17 @@ def main(argv: list[str] | None = None) -> None:
         with emulator(API_KEY, args=emu_args) as handle:
             walls = {}
             for workers in (1, 3):
+                cpu = (children_cpu_seconds(), handle.cpu_seconds(), postgres_cpu_seconds())
                 walls[workers] = run_workers(handle.url, jobs, workers, args.concurrency, args.poll)
+                worker_cpu, emulator_cpu, db_cpu = (
+                    (now - then) * 1000 / args.n
+                    for now, then in zip(
+                        (children_cpu_seconds(), handle.cpu_seconds(), postgres_cpu_seconds()),
+                        cpu,
+                        strict=True,
+                    )
+                )
+                total = worker_cpu + emulator_cpu + db_cpu
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
                 rows.append(
                     [
@@ -105,6 +121,10 @@ def main(argv: list[str] | None = None) -> None:
                         f"{walls[workers]:.1f}",
                         f"{args.n / walls[workers]:.0f}",
                         f"{walls[1] / walls[workers]:.2f}x",
+                        f"{worker_cpu:.2f}",
+                        f"{emulator_cpu:.2f}",
+                        f"{db_cpu:.2f}",
+                        f"{(os.cpu_count() or 1) * 1000 / total:.0f}",
                         f"{load:.1f}",
                     ]
                 )
@@ -114,7 +134,18 @@ def main(argv: list[str] | None = None) -> None:
         f" generations {args.generation_seconds:g} s (ideal {ideal:.1f} s), "
         f"{os.cpu_count()} CPUs"
     )
-    print(table(["workers", "wall s", "req/s", "vs 1 worker", "load avg"], rows))
+    print(
+        table(
+            ["workers", "wall s", "req/s", "vs 1 worker", "worker ms", "emulator ms", "db ms",
+             "CPU ceiling req/s", "load avg"],
+            rows,
+        )
+    )  # fmt: skip
+    print(
+        "worker / emulator / db ms: CPU milliseconds per request (all workers together; the"
+        " emulator process; every PostgreSQL process). CPU ceiling: the requests per second"
+        " the machine's CPUs could carry at that cost, if nothing else ran."
+    )
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ logger = logging.getLogger("pixverse_async")
 _FINISHED: Final = frozenset(
     (JournalState.SUCCEEDED.value, JournalState.FAILED.value, JournalState.UNKNOWN.value)
 )
+_PENDING: Final = JournalState.PENDING.value
 _READ_CHUNK: Final = 1000
 _SENDS_AT_ONCE: Final = 2
 """Sends that may wait at once for the account's lock: the rest of the worker's database
@@ -79,6 +80,7 @@ class SharedBatch:
         self.wake = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
         self._last_takeover = float("-inf")
+        self.drained = False  # the last claim found nothing more: wait for a reason to look
         self._sending = asyncio.Semaphore(_SENDS_AT_ONCE)
 
     # -- lifecycle
@@ -120,6 +122,7 @@ class SharedBatch:
             self.run._emit(_rebadge(done, job))
             return
         self.waiting[job.key] = job
+        self.drained = False  # this run may just have recorded it
         self.recheck.add(job.key)  # it may have finished before the listener could say so
         self.wake.set()
 
@@ -177,6 +180,7 @@ class SharedBatch:
                 self._last_takeover = now
                 # A safety net under the notifications: what others finished is read again.
                 self.recheck.update(self.waiting)
+                self.drained = False  # released by a stopped worker or a take-over
                 await self.store.take_over()
                 limit = await self.store.shared_limit()
                 self.shrunk = limit is not None and limit.target < limit.configured
@@ -203,9 +207,11 @@ class SharedBatch:
 
     async def _claim(self) -> None:
         room = self.run.runner.concurrency - len(self.run.queue)
-        if room < max(1, self.run.runner.concurrency // 2):
+        if self.drained or room < max(1, self.run.runner.concurrency // 2):
             return
-        for entry in await self.store.claim(room):
+        claimed = await self.store.claim(room)
+        self.drained = len(claimed) < room
+        for entry in claimed:
             if entry.key in self.held:
                 continue
             job = self.waiting.pop(entry.key, None) or self._foreign(entry)
@@ -234,6 +240,9 @@ class SharedBatch:
     def _on_event(self, key: str | None, state: str | None) -> None:
         if key is None:  # the listener reconnected: events may have been missed
             self.recheck.update(self.waiting)
+            self.drained = False
+        elif state == _PENDING:  # sent back (not sent, requeued): claimable again
+            self.drained = False
         elif state in _FINISHED and key in self.waiting:
             self.recheck.add(key)
         else:

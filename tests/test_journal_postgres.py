@@ -293,6 +293,31 @@ async def test_take_over_of_a_killed_worker(open_worker: Any, pg_schema: str) ->
         assert (await pg(b).take_over()).workers == ()  # handled once
 
 
+async def test_sends_and_submits_wait_for_the_wal_flush(pg_schema: str) -> None:
+    """The crash-safety points (SENDING, SUBMITTED) commit durably though the connection's
+    default is asynchronous: each one makes the server sync its WAL before it returns."""
+    store = PostgresStore(DSN, schema=pg_schema, batch="b", pool_size=1)
+
+    async def wal_syncs() -> int:
+        async def read(conn: Any) -> int:
+            await conn.fetchval("SELECT pg_stat_force_next_flush()")  # this backend's counts
+            return int(await conn.fetchval("SELECT wal_sync FROM pg_stat_wal"))
+
+        return await store._retrying(read)
+
+    async with Journal(store) as journal:
+        await store.set_limit(100)
+        await journal.mark_pending_many(items(20))
+        keys = [k for k, _, _ in items(20)]
+        before = await wal_syncs()
+        for i, key in enumerate(keys[:10]):
+            assert await store.try_mark_sending(key, f"t{i}") is not None
+            await journal.mark_submitted(key, i + 1)
+        for i, key in enumerate(keys[10:]):
+            await journal.mark_sending(key, f"u{i}")
+        assert await wal_syncs() - before >= 30
+
+
 # ---------------------------------------------------------------------------------------------
 # the shared limit
 

@@ -84,12 +84,13 @@ logger = logging.getLogger("pixverse_async")
 _SCHEMA_VERSION: Final = 1
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _FINISHED: Final = frozenset((JournalState.SUCCEEDED, JournalState.FAILED, JournalState.UNKNOWN))
-_DURABLE: Final = "SET LOCAL synchronous_commit = on"
-"""Run first in the transaction of a crash-safety point (``durable`` in the table): its commit
-returns once the WAL is flushed to disk. Every other write commits asynchronously, like
-SQLite's ``synchronous=NORMAL``: it survives the client's death at once and the server's
-within a fraction of a second (``wal_writer_delay``), and losing it only ever moves an entry
-back to a state that is handled more cautiously."""
+_DURABLE: Final = "set_config('synchronous_commit', 'on', true) IS NOT NULL"
+"""A condition added to the one statement of a crash-safety point (``durable`` in the table):
+it turns ``synchronous_commit`` on for its own transaction, so the commit returns once the WAL
+is flushed to disk, in one round trip. Every other write commits asynchronously, like SQLite's
+``synchronous=NORMAL``: it survives the client's death at once and the server's within a
+fraction of a second (``wal_writer_delay``), and losing it only ever moves an entry back to a
+state that is handled more cautiously."""
 _COLS: Final = ", ".join(COLUMNS)
 _E_COLS: Final = ", ".join(f"e.{c}" for c in COLUMNS)
 
@@ -350,6 +351,24 @@ class PostgresStore:
                     PERFORM pg_notify('{CHANNEL}', json_build_object('schema', TG_TABLE_SCHEMA,
                         'batch', NEW.batch, 'key', NEW.key, 'state', NEW.state)::text);
                     RETURN NULL;
+                END $$;
+                CREATE OR REPLACE FUNCTION "{s}".pixverse_room(p_account text) RETURNS boolean
+                LANGUAGE plpgsql VOLATILE AS $$
+                DECLARE
+                    allowed integer;
+                    busy bigint;
+                BEGIN
+                    -- The account row's lock, held to the commit, makes the workers' checks
+                    -- take turns; the count after it (a new snapshot) sees every send before.
+                    SELECT greatest(1, floor(target))::integer INTO allowed
+                        FROM {self._accounts} WHERE account = p_account FOR UPDATE;
+                    IF allowed IS NULL THEN
+                        RAISE EXCEPTION 'account % has no shared limit (set_limit first)',
+                            p_account;
+                    END IF;
+                    SELECT count(*) INTO busy FROM {e} JOIN {self._batches} b USING (batch)
+                        WHERE b.account = p_account AND state IN ('sending', 'submitted');
+                    RETURN busy < allowed;
                 END $$;
                 CREATE OR REPLACE TRIGGER pixverse_entries_notify AFTER UPDATE OF state ON {e}
                     FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state
@@ -641,11 +660,9 @@ class PostgresStore:
         self, key: str, name: str, args: Mapping[str, Any], now: float
     ) -> JournalEntry:
         async def op(conn: asyncpg.Connection) -> JournalEntry:
-            if not TRANSITIONS[name].durable:
-                return await self._apply(conn, key, name, args, now)
-            async with conn.transaction():
-                await conn.execute(_DURABLE)
-                return await self._apply(conn, key, name, args, now)
+            entry = await self._apply(conn, key, name, args, now)
+            assert entry is not None  # only a room check answers None
+            return entry
 
         async def after_loss(conn: asyncpg.Connection) -> JournalEntry | None:
             return await self._already_done(conn, key, name, args)
@@ -659,20 +676,27 @@ class PostgresStore:
         name: str,
         args: Mapping[str, Any],
         now: float,
-    ) -> JournalEntry:
+        *,
+        room: bool = False,
+    ) -> JournalEntry | None:
+        """Apply transition ``name`` to ``key`` in one statement (one round trip, durable if
+        the transition is); with ``room``, only while the account has room under its shared
+        limit (None: it had none, nothing written)."""
         transition = TRANSITIONS[name]
         params: list[Any] = [self.batch, key, [s.value for s in transition.sources], now]
         bind = binder(params, lambda n: f"${n}")
         assignments = set_clause(transition, args, bind)
-        guard = ""
+        guard = f" AND {_DURABLE}" if transition.durable else ""
         if name == "sending":
             me = bind(self.worker_id)
             assignments += f", worker = {me}"
-            guard = (
+            guard += (
                 f" AND (worker IS NULL OR worker = {me}) AND EXISTS (SELECT 1 FROM"
                 f" {self._workers} WHERE id = {me} AND expires_at > clock_timestamp()"
                 " AND taken_over_by IS NULL)"
             )
+        if room:
+            guard += f' AND "{self.schema}".pixverse_room({bind(self.account)})'
         row = await conn.fetchrow(
             f"UPDATE {self._entries} SET {assignments}, updated_at = $4"
             f" WHERE batch = $1 AND key = $2 AND state = ANY($3::text[]){guard}"
@@ -698,11 +722,21 @@ class PostgresStore:
                 raise JournalLeaseError(
                     f"cannot send {key}: worker {holder} holds it (claim() requests first)"
                 )
+            if room and await self._lease_alive(conn):
+                return None
             self._lease_lost = True
             raise JournalLeaseError(
                 f"cannot send {key}: the lease of worker {self.worker_id} has ended"
             )
         raise JournalStateError(key, state, transition.target)
+
+    async def _lease_alive(self, conn: asyncpg.Connection) -> bool:
+        alive = await conn.fetchval(
+            f"SELECT 1 FROM {self._workers} WHERE id = $1 AND expires_at > clock_timestamp()"
+            " AND taken_over_by IS NULL",
+            self.worker_id,
+        )
+        return alive is not None
 
     async def _already_done(
         self, conn: asyncpg.Connection, key: str, name: str, args: Mapping[str, Any]
@@ -948,9 +982,9 @@ class PostgresStore:
     ) -> JournalEntry | None:
         """``mark_sending`` if the account has room under its shared limit, else None.
 
-        The check and the transition are one transaction holding the account row's lock, so
-        the workers together never exceed the limit. On None, wait (:meth:`wait_changed`) and
-        try again. Example::
+        The check and the transition are one statement (one round trip) that holds the
+        account row's lock to its commit, so the workers together never exceed the limit. On
+        None, wait (:meth:`wait_changed`) and try again. Example::
 
             entry = await store.try_mark_sending(key, trace_id)
             if entry is None:
@@ -960,12 +994,7 @@ class PostgresStore:
         when = time.time() if now is None else now
 
         async def op(conn: asyncpg.Connection) -> JournalEntry | None:
-            async with conn.transaction():
-                await conn.execute(_DURABLE)
-                limit = await self._limit(conn, lock=True)
-                if limit.room <= 0:
-                    return None
-                return await self._apply(conn, key, "sending", args, when)
+            return await self._apply(conn, key, "sending", args, when, room=True)
 
         async def after_loss(conn: asyncpg.Connection) -> JournalEntry | None:
             return await self._already_done(conn, key, "sending", args)
