@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from .errors import PixVerseError
-from .journal import JournalEntry, JournalLeaseError, JournalState
+from .journal import JournalEntry, JournalError, JournalLeaseError, JournalState
 from .journal.postgres import PostgresStore
 from .models import build_request, to_json
 
@@ -54,9 +54,8 @@ _FINISHED: Final = frozenset(
 )
 _PENDING: Final = JournalState.PENDING.value
 _READ_CHUNK: Final = 1000
-_SENDS_AT_ONCE: Final = 2
-"""Sends that may wait at once for the account's lock: the rest of the worker's database
-pool stays free for its heartbeat, claims and outcomes."""
+_MARKS_AT_ONCE: Final = 500
+"""The most sends recorded in one statement (one lock of the account row, one commit)."""
 
 
 class SharedBatch:
@@ -81,7 +80,8 @@ class SharedBatch:
         self._unsubscribe: Callable[[], None] | None = None
         self._last_takeover = float("-inf")
         self.drained = False  # the last claim found nothing more: wait for a reason to look
-        self._sending = asyncio.Semaphore(_SENDS_AT_ONCE)
+        self._to_mark: list[tuple[str, str, asyncio.Future[JournalEntry | None]]] = []
+        self._marking = False
 
     # -- lifecycle
 
@@ -127,16 +127,52 @@ class SharedBatch:
         self.wake.set()
 
     async def mark_sending(self, job: _Job, trace_id: str) -> bool:
-        """Record the send if the account has room; False (nothing recorded) if not."""
+        """Record the send if the account has room; False (nothing recorded) if not.
+
+        Sends asked for while a statement runs go together in the next one (a group commit):
+        one round trip, one lock of the account row and one durable commit for all of them.
+        """
         if self.full:
             return False
-        async with self._sending:
-            entry = None if self.full else await self.store.try_mark_sending(job.key, trace_id)
-        if entry is None:
+        marked: asyncio.Future[JournalEntry | None] = self.run.loop.create_future()
+        self._to_mark.append((job.key, trace_id, marked))
+        if not self._marking:
+            self._marking = True
+            self.run._spawn(self._mark_groups())
+        if await marked is None:
             self.full = True
             self.wake.set()
             return False
         return True
+
+    async def _mark_groups(self) -> None:
+        group: list[tuple[str, str, asyncio.Future[JournalEntry | None]]] = []
+        try:
+            while self._to_mark:
+                group = self._to_mark[:_MARKS_AT_ONCE]
+                del self._to_mark[:_MARKS_AT_ONCE]
+                results: list[JournalEntry | JournalError | None] = [None] * len(group)
+                if not self.full:  # when full, refused at once: asked again after a change
+                    sends = [(key, trace_id) for key, trace_id, _ in group]
+                    results = await self.store.try_mark_sending_many(sends)
+                for (_, _, marked), result in zip(group, results, strict=True):
+                    if marked.done():  # its send was cancelled
+                        continue
+                    if isinstance(result, JournalError):
+                        marked.set_exception(result)
+                    else:
+                        marked.set_result(result)
+        except BaseException as exc:
+            waiting = [marked for _, _, marked in group + self._to_mark if not marked.done()]
+            self._to_mark.clear()
+            for marked in waiting:
+                if isinstance(exc, Exception):
+                    marked.set_exception(exc)
+                else:
+                    marked.cancel()
+            raise
+        finally:
+            self._marking = False
 
     def limit_answered(self) -> None:
         """The service said 500044: shrink the shared target (in the background)."""
@@ -252,11 +288,11 @@ class SharedBatch:
     async def _read_finished(self) -> None:
         while self.recheck:
             keys = [self.recheck.pop() for _ in range(min(_READ_CHUNK, len(self.recheck)))]
-            entries = await self.store.get_many(keys)
+            entries = await self.store.finished(keys)
             for key in keys:
                 entry = entries.get(key)
                 job = self.waiting.get(key)
-                if entry is None or job is None or entry.state.value not in _FINISHED:
+                if entry is None or job is None:
                     continue
                 del self.waiting[key]
                 self.run._emit_entry(job, entry)

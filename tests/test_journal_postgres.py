@@ -20,6 +20,7 @@ import pytest
 import pixverse_async.journal as journal_module
 from pixverse_async.journal import (
     Journal,
+    JournalEntry,
     JournalError,
     JournalLeaseError,
     JournalState,
@@ -293,29 +294,35 @@ async def test_take_over_of_a_killed_worker(open_worker: Any, pg_schema: str) ->
         assert (await pg(b).take_over()).workers == ()  # handled once
 
 
-async def test_sends_and_submits_wait_for_the_wal_flush(pg_schema: str) -> None:
+async def test_sends_and_submits_wait_for_the_wal_flush(open_worker: Any) -> None:
     """The crash-safety points (SENDING, SUBMITTED) commit durably though the connection's
-    default is asynchronous: each one makes the server sync its WAL before it returns."""
-    store = PostgresStore(DSN, schema=pg_schema, batch="b", pool_size=1)
+    default is asynchronous: once one returns, the server has flushed its WAL past the point
+    where it was written. (Other writes on the server can only flush more, never less.)"""
+    observer = await asyncpg.connect(DSN)
 
-    async def wal_syncs() -> int:
-        async def read(conn: Any) -> int:
-            await conn.fetchval("SELECT pg_stat_force_next_flush()")  # this backend's counts
-            return int(await conn.fetchval("SELECT wal_sync FROM pg_stat_wal"))
+    async def lsn(what: str) -> int:
+        return int(await observer.fetchval(f"SELECT pg_current_wal_{what}_lsn() - '0/0'"))
 
-        return await store._retrying(read)
-
-    async with Journal(store) as journal:
-        await store.set_limit(100)
-        await journal.mark_pending_many(items(20))
-        keys = [k for k, _, _ in items(20)]
-        before = await wal_syncs()
-        for i, key in enumerate(keys[:10]):
-            assert await store.try_mark_sending(key, f"t{i}") is not None
-            await journal.mark_submitted(key, i + 1)
-        for i, key in enumerate(keys[10:]):
-            await journal.mark_sending(key, f"u{i}")
-        assert await wal_syncs() - before >= 30
+    try:
+        async with open_worker() as journal:
+            store = pg(journal)
+            await store.set_limit(100)
+            await journal.mark_pending_many(items(20))
+            keys = [k for k, _, _ in items(20)]
+            unflushed = []
+            for i, key in enumerate(keys):
+                written_after = await lsn("insert")
+                if i % 2:
+                    assert await store.try_mark_sending(key, f"t{i}") is not None
+                else:
+                    await journal.mark_sending(key, f"t{i}")
+                unflushed.append((await lsn("flush")) <= written_after)
+                written_after = await lsn("insert")
+                await journal.mark_submitted(key, i + 1)
+                unflushed.append((await lsn("flush")) <= written_after)
+            assert not any(unflushed)
+    finally:
+        await observer.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +352,50 @@ async def test_workers_together_never_exceed_the_shared_limit(open_worker: Any) 
         await owner.mark_succeeded(done, {"id": 1})
         more = await asyncio.gather(send_all(a), send_all(b))
         assert len(more[0]) + len(more[1]) == 1
+
+
+async def test_a_group_of_sends_takes_what_the_limit_has_room_for_in_order(
+    open_worker: Any,
+) -> None:
+    async with open_worker() as a, open_worker() as b:
+        await pg(a).set_limit(4)
+        await a.mark_pending_many(items(8))
+        keys = [k for k, _, _ in items(8)]
+        (held,) = await pg(b).claim(1)  # keys[0]: another worker's
+        await a.mark_sending(keys[1], "solo")  # keys[1]: not PENDING any more
+        results = await pg(a).try_mark_sending_many([(k, f"t{i}") for i, k in enumerate(keys)])
+        assert held.key == keys[0]
+        assert isinstance(results[0], JournalLeaseError) and "holds it" in str(results[0])
+        assert isinstance(results[1], JournalStateError)
+        # Room for 3 more (1 in flight of 4), given in the order asked; the rest: try later.
+        sent = [r for r in results if isinstance(r, JournalEntry)]
+        assert [(e.key, e.state, e.trace_id) for e in sent] == [
+            (keys[i], S.SENDING, f"t{i}") for i in (2, 3, 4)
+        ]
+        assert results[5:] == [None, None, None]
+        assert (await pg(b).shared_limit()).in_flight == 4  # type: ignore[union-attr]
+        await expire(pg(a).schema, pg(a).worker_id)
+        late = await pg(a).try_mark_sending_many([(keys[5], "late")])
+        assert isinstance(late[0], JournalLeaseError) and "lease" in str(late[0])
+
+
+async def test_groups_of_sends_from_two_workers_never_exceed_the_shared_limit(
+    open_worker: Any,
+) -> None:
+    async with open_worker(batch="x") as a, open_worker(batch="y") as b:
+        await pg(a).set_limit(7)
+        await a.mark_pending_many(items(30))
+        await b.mark_pending_many(items(30, 100))
+
+        async def send_groups(journal: Journal) -> int:
+            store = pg(journal)
+            pending = [(e.key, "t") for e in await journal.entries(S.PENDING)]
+            groups = [pending[i : i + 4] for i in range(0, len(pending), 4)]
+            results = await asyncio.gather(*(store.try_mark_sending_many(g) for g in groups))
+            return sum(isinstance(r, JournalEntry) for group in results for r in group)
+
+        assert sum(await asyncio.gather(send_groups(a), send_groups(b))) == 7
+        assert (await pg(a).shared_limit()).in_flight == 7  # type: ignore[union-attr]
 
 
 async def test_the_shared_target_shrinks_on_limit_answers_and_grows_back(

@@ -138,6 +138,24 @@ class WorkerInfo:
     held: Mapping[JournalState, int]
 
 
+@attrs.frozen
+class _Sql:
+    """A column value that is an SQL expression, not a parameter (for :func:`set_clause`)."""
+
+    text: str
+
+
+def _sql_or(value: Any, bind: Callable[[Any], str]) -> str:
+    return value.text if isinstance(value, _Sql) else bind(value)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing to undo. The store leaves no session state (its
+    settings and locks end with their transaction; it LISTENs on a connection of its own), so
+    asyncpg's default reset query would be a wasted round trip per operation; asyncpg still
+    rolls back a transaction left open."""
+
+
 def _ident(value: str, what: str) -> str:
     if not _NAME.fullmatch(value):
         raise JournalError(
@@ -277,6 +295,7 @@ class PostgresStore:
                 min_size=1,
                 max_size=self.pool_size,
                 timeout=self.connect_timeout,
+                reset=_keep_session,
                 server_settings={
                     "application_name": self.application_name,
                     "synchronous_commit": "off",  # _DURABLE turns it on where it matters
@@ -352,7 +371,8 @@ class PostgresStore:
                         'batch', NEW.batch, 'key', NEW.key, 'state', NEW.state)::text);
                     RETURN NULL;
                 END $$;
-                CREATE OR REPLACE FUNCTION "{s}".pixverse_room(p_account text) RETURNS boolean
+                CREATE OR REPLACE FUNCTION "{s}".pixverse_send_room(p_account text)
+                RETURNS integer
                 LANGUAGE plpgsql VOLATILE AS $$
                 DECLARE
                     allowed integer;
@@ -368,7 +388,7 @@ class PostgresStore:
                     END IF;
                     SELECT count(*) INTO busy FROM {e} JOIN {self._batches} b USING (batch)
                         WHERE b.account = p_account AND state IN ('sending', 'submitted');
-                    RETURN busy < allowed;
+                    RETURN greatest(0, allowed - busy);
                 END $$;
                 CREATE OR REPLACE TRIGGER pixverse_entries_notify AFTER UPDATE OF state ON {e}
                     FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state
@@ -554,9 +574,24 @@ class PostgresStore:
     # -- reading
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, JournalEntry]:
+        return await self._get(keys, finished=False)
+
+    async def finished(self, keys: Sequence[str]) -> dict[str, JournalEntry]:
+        """The entries among ``keys`` that have their outcome (SUCCEEDED, FAILED, UNKNOWN).
+
+        Example::
+
+            for key, entry in (await store.finished(waiting)).items():
+                print(key, entry.state)
+        """
+        return await self._get(keys, finished=True)
+
+    async def _get(self, keys: Sequence[str], *, finished: bool) -> dict[str, JournalEntry]:
+        where = " AND state IN ('succeeded', 'failed', 'unknown')" if finished else ""
+
         async def op(conn: asyncpg.Connection) -> dict[str, JournalEntry]:
             rows = await conn.fetch(
-                f"SELECT {_COLS} FROM {self._entries} WHERE batch = $1 AND key = ANY($2)",
+                f"SELECT {_COLS} FROM {self._entries} WHERE batch = $1 AND key = ANY($2){where}",
                 self.batch,
                 list(keys),
             )
@@ -660,9 +695,7 @@ class PostgresStore:
         self, key: str, name: str, args: Mapping[str, Any], now: float
     ) -> JournalEntry:
         async def op(conn: asyncpg.Connection) -> JournalEntry:
-            entry = await self._apply(conn, key, name, args, now)
-            assert entry is not None  # only a room check answers None
-            return entry
+            return await self._apply(conn, key, name, args, now)
 
         async def after_loss(conn: asyncpg.Connection) -> JournalEntry | None:
             return await self._already_done(conn, key, name, args)
@@ -676,12 +709,9 @@ class PostgresStore:
         name: str,
         args: Mapping[str, Any],
         now: float,
-        *,
-        room: bool = False,
-    ) -> JournalEntry | None:
+    ) -> JournalEntry:
         """Apply transition ``name`` to ``key`` in one statement (one round trip, durable if
-        the transition is); with ``room``, only while the account has room under its shared
-        limit (None: it had none, nothing written)."""
+        the transition is)."""
         transition = TRANSITIONS[name]
         params: list[Any] = [self.batch, key, [s.value for s in transition.sources], now]
         bind = binder(params, lambda n: f"${n}")
@@ -695,8 +725,6 @@ class PostgresStore:
                 f" {self._workers} WHERE id = {me} AND expires_at > clock_timestamp()"
                 " AND taken_over_by IS NULL)"
             )
-        if room:
-            guard += f' AND "{self.schema}".pixverse_room({bind(self.account)})'
         row = await conn.fetchrow(
             f"UPDATE {self._entries} SET {assignments}, updated_at = $4"
             f" WHERE batch = $1 AND key = $2 AND state = ANY($3::text[]){guard}"
@@ -717,26 +745,21 @@ class PostgresStore:
         if same and transition.is_done(state, current, args, same):
             return JournalEntry.from_row(current)
         if name == "sending" and state in transition.sources:
-            holder = current["worker"]
-            if holder not in (None, self.worker_id):
-                raise JournalLeaseError(
-                    f"cannot send {key}: worker {holder} holds it (claim() requests first)"
-                )
-            if room and await self._lease_alive(conn):
-                return None
-            self._lease_lost = True
-            raise JournalLeaseError(
-                f"cannot send {key}: the lease of worker {self.worker_id} has ended"
-            )
+            raise self._not_sendable(key, current["worker"]) or self._lease_ended(key)
         raise JournalStateError(key, state, transition.target)
 
-    async def _lease_alive(self, conn: asyncpg.Connection) -> bool:
-        alive = await conn.fetchval(
-            f"SELECT 1 FROM {self._workers} WHERE id = $1 AND expires_at > clock_timestamp()"
-            " AND taken_over_by IS NULL",
-            self.worker_id,
+    def _not_sendable(self, key: str, holder: str | None) -> JournalLeaseError | None:
+        if holder in (None, self.worker_id):
+            return None
+        return JournalLeaseError(
+            f"cannot send {key}: worker {holder} holds it (claim() requests first)"
         )
-        return alive is not None
+
+    def _lease_ended(self, key: str) -> JournalLeaseError:
+        self._lease_lost = True
+        return JournalLeaseError(
+            f"cannot send {key}: the lease of worker {self.worker_id} has ended"
+        )
 
     async def _already_done(
         self, conn: asyncpg.Connection, key: str, name: str, args: Mapping[str, Any]
@@ -990,16 +1013,106 @@ class PostgresStore:
             if entry is None:
                 await store.wait_changed(timeout=1.0)
         """
-        args = {"trace_id": trace_id}
+        (result,) = await self.try_mark_sending_many([(key, trace_id)], now)
+        if isinstance(result, JournalError):
+            raise result
+        return result
+
+    async def try_mark_sending_many(
+        self, sends: Sequence[tuple[str, str]], now: float | None = None
+    ) -> list[JournalEntry | JournalError | None]:
+        """:meth:`try_mark_sending` for each ``(key, trace_id)``, in order, as many as the
+        account has room for: one statement, one lock of the account row, one durable commit.
+
+        Per item: its SENDING entry; None when the shared limit had no room left for it (try
+        again later); or the :class:`JournalError` that ``mark_sending`` raises for it (another
+        worker holds it, this worker's lease ended, it is not PENDING). Example::
+
+            results = await store.try_mark_sending_many([(key1, "trace-1"), (key2, "trace-2")])
+            sent = [r for r in results if isinstance(r, JournalEntry)]
+        """
+        keys = [key for key, _ in sends]
+        traces = [trace for _, trace in sends]
         when = time.time() if now is None else now
+        transition = TRANSITIONS["sending"]
 
-        async def op(conn: asyncpg.Connection) -> JournalEntry | None:
-            return await self._apply(conn, key, "sending", args, when, room=True)
+        async def op(conn: asyncpg.Connection) -> list[JournalEntry | JournalError | None]:
+            params: list[Any] = [self.batch, keys, traces, when, self.worker_id, self.account]
+            bind = binder(params, lambda n: f"${n}")
+            args = {"trace_id": _Sql("picked.trace")}
+            assignments = set_clause(transition, args, lambda v: _sql_or(v, bind))
+            sendable = "e.state = 'pending' AND (e.worker IS NULL OR e.worker = $5)"
+            rows = await conn.fetch(
+                f"WITH picked AS (SELECT u.key, u.trace FROM unnest($2::text[], $3::text[])"
+                f" WITH ORDINALITY AS u(key, trace, ord) JOIN {self._entries} e"
+                f" ON e.batch = $1 AND e.key = u.key AND {sendable}"
+                f' ORDER BY u.ord LIMIT "{self.schema}".pixverse_send_room($6))'
+                f" UPDATE {self._entries} e SET {assignments}, worker = $5, updated_at = $4"
+                f" FROM picked WHERE e.batch = $1 AND e.key = picked.key AND {sendable}"
+                f" AND EXISTS (SELECT 1 FROM {self._workers} WHERE id = $5"
+                f" AND expires_at > clock_timestamp() AND taken_over_by IS NULL) AND {_DURABLE}"
+                f" RETURNING {_E_COLS}",
+                *params,
+            )
+            sent = {row["key"]: JournalEntry.from_row(row) for row in rows}
+            rest = [key for key in keys if key not in sent]
+            why = await self._why_not_sent(conn, rest) if rest else {}
+            return [sent.get(key) or why.get(key) for key in keys]
 
-        async def after_loss(conn: asyncpg.Connection) -> JournalEntry | None:
-            return await self._already_done(conn, key, "sending", args)
+        async def after_loss(
+            conn: asyncpg.Connection,
+        ) -> list[JournalEntry | JournalError | None] | None:
+            rows = await conn.fetch(
+                f"SELECT {_COLS}, worker FROM {self._entries} WHERE batch = $1 AND key = ANY($2)",
+                self.batch,
+                keys,
+            )
+            mine = {
+                row["key"]: JournalEntry.from_row(row)
+                for row in rows
+                if row["state"] == "sending" and row["worker"] == self.worker_id
+            }
+            done: list[JournalEntry | JournalError | None] = [
+                mine[k] if k in mine and mine[k].trace_id == t else None for k, t in sends
+            ]
+            return done if any(done) else None
 
         return await self._retrying(op, after_loss=after_loss)
+
+    async def _lease_alive(self, conn: asyncpg.Connection) -> bool:
+        alive = await conn.fetchval(
+            f"SELECT 1 FROM {self._workers} WHERE id = $1 AND expires_at > clock_timestamp()"
+            " AND taken_over_by IS NULL",
+            self.worker_id,
+        )
+        return alive is not None
+
+    async def _why_not_sent(
+        self, conn: asyncpg.Connection, keys: Sequence[str]
+    ) -> dict[str, JournalError | None]:
+        """Why ``keys`` were not marked SENDING: an error, or None (no room: try later)."""
+        rows = await conn.fetch(
+            f"SELECT key, state, worker FROM {self._entries} WHERE batch = $1 AND key = ANY($2)",
+            self.batch,
+            list(keys),
+        )
+        found = {row["key"]: row for row in rows}
+        alive: bool | None = None
+        why: dict[str, JournalError | None] = {}
+        for key in keys:
+            row = found.get(key)
+            if row is None or row["state"] != JournalState.PENDING.value:
+                state = None if row is None else JournalState(row["state"])
+                why[key] = JournalStateError(key, state, JournalState.SENDING)
+                continue
+            held = self._not_sendable(key, row["worker"])
+            if held is not None:
+                why[key] = held
+                continue
+            if alive is None:
+                alive = await self._lease_alive(conn)
+            why[key] = None if alive else self._lease_ended(key)
+        return why
 
     async def limit_answered(self) -> SharedLimit:
         """The service answered "too many at once" (500044): aim the shared target at what is
