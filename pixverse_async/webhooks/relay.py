@@ -6,9 +6,10 @@ the same database and ``name``: a webhook delivery that reaches any one of them 
 jobs waiting for it in all the others, without a status request.
 
 - **Publishing.** A hub that receives a delivery (``hub.deliver``, the webhook route) first
-  hands it to its own watches (or, unclaimed, to its user), then publishes it with
-  ``NOTIFY``; the delivery is answered ``ok`` only once the publish succeeded, so PixVerse
-  retries it otherwise (a retry publishes again). The message is JSON of the event's public
+  hands it to its own watches (or, unclaimed, to its user: an event it holds for its own
+  submits in flight is published once they ended), then publishes it with ``NOTIFY``; the
+  delivery is answered ``ok`` only once the publish succeeded, so PixVerse retries it
+  otherwise (a retry publishes again). The message is JSON of the event's public
   fields (video id, status, URL, size, has_audio, credits, trace id, timestamp, nonce, and
   the body's unknown fields): never the webhook secret. ``NOTIFY`` payloads must stay under
   8000 bytes: unknown fields that do not fit are left out; an event that would still be
