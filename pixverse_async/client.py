@@ -43,7 +43,9 @@ class PixVerse:
     ``webhooks``: a :class:`~pixverse_async.webhooks.CompletionHub` shared with your webhook
     route (``webhook_handler(secret, hub.deliver)``): generations are sent with its
     ``webhook_id`` (unless a request names its own), and ``job.wait()`` and this client's
-    runners end each job when its event arrives, polling only as a safety net.
+    runners end each job when its event arrives, polling only as a safety net; with a
+    :class:`~pixverse_async.webhooks.PostgresRelay` on the hub, also when another process's
+    route received it.
 
     Example::
 

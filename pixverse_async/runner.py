@@ -201,7 +201,9 @@ class JobRunner:
 
     With a webhook hub on the client (``PixVerse(webhooks=hub)``), each job sent with a
     webhook ends when its event reaches the hub, and is polled only by the hub's
-    :class:`~pixverse_async.polling.SafetyNet` (so a lost delivery still ends it).
+    :class:`~pixverse_async.polling.SafetyNet` (so a lost delivery still ends it); with a
+    relay on the hub (:mod:`pixverse_async.webhooks.relay`), also when another process
+    received the delivery.
     - ``batch``: with a ``postgresql://`` journal URL, the batch name that cooperating
       workers share (see :mod:`pixverse_async.runner_coordination`); with a PostgreSQL
       journal, ``concurrency`` is the account's limit shared by all its workers.
@@ -363,6 +365,9 @@ class _Run:
         journal = self.runner.journal
         owned: Journal | None = None
         try:
+            if self.videos.webhooks is not None:
+                # A relay hub LISTENs before anything is sent (its failure ends the run here).
+                await self.videos.webhooks.start()
             # Opening the journal is part of the run: its failure reaches the consumer too.
             if isinstance(journal, Journal):
                 self.journal = journal

@@ -1,9 +1,11 @@
 """Every Python sample of README.md, run as pasted in a fresh interpreter against the emulator.
 
 Each sample is written to a file as it stands in README.md and run with ``PIXVERSE_API_KEY``,
-``PIXVERSE_BASE_URL`` and ``PIXVERSE_POLL_INTERVAL`` pointing at an emulator this test serves,
-in a folder holding the files the README says the samples read (``cat.png``, ``dog.png``,
-``room.png``, ``voice.mp3``). Nothing else is defined for them.
+``PIXVERSE_BASE_URL`` and ``PIXVERSE_POLL_INTERVAL`` pointing at an emulator this test serves
+(and, for a sample that reads ``DATABASE_URL``, that set to the PostgreSQL of ``tests/pg.py``:
+skipped without one, failed under ``CI=true``), in a folder holding the files the README
+says the samples read (``cat.png``, ``dog.png``, ``room.png``, ``voice.mp3``). Nothing else is
+defined for them.
 """
 
 from __future__ import annotations
@@ -53,8 +55,13 @@ def test_the_readme_has_its_samples() -> None:
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=[f"README.md:{n}" for n in LINES])
-async def test_a_readme_sample_runs_as_pasted(sample: str, tmp_path: Path) -> None:
+async def test_a_readme_sample_runs_as_pasted(
+    sample: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     setup_files(tmp_path)
+    database: dict[str, str] = {}
+    if "DATABASE_URL" in sample:  # a sample that needs PostgreSQL reads its URL from there
+        database["DATABASE_URL"] = request.getfixturevalue("postgres_dsn")
     script = tmp_path / "sample.py"
     script.write_text(sample, encoding="utf-8")
     async with Emulator(api_keys={API_KEY}, generation_seconds=0.05) as emu:
@@ -63,6 +70,7 @@ async def test_a_readme_sample_runs_as_pasted(sample: str, tmp_path: Path) -> No
             "PIXVERSE_API_KEY": API_KEY,
             "PIXVERSE_BASE_URL": emu.base_url,
             "PIXVERSE_POLL_INTERVAL": "0.05",
+            **database,
         }
         proc = await asyncio.create_subprocess_exec(
             sys.executable,

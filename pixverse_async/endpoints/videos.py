@@ -230,6 +230,7 @@ class Videos:
         if hub is None or webhook_id is None or hub.webhook_id not in (None, webhook_id):
             # no webhook, or another one than the hub receives: polled as usual
             return await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id), None
+        await hub.start()  # with a relay: LISTENing before anything is paid for
         with hub.submitting():
             resp = await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id)
             video_id = resp.get("video_id") if isinstance(resp, dict) else None

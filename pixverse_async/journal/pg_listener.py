@@ -2,7 +2,8 @@
 
 A trigger on the entries table publishes every change to PENDING, SUCCEEDED, FAILED or UNKNOWN
 on :data:`CHANNEL` as JSON ``{"schema", "batch", "key", "state"}``, whichever process made it.
-A :class:`Listener` keeps one connection listening, reconnecting when it is lost; after a
+A :class:`Listener` keeps one connection listening (a
+:class:`~pixverse_async.pg_listen.ListeningConnection`, reconnecting when it is lost); after a
 reconnection it wakes every waiter, which then reads the database again, so an event sent
 while it was away is never missed.
 
@@ -20,79 +21,53 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
+from ..pg_listen import ListeningConnection
 from .errors import JournalError
 
-if TYPE_CHECKING:
-    import asyncpg
-
 __all__ = ["CHANNEL", "Listener"]
-
-logger = logging.getLogger("pixverse_async")
 
 CHANNEL: Final = "pixverse_journal"
 """The ``LISTEN``/``NOTIFY`` channel; payloads are JSON ``{schema, batch, key, state}``."""
 
 
 class Listener:
-    """One connection LISTENing on :data:`CHANNEL` for the events of ``schema``."""
+    """The journal's waiters on one :class:`~pixverse_async.pg_listen.ListeningConnection`
+    to :data:`CHANNEL`, for the events of ``schema`` and ``batch``."""
 
     def __init__(
         self,
         url: str,
         *,
-        name: str,
         schema: str,
         batch: str,
         application_name: str,
         connect_timeout: float,
         reconnect_timeout: float,
-        retryable: tuple[type[Exception], ...],
     ) -> None:
-        self.url = url
-        self.name = name
         self.schema = schema
         self.batch = batch
-        self.application_name = application_name
-        self.connect_timeout = connect_timeout
-        self.reconnect_timeout = reconnect_timeout
-        self.retryable = retryable
-        self._conn: asyncpg.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
-        self._ready = asyncio.Event()  # set while LISTENing
-        self._closing = False
+        self._connection = ListeningConnection(
+            url,
+            channel=CHANNEL,
+            what="journal",
+            on_notify=self._on_notify,
+            on_reconnect=self._reconnected,
+            error=JournalError,
+            application_name=application_name,
+            connect_timeout=connect_timeout,
+            reconnect_timeout=reconnect_timeout,
+        )
         self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
         self._changed: asyncio.Future[None] | None = None
         self._subscribers: list[Callable[[str | None, str | None], None]] = []
 
     async def start(self) -> None:
         """Return once LISTENing (starting the connection if needed)."""
-        async with self._lock:
-            if self._closing:
-                raise JournalError("journal is closed")
-            if self._task is None:
-                self._task = asyncio.ensure_future(self._run())
-            if self._ready.is_set():
-                return
-            ready = asyncio.ensure_future(self._ready.wait())
-            try:
-                await asyncio.wait(
-                    (ready, self._task),
-                    timeout=self.reconnect_timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                ready.cancel()
-            if self._ready.is_set():
-                return
-            if self._task.done():
-                self._task.result()
-            raise JournalError(f"journal {self.name}: cannot LISTEN for notifications")
+        await self._connection.start()
 
     def watch(self, key: str) -> asyncio.Future[None]:
         """A future set at the next event for ``key`` of the batch (or a reconnection)."""
@@ -128,66 +103,19 @@ class Listener:
 
     async def close(self) -> None:
         """Stop listening; pending waiters get :class:`JournalError`."""
-        self._closing = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._connection.close()
         self._settle(JournalError("journal is closed"))
 
     def abandon(self) -> None:
         """Stop without waiting (an unclosed journal was collected)."""
-        self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-        if self._conn is not None:
-            self._conn.terminate()
+        self._connection.abandon()
 
-    async def _run(self) -> None:
-        import asyncpg
+    def _reconnected(self) -> None:
+        self._settle(None)  # events may have been missed: everyone reads again
+        for callback in list(self._subscribers):
+            callback(None, None)
 
-        reconnecting = False
-        while not self._closing:
-            lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-            def on_lost(conn: Any, fut: asyncio.Future[None] = lost) -> None:
-                if not fut.done():
-                    fut.set_result(None)
-
-            try:
-                conn = await asyncpg.connect(
-                    self.url,
-                    timeout=self.connect_timeout,
-                    server_settings={"application_name": self.application_name},
-                )
-            except self.retryable as exc:
-                logger.warning("journal %s: listener cannot connect: %s", self.name, exc)
-                await asyncio.sleep(0.2)
-                continue
-            try:
-                self._conn = conn
-                conn.add_termination_listener(on_lost)
-                await conn.add_listener(CHANNEL, self._on_notify)
-                self._ready.set()
-                if reconnecting:
-                    self._settle(None)  # events may have been missed: everyone reads again
-                    for callback in list(self._subscribers):
-                        callback(None, None)
-                reconnecting = True
-                await lost
-            except self.retryable as exc:
-                logger.warning("journal %s: listener lost: %s", self.name, exc)
-            finally:
-                self._ready.clear()
-                self._conn = None
-                if not conn.is_closed():
-                    with contextlib.suppress(*self.retryable):
-                        await asyncio.wait_for(conn.close(), self.connect_timeout)
-                if not conn.is_closed():
-                    conn.terminate()
-
-    def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         try:
             event = json.loads(payload)
         except ValueError:

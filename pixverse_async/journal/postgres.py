@@ -57,7 +57,6 @@ import os
 import re
 import socket
 import time
-import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -66,6 +65,7 @@ import attrs
 import backoff
 
 from ..limit_rule import grown, shrunk
+from ..pg_listen import connection_errors, redact
 from .entry import COLUMNS, JournalEntry
 from .errors import JournalError, JournalLeaseError, JournalStateError
 from .pg_listener import CHANNEL, Listener
@@ -164,26 +164,6 @@ def _ident(value: str, what: str) -> str:
     return value
 
 
-def redact(url: str) -> str:
-    """``url`` without its password.
-
-    Example::
-
-        >>> redact("postgresql://app:s3cret@db:5432/jobs")
-        'postgresql://app@db:5432/jobs'
-    """
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-
-
 class PostgresStore:
     """The journal in PostgreSQL: a worker of ``batch``, sharing ``account``'s limit.
 
@@ -246,13 +226,11 @@ class PostgresStore:
         self._lease_lost = False
         self._listener = Listener(
             url,
-            name=self.name,
             schema=self.schema,
             batch=batch,
             application_name=self.application_name,
             connect_timeout=connect_timeout,
             reconnect_timeout=reconnect_timeout,
-            retryable=(),  # set on open, once asyncpg is imported
         )
         self._own_leftovers: list[JournalEntry] = []
 
@@ -278,17 +256,7 @@ class PostgresStore:
             raise JournalError(
                 "a postgresql:// journal needs asyncpg: pip install 'pixverse-async[postgres]'"
             ) from exc
-        self._retryable = (
-            OSError,
-            asyncio.TimeoutError,
-            asyncpg.PostgresConnectionError,
-            asyncpg.exceptions.OperatorInterventionError,
-            asyncpg.exceptions.DeadlockDetectedError,
-            asyncpg.exceptions.TooManyConnectionsError,
-            asyncpg.InterfaceError,
-            asyncpg.exceptions.InternalClientError,  # a protocol cut off mid-message
-        )
-        self._listener.retryable = self._retryable
+        self._retryable = connection_errors()
         try:
             self._pool = await asyncpg.create_pool(
                 self.url,

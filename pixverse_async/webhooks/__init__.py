@@ -7,7 +7,8 @@ submitted with a ``webhook_id`` (created with its secret in the PixVerse console
   constant time, replays) and returns a :class:`WebhookEvent`, or raises
   :class:`~pixverse_async.WebhookVerificationError` naming the failed check;
 - :func:`webhook_handler` is the ``aiohttp.web`` route: verify, dedupe, your callback, ``ok``;
-- :class:`CompletionHub` hands events to the jobs of this process waiting for them.
+- :class:`CompletionHub` hands events to the jobs of this process waiting for them;
+- :class:`PostgresRelay` makes the hubs of several processes one (PostgreSQL ``NOTIFY``).
 
 Example::
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import WebhookVerificationError
 from .events import WebhookEvent
 from .hub import CompletionHub, CompletionWatch, HubClosedError, UnclaimedOverflowError
+from .relay import PostgresRelay, RelayError
 from .verify import WebhookVerifier
 
 if TYPE_CHECKING:
@@ -35,6 +37,8 @@ __all__ = [
     "CompletionHub",
     "CompletionWatch",
     "HubClosedError",
+    "PostgresRelay",
+    "RelayError",
     "UnclaimedOverflowError",
     "WebhookEvent",
     "WebhookVerificationError",

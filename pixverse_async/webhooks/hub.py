@@ -1,4 +1,4 @@
-"""The completion hub: webhook events meet the jobs waiting for them, in one process.
+"""The completion hub: webhook events meet the jobs waiting for them, in one process or many.
 
 Three parties share one :class:`CompletionHub`:
 
@@ -18,6 +18,13 @@ bounded queue read with ``async for event in hub.unclaimed()``. The delivery is 
 The last ``retain`` terminal events are kept by video id: a watch registered after its video
 ended (a job resumed from a journal, say) is resolved at once, and a late or repeated event
 for a video that already ended is recognised as such and not handed to the user again.
+
+With a relay (``CompletionHub(relay=PostgresRelay(url, name=...))``, see
+:mod:`~pixverse_async.webhooks.relay`) the hubs of several processes act as one: a delivery
+received by any of them is published through PostgreSQL and ends the jobs waiting for it in
+every other one (``job.wait()``, runners); only the receiving process hands it to its user
+when no job there claimed it. Use the hub as ``async with hub:`` (or ``await hub.start()``
+and ``await hub.aclose()``) so its relay connects and closes.
 
 Example::
 
@@ -51,6 +58,7 @@ from ..errors import PixVerseError, ValidationError
 from ..models import Video
 from ..polling import SafetyNet
 from .events import WebhookEvent
+from .relay import PostgresRelay
 
 UnclaimedCallback = Callable[[WebhookEvent], "Awaitable[object] | object"]
 
@@ -167,7 +175,9 @@ class CompletionHub:
     ``on_unclaimed``: called (and awaited when async) with each event no job claimed; without
     it such events go to a queue of ``max_unclaimed`` read by :meth:`unclaimed` (a full queue
     makes the delivery fail, so PixVerse retries it). ``retain``: terminal events kept by
-    video id. See the module docstring for the rules.
+    video id. ``relay``: a :class:`~pixverse_async.webhooks.relay.PostgresRelay` (or its URL,
+    for the name ``"default"``) sharing the events with the hubs of other processes. See the
+    module docstring for the rules.
     """
 
     def __init__(
@@ -178,6 +188,7 @@ class CompletionHub:
         on_unclaimed: UnclaimedCallback | None = None,
         max_unclaimed: int = 1000,
         retain: int = 10_000,
+        relay: PostgresRelay | str | None = None,
     ) -> None:
         if max_unclaimed < 1 or retain < 1:
             raise ValueError("max_unclaimed and retain must be at least 1")
@@ -195,12 +206,50 @@ class CompletionHub:
         self._submits: set[int] = set()
         self._tokens = itertools.count()
         self._closed = False
+        #: Shares this hub's events with the hubs of other processes (None: this one only).
+        self.relay = PostgresRelay(relay) if isinstance(relay, str) else relay
+        if self.relay is not None:
+            self.relay.bind(self._relayed)
 
     def __repr__(self) -> str:
         return (
             f"CompletionHub(webhook_id={self.webhook_id!r}, watching={len(self._watches)}, "
             f"submits_in_flight={len(self._submits)}, held={sum(map(len, self._held.values()))})"
         )
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the relay (connect and LISTEN), if there is one (else nothing); idempotent.
+
+        The client calls it before each watched submit, so a job never waits for an event
+        this hub cannot hear yet; call it (or ``async with hub``) to hear other processes'
+        events from the start. Raises :class:`~pixverse_async.webhooks.relay.RelayError`
+        when the relay cannot LISTEN, :class:`HubClosedError` after :meth:`close`.
+        """
+        if self.relay is None:
+            return
+        if self._closed:
+            raise HubClosedError("the completion hub is closed")
+        await self.relay.start()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, then close the relay's connection."""
+        self._shut()
+        if self.relay is not None:
+            await self.relay.close()
+
+    async def __aenter__(self) -> CompletionHub:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     # The submitting side ------------------------------------------------------------------
 
@@ -246,9 +295,18 @@ class CompletionHub:
         Returns once the event is safely taken; raises :class:`HubClosedError` or
         :class:`UnclaimedOverflowError` when it could not be (the delivery should fail so
         PixVerse retries it). Use as ``webhook_handler``'s ``on_event``.
+
+        With a relay, the event is then published to the other processes' hubs, and a
+        failed publish raises :class:`~pixverse_async.webhooks.relay.RelayError` (a repeat
+        is published again, in case its first publish failed).
         """
         if self._closed:
             raise HubClosedError("the completion hub is closed")
+        await self._take(event)
+        if self.relay is not None:
+            await self.relay.publish(event)
+
+    async def _take(self, event: WebhookEvent) -> None:
         video_id = event.video_id
         watches = self._watches.get(video_id)
         if watches:
@@ -278,7 +336,15 @@ class CompletionHub:
             yield event
 
     def close(self) -> None:
-        """Refuse further deliveries, fail held ones (PixVerse retries them), end iterators."""
+        """Refuse further deliveries, fail held ones (PixVerse retries them), end iterators.
+
+        A relay's connection is cut without waiting: prefer ``await hub.aclose()``.
+        """
+        self._shut()
+        if self.relay is not None:
+            self.relay.abandon()
+
+    def _shut(self) -> None:
         self._closed = True
         for helds in self._held.values():
             for held in helds:
@@ -288,6 +354,14 @@ class CompletionHub:
             self._queue.put_nowait(None)
 
     # Internals ----------------------------------------------------------------------------
+
+    def _relayed(self, event: WebhookEvent) -> None:
+        """An event another process's hub received: for the watches here, never the user."""
+        if self._closed:
+            return
+        for watch in list(self._watches.get(event.video_id, ())):
+            watch._feed(event)
+        self._remember(event)  # a watch registered later ends at once; a repeat is known
 
     def _unclaimed_queue(self) -> asyncio.Queue[WebhookEvent | None]:
         if self._queue is None:
