@@ -7,6 +7,7 @@ mypy checks this file, nothing imports it.
 from __future__ import annotations
 
 from pixverse_async import PixVerse
+from pixverse_async.journal import Journal
 from pixverse_async.types import TextToVideo
 
 
@@ -18,3 +19,9 @@ async def main(client: PixVerse) -> None:
     await client.videos.image_to_video(img_id=2**63, prompt="x", generate_audio_switch=True)
     await client.videos.text_to_video(promtp="x")  # expect-error
     await client.videos.text_to_video(prompt="x", duration="5")  # expect-error
+
+
+async def journals() -> None:
+    journal = await Journal.open("jobs.sqlite", timeout=1.0, recover=False, batch=None)
+    await journal.close()
+    await Journal.open("jobs.sqlite", batchh="nightly")  # expect-error
