@@ -32,7 +32,7 @@ from . import (
     bench_upload,
     bench_webhooks,
 )
-from ._util import cpu_model, load_average
+from ._util import cpu_model, load_average, results_section
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -112,11 +112,11 @@ def _upload(argv: list[str]) -> str:
     if status:
         raise RuntimeError(f"bench_upload exited with {status}")
     printed = tee.copy.getvalue().rstrip()
-    return (
-        "### Upload\n\n"
+    return results_section(
+        "Upload",
         f"`python -m benchmarks.bench_upload {' '.join(argv)}`: the SDK's streamed upload "
-        "against reading the file and posting it with `aiohttp.FormData`.\n\n"
-        f"```\n{printed}\n```\n"
+        "against reading the file and posting it with `aiohttp.FormData`.",
+        printed,
     )
 
 

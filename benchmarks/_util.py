@@ -207,6 +207,12 @@ def median(values: Sequence[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
+def results_section(title: str, intro: str, figures: str) -> str:
+    """A section of RESULTS.md: the heading ``title``, ``intro`` (Markdown: the command and
+    what it measures), then the figures as printed, in a code block."""
+    return f"### {title}\n\n{intro}\n\n```\n{figures}\n```\n"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain-text table, numbers right-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]

@@ -33,7 +33,7 @@ from pathlib import Path
 from pixverse_async.emulator.app import sample_video_path
 from pixverse_async.gallery import GalleryCard, render
 
-from ._util import median, table
+from ._util import median, results_section, table
 
 VARIANTS = ("lazy", "eager")
 
@@ -184,15 +184,15 @@ def section(argv: list[str]) -> str:
     """Run with ``argv`` and return the RESULTS.md section (``python -m benchmarks``)."""
     printed = asyncio.run(run(build_parser().parse_args(argv)))
     print(printed)
-    return (
-        "### Results gallery\n\n"
+    return results_section(
+        "Results gallery",
         f"`python -m benchmarks.bench_gallery {' '.join(argv)}`: the gallery page in headless "
         "Chromium, as written (`lazy`: a video gets its source only near the viewport once "
         "scrolling pauses) against the same page with every video's source set up front "
         "(`eager`). Load: navigation to the `load` event; scroll: top to bottom, one screen "
         "per two animation frames (worst step = jank); frames in view: stopped mid-page, until "
-        "the videos in view show a frame.\n\n"
-        f"```\n{printed}\n```\n"
+        "the videos in view show a frame.",
+        printed,
     )
 
 

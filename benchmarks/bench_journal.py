@@ -34,7 +34,7 @@ from pathlib import Path
 
 from pixverse_async.journal import Journal, request_key
 
-from ._util import median, table
+from ._util import median, results_section, table
 
 DSN = os.environ.get("PIXVERSE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 STORES = ("sqlite", "postgres")
@@ -158,14 +158,14 @@ def run(args: argparse.Namespace) -> str:
     text = asyncio.run(collect(args))
     print(text)
     argv = f"--n {args.n} --concurrency {args.concurrency} --rounds {args.rounds}"
-    return (
-        "### Journal stores\n\n"
+    return results_section(
+        "Journal stores",
         f"`python -m benchmarks.bench_journal {argv}`: journal operations per second on the "
         "SQLite store and the PostgreSQL store (local server, its default `synchronous_commit`)"
         ", medians. `lifecycle`: `mark_sending`, `mark_submitted`, `mark_succeeded` per "
         "request from `concurrency` coroutines (two fsynced commits per request on both); "
-        "`bulk`: one `mark_pending_many`; `get_many`: one read of every entry.\n\n"
-        f"```\n{text}\n```\n"
+        "`bulk`: one `mark_pending_many`; `get_many`: one read of every entry.",
+        text,
     )
 
 

@@ -30,7 +30,7 @@ import aiohttp
 from pixverse_async import PixVerse, TextToVideo
 from pixverse_async.constants import API_KEY_HEADER, TRACE_ID_HEADER, Paths
 
-from ._util import emulator, median, table
+from ._util import emulator, median, results_section, table
 
 API_KEY = "bench-layers-key"
 FIELDS = {
@@ -117,13 +117,13 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
         results = asyncio.run(measure(emu.url, args.n, args.rounds, args.concurrency))
     text = report(results)
     out(text)
-    return (
-        "### Submit cost by layer\n\n"
+    return results_section(
+        "Submit cost by layer",
         f"`python -m benchmarks.bench_layers --n {args.n} --rounds {args.rounds} "
         f"--concurrency {args.concurrency}`: client CPU per submit, medians of interleaved "
         "rounds; each layer adds one part of the SDK on top of the one above it (see the "
-        "module docstring).\n\n"
-        f"```\n{text}\n```\n"
+        "module docstring).",
+        text,
     )
 
 

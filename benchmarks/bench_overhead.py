@@ -54,7 +54,7 @@ import httpx
 from pixverse_async import PixVerse, PollPolicy, TextToVideo
 from pixverse_async.constants import API_KEY_HEADER, TRACE_ID_HEADER, Paths
 
-from ._util import ROOT, emulator, median, rss_mb, table
+from ._util import ROOT, emulator, median, results_section, rss_mb, table
 
 API_KEY = "bench-key"
 FAST_EMULATOR = ("--generation-seconds", "0", "--concurrency-limit", "1000000000")
@@ -472,7 +472,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
     sections: list[str] = []
 
     def section(title: str, intro: str, body: str) -> None:
-        sections.append(f"### {title}\n\n{intro}\n\n```\n{body}\n```\n")
+        sections.append(results_section(title, intro, body))
 
     out(f"submits: N={s.n}, concurrency {s.concurrencies}, {s.rounds} interleaved rounds")
 

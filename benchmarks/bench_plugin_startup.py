@@ -27,7 +27,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._util import median, table
+from ._util import median, results_section, table
 
 _IMPORT_LINE = re.compile(r"import time:\s+\d+ \|\s+(\d+) \|\s+pytest_pixverse$", re.MULTILINE)
 
@@ -116,15 +116,15 @@ def run(args: argparse.Namespace) -> str:
         " (median)"
     )
     print(printed)
-    return (
-        "### pytest plugin startup\n\n"
+    return results_section(
+        "pytest plugin startup",
         "A one-test project without conftest, `python -m pytest -q` in fresh processes, "
         f"{args.runs} alternating runs each way, median and fastest: with the `pixverse` "
         "plugin (entry point, as installed) and with `-p no:pixverse`; the plugin's own "
         "import time after `import pytest` (`python -X importtime`). The budget is 50 ms "
         "added. On a shared machine the run-to-run noise is larger than the plugin's cost; "
-        "the fastest runs and the import time show that cost best.\n\n"
-        f"```\n{printed}\n```\n"
+        "the fastest runs and the import time show that cost best.",
+        printed,
     )
 
 

@@ -55,7 +55,7 @@ from pixverse_async import Journal, PixVerse, PollPolicy, TextToVideo
 from pixverse_async.polling import SafetyNet, learning_key
 from pixverse_async.webhooks import CompletionHub, WebhookEvent, webhook_handler
 
-from ._util import ROOT, emulator, peak_rss_mb, self_cpu_seconds, table
+from ._util import ROOT, emulator, peak_rss_mb, results_section, self_cpu_seconds, table
 from .lognormal_emulator import generation_times
 
 API_KEY = "bench-key"
@@ -377,8 +377,8 @@ def run_polling(args: argparse.Namespace, out: Callable[[str], None] = print) ->
     out(text)
     policy = scaled_default_policy(args.median)
     net = scaled_safety_net(args.median)
-    return (
-        "### Poll modes (log-normal generation times)\n\n"
+    return results_section(
+        "Poll modes (log-normal generation times)",
         f"{jobs:,} jobs, runner concurrency {args.concurrency}, emulator limit {args.limit}; "
         f"generation times log-normal with median {args.median:g} s (standing for "
         f"{REAL_MEDIAN:g} s) and sigma {args.sigma:g}, the same draws (seed {args.seed}) for "
@@ -391,8 +391,8 @@ def run_polling(args: argparse.Namespace, out: Callable[[str], None] = print) ->
         "delivers signed events (PixVerse's retry schedule scaled the same way) to "
         "`webhook_handler` in the client process, whose `CompletionHub` ends each job; the "
         f"runner polls only by `SafetyNet()` scaled (first poll at {net.factor:g} x the "
-        f"learned time, else {net.expected:.3f} s, then every {net.interval:.3f} s).\n\n"
-        f"```\n{text}\n```\n"
+        f"learned time, else {net.expected:.3f} s, then every {net.interval:.3f} s).",
+        text,
     )
 
 
@@ -476,8 +476,8 @@ def run_fixed(args: argparse.Namespace, out: Callable[[str], None] = print) -> s
         f"{args.generation_seconds:g} s"
     )
     out(f"settings: {settings}")
-    return (
-        "### Job runner\n\n"
+    return results_section(
+        "Job runner",
         "Ideal = ceil(jobs / limit) x generation time. `mean running` is the runner's "
         "in-flight count sampled every 0.25 s (the limit is the most it can be). Every job "
         "holds a slot for one generation time plus overhead; the overhead is split into "
@@ -487,7 +487,8 @@ def run_fixed(args: argparse.Namespace, out: Callable[[str], None] = print) -> s
         "time, wall x limit / jobs: scheduling, the ramp up and down). CPU is user + system "
         "time as a share of one core over the wall time. Each run is a fresh client process "
         "against a fresh emulator.\n\n"
-        f"Settings: {settings}.\n\n```\n{text}\n```\n"
+        f"Settings: {settings}.",
+        text,
     )
 
 

@@ -34,7 +34,7 @@ from aiohttp import web
 from pixverse_async.emulator.webhooks import sign
 from pixverse_async.webhooks import WebhookEvent, WebhookVerifier, webhook_handler
 
-from ._util import ROOT, median, process_cpu_seconds, table
+from ._util import ROOT, median, process_cpu_seconds, results_section, table
 
 SECRET = "bench-webhook-secret"
 SECRET_ENV = "BENCH_WEBHOOK_SECRET"
@@ -201,14 +201,14 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> str:
         results = asyncio.run(measure(url, pid, args.n, args.rounds, args.concurrency))
     text = report(results, verify_rate(args.n))
     out(text)
-    return (
-        "### Webhook handler\n\n"
+    return results_section(
+        "Webhook handler",
         f"`python -m benchmarks.bench_webhooks --n {args.n} --rounds {args.rounds} "
         f"--concurrency {args.concurrency}`: signed deliveries posted over loopback to a "
         "server process pinned to one CPU, medians of interleaved rounds. `events per server "
         "CPU-s` is the handler's rate on one core (target: 5,000 verified events per second); "
-        "`bare` is an aiohttp route that only reads the body and answers `ok`.\n\n"
-        f"```\n{text}\n```\n"
+        "`bare` is an aiohttp route that only reads the body and answers `ok`.",
+        text,
     )
 
 

@@ -60,50 +60,16 @@ from .journal import (
     JournalState,
     JournalStateError,
 )
-
-# The models' public home is ``pixverse_async.types``; these names stay importable from the
-# top level for code written before it (not in ``__all__``).
-from .models import (  # noqa: F401
-    REQUEST_KINDS,
-    AspectRatio,
-    Balance,
-    CameraMovement,
-    Extend,
-    Fusion,
-    FusionReferenceType,
-    GenerationRequest,
-    GenerationResult,
-    ImageReference,
-    ImageToVideo,
-    ImageUpload,
-    LipSync,
-    MaskInfo,
-    MaskSelection,
-    MaskSelectionResult,
-    MediaUpload,
-    Model,
-    MotionMode,
-    MultiTransition,
-    MultiTransitionFrame,
-    Quality,
-    Restyle,
-    RestyleEffect,
-    RestylePage,
-    SoundEffect,
-    Speaker,
-    SpeakerPage,
-    Style,
-    Swap,
-    TextToVideo,
-    Transition,
-    Video,
-    VideoStatus,
-    build_request,
-)
 from .options import RequestOptions
 from .polling import PollLearner, PollPolicy, SafetyNet
 from .retry import RetryPolicy
 from .runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
+
+# The models' public home is ``pixverse_async.types``; its names (``types.__all__``) stay
+# importable from the top level for code written before it, but are not in ``__all__``. A star
+# import re-exports them for type checkers too (``mypy --strict`` accepts
+# ``from pixverse_async import TextToVideo``), with the list kept in one place.
+from .types import *  # noqa: F403
 from .uploads import (
     AsyncSizedSource,
     EmptyFileError,

@@ -36,6 +36,25 @@ FLAGS = (
 )
 _LISTENING = re.compile(rb"DevTools listening on (ws://\S+)")
 
+# For Page.evaluate: back to the top, then wait (bounded) until the videos in view show a
+# frame (or fail to load); the videos' readyStates.
+TOP_FRAMES_JS = """(async () => {
+  window.scrollTo(0, 0);
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const inView = Array.from(document.querySelectorAll('video'))
+    .filter(v => {
+      const r = v.getBoundingClientRect();  // a card off the page has an empty box
+      return r.height > 0 && r.top < innerHeight;
+    });
+  await Promise.all(inView.map(v => new Promise((resolve) => {
+    if (v.readyState >= 2) return resolve();
+    v.addEventListener('loadeddata', resolve, {once: true});
+    v.addEventListener('error', resolve, {once: true});
+    setTimeout(resolve, 15000);
+  })));
+  return inView.map(v => v.readyState);
+})()"""
+
 
 def chromium_path() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):

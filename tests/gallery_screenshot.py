@@ -16,7 +16,7 @@ from pixverse_async.emulator import Emulator
 from pixverse_async.gallery import write_gallery
 from pixverse_async.models import TextToVideo
 
-from .chromium import open_page
+from .chromium import TOP_FRAMES_JS, open_page
 
 PROMPTS = [
     ("a paper boat drifting down a rainy street, golden hour", "v5", "720p", 5),
@@ -28,20 +28,6 @@ PROMPTS = [
     ("a hummingbird hovers at a flower, macro", "v4.5", "360p", 5),
     ("timelapse of a city skyline from dusk to night", "v5", "720p", 5),
 ]
-
-WAIT_FRAMES = """(async () => {
-  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-  const inView = Array.from(document.querySelectorAll('video'))
-    .filter(v => {
-      const r = v.getBoundingClientRect();  // a card off the page has an empty box
-      return r.height > 0 && r.top < innerHeight;
-    });
-  await Promise.all(inView.map(v => new Promise((resolve) => {
-    if (v.readyState >= 2) return resolve();
-    v.addEventListener('loadeddata', resolve, {once: true});
-    setTimeout(resolve, 15000);
-  })));
-})()"""
 
 
 async def main(dest: Path) -> None:
@@ -66,7 +52,7 @@ async def main(dest: Path) -> None:
                     await client.videos.download(o.video_id, videos / f"{o.video_id}.mp4")
         page = await write_gallery(work / "j.sqlite", videos, work / "gallery")
         async with open_page(page.as_uri(), width=1100, height=660) as browser:
-            await browser.evaluate(WAIT_FRAMES)
+            await browser.evaluate(TOP_FRAMES_JS)
             await browser.screenshot(dest)
     print(dest, dest.stat().st_size, "bytes")
 

@@ -17,12 +17,17 @@ PRICE = PRICES[("v5", "540p", 5)]
 JOBS = [{"prompt": f"scene {i}"} for i in range(6)]
 
 
-def prices_file(tmp_path: Path) -> Path:
-    path = tmp_path / "prices.json"
-    path.write_text(
+def capped(emu: Emulator, tmp_path: Path, cap: int, *options: str, json_lines: bool = False) -> int:
+    """``pixverse batch`` of ``JOBS`` against ``emu`` with a prices file and ``--max-credits
+    cap`` (and ``options``); its exit code. Every call writes the same two files in
+    ``tmp_path``, so a second run is the same batch with the same journal."""
+    jobs = write_jobs(tmp_path / "jobs.jsonl", JOBS)
+    prices = tmp_path / "prices.json"
+    prices.write_text(
         json.dumps([{"model": "v5", "quality": "540p", "duration": 5, "credits": PRICE}])
     )
-    return path
+    batch = ["batch", str(jobs), "--prices", str(prices), "--max-credits", str(cap), *options]
+    return main(on(emu, *(["--json"] if json_lines else []), *batch))
 
 
 def test_the_cap_stops_the_batch_and_a_higher_cap_continues_it(
@@ -30,13 +35,10 @@ def test_the_cap_stops_the_batch_and_a_higher_cap_continues_it(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    jobs = write_jobs(tmp_path / "jobs.jsonl", JOBS)
-    prices = str(prices_file(tmp_path))
     cap = 4 * PRICE + PRICE // 2  # room for four
     gallery = tmp_path / "gallery"
-    argv = on(live, "--json", "batch", str(jobs), "--prices", prices, "--max-credits", str(cap),
-              "--gallery", str(gallery))  # fmt: skip
-    assert main(argv) == 1  # not all ran
+    # Not all ran.
+    assert capped(live, tmp_path, cap, "--gallery", str(gallery), json_lines=True) == 1
     page = (gallery / "index.html").read_text()
     assert page.count('data-state="not_submitted"') == 2
     assert page.count('data-state="succeeded"') == 4
@@ -49,15 +51,14 @@ def test_the_cap_stops_the_batch_and_a_higher_cap_continues_it(
     jobs_out = [line for line in lines if "line" in line]
     assert sorted(j["credits"] or 0 for j in jobs_out) == [0, 0] + [PRICE] * 4
 
-    argv = on(live, "batch", str(jobs), "--prices", prices, "--max-credits", str(cap))
-    assert main(argv) == 1  # the same cap: the journal's spend counts, nothing more is sent
+    # The same cap: the journal's spend counts, nothing more is sent.
+    assert capped(live, tmp_path, cap) == 1
     captured = capsys.readouterr()
     assert "6 jobs: 4 succeeded, 0 failed, 0 unknown, 2 not submitted" in captured.out
     assert "run again with the same journal" in captured.err
     assert live.state.ledger.spent("dry-run-key") == 4 * PRICE
 
-    argv = on(live, "batch", str(jobs), "--prices", prices, "--max-credits", str(6 * PRICE))
-    assert main(argv) == 0
+    assert capped(live, tmp_path, 6 * PRICE) == 0
     out = capsys.readouterr().out
     assert "6 jobs: 6 succeeded, 0 failed, 0 unknown (4 from the journal)" in out
     assert f"credits: {6 * PRICE} spent ({6 * PRICE} charged, 0 refunded)" in out
@@ -76,17 +77,13 @@ def test_the_dry_run_says_when_the_cap_is_above_the_balance(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    jobs = write_jobs(tmp_path / "jobs.jsonl", JOBS)
-    prices = str(prices_file(tmp_path))
-    argv = on(live, "batch", str(jobs), "--dry-run", "--prices", prices, "--max-credits", "150")
-    assert main(argv) == 0
+    assert capped(live, tmp_path, 150, "--dry-run") == 0
     captured = capsys.readouterr()
     assert "the spending cap (150) is above the balance (100)" in captured.err
     assert f"the estimated cost ({6 * PRICE}) is above the spending cap (150)" in captured.err
     assert "spending cap 150 credits" in captured.out
     assert live.state.ledger.charged("dry-run-key") == 0
-    argv = on(live, "batch", str(jobs), "--dry-run", "--prices", prices, "--max-credits", "90")
-    assert main(argv) == 0
+    assert capped(live, tmp_path, 90, "--dry-run") == 0
     assert "the spending cap (90) is above the balance" not in capsys.readouterr().err
 
 
@@ -96,10 +93,7 @@ def test_a_capped_batch_says_before_it_starts_that_the_balance_is_below_the_cap(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    jobs = write_jobs(tmp_path / "jobs.jsonl", JOBS)
-    argv = on(live, "batch", str(jobs), "--prices", str(prices_file(tmp_path)),
-              "--max-credits", "1000")  # fmt: skip
-    assert main(argv) == 1  # the balance stops it: 3 of 6 fit in 100 credits
+    assert capped(live, tmp_path, 1000) == 1  # the balance stops it: 3 of 6 fit in 100 credits
     captured = capsys.readouterr()
     warning = "the spending cap (1000) is above the balance (100)"
     assert warning in captured.err

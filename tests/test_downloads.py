@@ -4,6 +4,7 @@ size mismatches; all through the client's one retry policy."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -41,10 +42,42 @@ async def finished(client: PixVerse, prompt: str = "a paper boat") -> Video:
     return await job.wait()
 
 
-async def reference_bytes(client: PixVerse, video: Video, tmp_path: Path) -> bytes:
-    """The file as a clean download gets it (whatever the emulator serves)."""
-    saved = await client.videos.download(video, tmp_path / "reference" / "clean.mp4")
-    return saved.read_bytes()
+@dataclass
+class Media:
+    """A finished video, its bytes as a clean download gets them (whatever the emulator
+    serves), and the media host's scripted faults; the host's request log starts after the
+    clean download."""
+
+    client: PixVerse
+    faults: MediaFaults
+    video: Video
+    expected: bytes
+    target: Path
+
+    @property
+    def part(self) -> Path:
+        """Where a download keeps the bytes it has so far."""
+        return self.target.with_name(self.target.name + ".part")
+
+    async def download(
+        self,
+        *faults: str,
+        timeout: aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Path:
+        """Download the video to ``target``, the next media requests answered by ``faults``."""
+        self.faults.queue[:] = faults
+        return await self.client.videos.download(
+            self.video, self.target, timeout=timeout, max_retries=max_retries
+        )
+
+
+@pytest.fixture
+async def media(client: PixVerse, faults: MediaFaults, tmp_path: Path) -> Media:
+    video = await finished(client)
+    clean = await client.videos.download(video, tmp_path / "reference" / "clean.mp4")
+    faults.requests.clear()
+    return Media(client, faults, video, clean.read_bytes(), tmp_path / "v.mp4")
 
 
 # A folder --------------------------------------------------------------------------------------
@@ -84,131 +117,80 @@ async def test_a_folder_that_cannot_be_created_is_a_download_error(
 # Retries ---------------------------------------------------------------------------------------
 
 
-async def test_media_host_errors_are_retried_by_the_client_policy(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    expected = await reference_bytes(client, video, tmp_path)
-    faults.requests.clear()
-    faults.queue[:] = ["error_503", "error_503"]  # the policy allows two retries
-    saved = await client.videos.download(video, tmp_path / "v.mp4")
-    assert saved.read_bytes() == expected
-    assert [r.fault for r in faults.requests] == ["error_503", "error_503", None]
+async def test_media_host_errors_are_retried_by_the_client_policy(media: Media) -> None:
+    saved = await media.download("error_503", "error_503")  # the policy allows two retries
+    assert saved.read_bytes() == media.expected
+    assert [r.fault for r in media.faults.requests] == ["error_503", "error_503", None]
 
 
-async def test_retries_past_the_policy_raise_a_download_error(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    faults.queue[:] = ["error_503"] * 3
+async def test_retries_past_the_policy_raise_a_download_error(media: Media) -> None:
     with pytest.raises(DownloadError, match="HTTP 503") as info:
-        await client.videos.download(video, tmp_path / "v.mp4")
+        await media.download(*["error_503"] * 3)
     assert info.value.attempts == 3  # RETRY allows two retries after the first attempt
-    assert len(faults.requests) == 3
-    assert not (tmp_path / "v.mp4").exists()
+    assert len(media.faults.requests) == 3
+    assert not media.target.exists()
 
 
-async def test_max_retries_per_download_replaces_the_policy_count(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    faults.queue[:] = ["error_503"] * 3
+async def test_max_retries_per_download_replaces_the_policy_count(media: Media) -> None:
     with pytest.raises(DownloadError):
-        await client.videos.download(video, tmp_path / "v.mp4", max_retries=0)
-    assert len(faults.requests) == 1
+        await media.download(*["error_503"] * 3, max_retries=0)
+    assert len(media.faults.requests) == 1
 
 
 # Resume, 416, size mismatch --------------------------------------------------------------------
 
 
-async def test_a_dropped_connection_is_retried(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    expected = await reference_bytes(client, video, tmp_path)
-    faults.requests.clear()
-    faults.queue[:] = ["cut"]
-    saved = await client.videos.download(video, tmp_path / "v.mp4")
-    assert saved.read_bytes() == expected
-    assert [r.fault for r in faults.requests] == ["cut", None]
-    assert not (tmp_path / "v.mp4.part").exists()
+async def test_a_dropped_connection_is_retried(media: Media) -> None:
+    saved = await media.download("cut")
+    assert saved.read_bytes() == media.expected
+    assert [r.fault for r in media.faults.requests] == ["cut", None]
+    assert not media.part.exists()
 
 
-async def test_an_interrupted_transfer_resumes_with_a_range_request(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    expected = await reference_bytes(client, video, tmp_path)
-    faults.requests.clear()
-    faults.queue[:] = ["stall"]  # half the bytes, then silence until the client gives up
+async def test_an_interrupted_transfer_resumes_with_a_range_request(media: Media) -> None:
+    # "stall": half the bytes, then silence until the client gives up
     stalled = aiohttp.ClientTimeout(total=None, sock_read=0.5)
-    saved = await client.videos.download(video, tmp_path / "v.mp4", timeout=stalled)
-    assert saved.read_bytes() == expected
-    first, resumed = faults.requests
+    saved = await media.download("stall", timeout=stalled)
+    assert saved.read_bytes() == media.expected
+    first, resumed = media.faults.requests
     assert (first.range, first.fault) == (None, "stall")
-    assert resumed.range == f"bytes={len(expected) // 2}-"  # only the missing half again
-    assert not (tmp_path / "v.mp4.part").exists()
+    assert resumed.range == f"bytes={len(media.expected) // 2}-"  # only the missing half again
+    assert not media.part.exists()
 
 
-async def test_a_server_that_ignores_range_restarts_the_file(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    expected = await reference_bytes(client, video, tmp_path)
-    (tmp_path / "v.mp4.part").write_bytes(expected[:100])
-    faults.requests.clear()
-    faults.queue[:] = ["ignore_range"]
-    saved = await client.videos.download(video, tmp_path / "v.mp4")
-    assert saved.read_bytes() == expected  # written from the start, not appended
-    assert [r.range for r in faults.requests] == ["bytes=100-"]
+async def test_a_server_that_ignores_range_restarts_the_file(media: Media) -> None:
+    media.part.write_bytes(media.expected[:100])
+    saved = await media.download("ignore_range")
+    assert saved.read_bytes() == media.expected  # written from the start, not appended
+    assert [r.range for r in media.faults.requests] == ["bytes=100-"]
 
 
-async def test_a_416_to_a_resume_restarts_from_the_first_byte(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    expected = await reference_bytes(client, video, tmp_path)
-    (tmp_path / "v.mp4.part").write_bytes(b"\0" * 50)
-    faults.requests.clear()
-    faults.queue[:] = ["refuse_range"]
-    saved = await client.videos.download(video, tmp_path / "v.mp4", max_retries=1)
-    assert saved.read_bytes() == expected
-    assert [r.range for r in faults.requests] == ["bytes=50-", None]
+async def test_a_416_to_a_resume_restarts_from_the_first_byte(media: Media) -> None:
+    media.part.write_bytes(b"\0" * 50)
+    saved = await media.download("refuse_range", max_retries=1)
+    assert saved.read_bytes() == media.expected
+    assert [r.range for r in media.faults.requests] == ["bytes=50-", None]
 
 
-async def test_a_part_longer_than_the_file_is_answered_416_and_replaced(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    expected = await reference_bytes(client, video, tmp_path)
-    (tmp_path / "v.mp4.part").write_bytes(expected + b"junk")
-    faults.requests.clear()
-    saved = await client.videos.download(video, tmp_path / "v.mp4", max_retries=1)
-    assert saved.read_bytes() == expected
-    assert [r.range for r in faults.requests] == [f"bytes={len(expected) + 4}-", None]
+async def test_a_part_longer_than_the_file_is_answered_416_and_replaced(media: Media) -> None:
+    media.part.write_bytes(media.expected + b"junk")
+    saved = await media.download(max_retries=1)
+    assert saved.read_bytes() == media.expected
+    ranges = [r.range for r in media.faults.requests]
+    assert ranges == [f"bytes={len(media.expected) + 4}-", None]
 
 
-async def test_a_size_that_disagrees_with_the_announced_total_is_retried(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    expected = await reference_bytes(client, video, tmp_path)
-    faults.requests.clear()
-    faults.queue[:] = ["wrong_total"]
-    saved = await client.videos.download(video, tmp_path / "v.mp4")
-    assert saved.read_bytes() == expected
+async def test_a_size_that_disagrees_with_the_announced_total_is_retried(media: Media) -> None:
+    saved = await media.download("wrong_total")
+    assert saved.read_bytes() == media.expected
     # 100 bytes short of the announced total: resume asks for them, the server has none
     # (416), and the download starts over.
-    assert [r.range for r in faults.requests] == [None, f"bytes={len(expected)}-", None]
+    ranges = [r.range for r in media.faults.requests]
+    assert ranges == [None, f"bytes={len(media.expected)}-", None]
 
 
-async def test_a_size_mismatch_past_the_retries_is_a_download_error(
-    client: PixVerse, faults: MediaFaults, tmp_path: Path
-) -> None:
-    video = await finished(client)
-    expected = await reference_bytes(client, video, tmp_path)
-    faults.queue[:] = ["wrong_total"]
-    size = len(expected)
+async def test_a_size_mismatch_past_the_retries_is_a_download_error(media: Media) -> None:
+    size = len(media.expected)
     with pytest.raises(DownloadError, match=f"got {size} of {size + 100} bytes"):
-        await client.videos.download(video, tmp_path / "v.mp4", max_retries=0)
-    assert not (tmp_path / "v.mp4").exists()  # never renamed onto the destination
+        await media.download("wrong_total", max_retries=0)
+    assert not media.target.exists()  # never renamed onto the destination

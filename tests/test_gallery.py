@@ -50,11 +50,16 @@ async def batch(tmp_path: Path) -> tuple[list[Outcome], int, int]:
     return await run_batch(PROMPTS, tmp_path / "j.sqlite", tmp_path / "videos")
 
 
+@pytest.fixture
+async def page(tmp_path: Path, batch: tuple[list[Outcome], int, int]) -> Path:
+    """The batch's gallery, written from its journal into ``g/``."""
+    return await write_gallery(tmp_path / "j.sqlite", tmp_path / "videos", tmp_path / "g")
+
+
 async def test_one_card_per_request_with_its_fields(
-    tmp_path: Path, batch: tuple[list[Outcome], int, int]
+    tmp_path: Path, batch: tuple[list[Outcome], int, int], page: Path
 ) -> None:
     outcomes, _, _ = batch
-    page = await write_gallery(tmp_path / "j.sqlite", tmp_path / "videos", tmp_path / "g")
     text = page.read_text(encoding="utf-8")
     assert page == tmp_path / "g" / "index.html"
     assert text.count('<article class="card"') == len(PROMPTS)
@@ -69,10 +74,7 @@ async def test_one_card_per_request_with_its_fields(
     assert text.count('preload="none"') == sum(o.ok for o in outcomes)
 
 
-async def test_user_text_is_escaped_and_the_page_loads_nothing_from_outside(
-    tmp_path: Path, batch: tuple[list[Outcome], int, int]
-) -> None:
-    page = await write_gallery(tmp_path / "j.sqlite", tmp_path / "videos", tmp_path / "g")
+async def test_user_text_is_escaped_and_the_page_loads_nothing_from_outside(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
     assert "<script>alert" not in text and "<b onmouseover" not in text
     assert "&lt;/p&gt;&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;b" in text
@@ -81,10 +83,9 @@ async def test_user_text_is_escaped_and_the_page_loads_nothing_from_outside(
 
 
 async def test_totals_match_the_emulator_ledger(
-    tmp_path: Path, batch: tuple[list[Outcome], int, int]
+    batch: tuple[list[Outcome], int, int], page: Path
 ) -> None:
     _, spent, refunded = batch
-    page = await write_gallery(tmp_path / "j.sqlite", tmp_path / "videos", tmp_path / "g")
     text = page.read_text(encoding="utf-8")
     assert refunded == 40 + 40  # the failed and the moderated request, both 720p
     assert f"<b>{spent}</b> spent" in text and f"<b>{refunded}</b> refunded" in text

@@ -21,7 +21,7 @@ from pixverse_async.journal import Journal
 from pixverse_async.models import GenerationRequest, ImageToVideo, TextToVideo
 from pixverse_async.runner import OutcomeState
 
-from .chromium import open_page
+from .chromium import TOP_FRAMES_JS, open_page
 from .conftest import API_KEY, FAST_POLL, FAST_RETRY
 
 HOSTILE = '<img src=x onerror="window.__pwned=1"> & "quoted" </article><b>bold?</b>'
@@ -68,24 +68,6 @@ LOAD_ALL_JS = """(async () => {
               error: video.error ? video.error.code : null});
   }
   return out;
-})()"""
-
-# Back to the top, then wait (bounded) until the videos in view show a frame.
-TOP_FRAMES_JS = """(async () => {
-  window.scrollTo(0, 0);
-  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-  const inView = Array.from(document.querySelectorAll('video'))
-    .filter(v => {
-      const r = v.getBoundingClientRect();  // a card off the page has an empty box
-      return r.height > 0 && r.top < innerHeight;
-    });
-  await Promise.all(inView.map(v => new Promise((resolve) => {
-    if (v.readyState >= 2) return resolve();
-    v.addEventListener('loadeddata', resolve, {once: true});
-    v.addEventListener('error', resolve, {once: true});
-    setTimeout(resolve, 15000);
-  })));
-  return inView.map(v => v.readyState);
 })()"""
 
 

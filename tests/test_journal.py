@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import os
 import signal
 import sqlite3
@@ -592,6 +593,13 @@ async def test_sqlite_store_runs_on_one_thread_while_open(path: Path) -> None:
     thread = journal_threads()[-1]
     await j.close()
     assert not thread.is_alive()
+
+
+def test_open_takes_and_shows_the_arguments_of_journal() -> None:
+    opened = inspect.signature(Journal.open)
+    assert opened.parameters == inspect.signature(Journal).parameters
+    assert opened.return_annotation == "Journal"
+    assert inspect.iscoroutinefunction(Journal.open)
 
 
 async def test_unopened_journal(path: Path) -> None:

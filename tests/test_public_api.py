@@ -153,8 +153,11 @@ def test_every_request_class_is_in_types() -> None:
         assert getattr(types, cls.__name__) is cls, kind
         assert cls.__name__ in types.__all__
         assert cls.__name__ not in pixverse_async.__all__
-        if cls is not models.Mimic:  # code written before pixverse_async.types still imports
-            assert getattr(pixverse_async, cls.__name__) is cls
+
+
+def test_code_written_before_types_still_imports_the_models_from_the_top_level() -> None:
+    for name in types.__all__:
+        assert getattr(pixverse_async, name) is getattr(types, name), name
 
 
 def test_types_holds_the_models_and_the_top_level_does_not_export_them() -> None:

@@ -1,4 +1,5 @@
-"""``mypy --strict`` on a user's file: the keyword form of a generation method is typed.
+"""``mypy --strict`` on a user's file: the keyword form of a generation method is typed, and
+so is ``Journal.open`` (which takes ``Journal``'s parameters without repeating them).
 
 ``tests/typed_user/user_calls.py`` holds correct calls and, on lines marked ``# expect-error``,
 a misspelled keyword and a wrong type: mypy must report exactly those lines.
@@ -20,7 +21,7 @@ def test_mypy_rejects_a_misspelled_keyword_and_a_wrong_type(tmp_path: Path) -> N
         for number, line in enumerate(USER_FILE.read_text().splitlines(), start=1)
         if line.rstrip().endswith("# expect-error")
     }
-    assert len(expected) == 2
+    assert len(expected) == 3
     run = subprocess.run(
         [
             sys.executable,
@@ -41,4 +42,5 @@ def test_mypy_rejects_a_misspelled_keyword_and_a_wrong_type(tmp_path: Path) -> N
     lines = {int(m.group(1)) for e in errors if (m := re.search(r":(\d+): error:", e))}
     assert lines == expected, run.stdout + run.stderr
     assert any('Unexpected keyword argument "promtp"' in e for e in errors)
+    assert any('Unexpected keyword argument "batchh" for "open"' in e for e in errors)
     assert run.returncode == 1

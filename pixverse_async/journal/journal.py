@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .entry import JournalEntry, canonical
 from .errors import JournalError
@@ -53,6 +54,8 @@ from .store import JournalStore
 __all__ = ["Journal", "is_postgres_url", "store_for"]
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
+_P = ParamSpec("_P")
 
 logger = logging.getLogger("pixverse_async")
 
@@ -128,6 +131,23 @@ async def _wait_through_cancellation(fut: asyncio.Future[_T]) -> _T:
         raise
 
 
+def _takes_arguments_of(
+    init: Callable[Concatenate[Any, _P], None],
+) -> Callable[[Callable[..., _R]], Callable[Concatenate[Any, _P], _R]]:
+    """Give a method that passes its arguments on to ``cls(...)`` the parameters of ``init``,
+    for type checkers and for ``help()`` / :func:`inspect.signature`: one list of parameters
+    serves both ``Journal(...)`` and ``Journal.open(...)``."""
+
+    def decorate(method: Callable[..., _R]) -> Callable[Concatenate[Any, _P], _R]:
+        returns = inspect.signature(method).return_annotation
+        method.__signature__ = inspect.signature(init).replace(  # type: ignore[attr-defined]
+            return_annotation=returns
+        )
+        return method
+
+    return decorate
+
+
 class Journal:
     """A durable record of requests and what became of them, in a SQLite file or PostgreSQL.
 
@@ -178,18 +198,11 @@ class Journal:
         self.recovered: tuple[JournalEntry, ...] = ()
 
     @classmethod
-    async def open(
-        cls,
-        target: str | os.PathLike[str] | JournalStore,
-        *,
-        timeout: float = 5.0,
-        recover: bool = True,
-        batch: str | None = None,
-        schema: str | None = None,
-        account: str | None = None,
-        lease: float | None = None,
-    ) -> Journal:
+    @_takes_arguments_of(__init__)
+    async def open(cls, *args: Any, **kwargs: Any) -> Journal:
         """Open (creating if needed) the journal at ``target``; ``":memory:"`` for none.
+
+        Takes the arguments of ``Journal(...)``, typed as they are there.
 
         Example::
 
@@ -199,15 +212,7 @@ class Journal:
             finally:
                 await journal.close()
         """
-        journal = cls(
-            target,
-            timeout=timeout,
-            recover=recover,
-            batch=batch,
-            schema=schema,
-            account=account,
-            lease=lease,
-        )
+        journal = cls(*args, **kwargs)
         await journal._start()
         return journal
 

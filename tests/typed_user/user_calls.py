@@ -6,7 +6,8 @@ mypy checks this file, nothing imports it.
 
 from __future__ import annotations
 
-from pixverse_async import PixVerse
+from pixverse_async import PixVerse, Video  # a model from the top level, as older code has
+from pixverse_async.journal import Journal
 from pixverse_async.types import TextToVideo
 
 
@@ -18,3 +19,13 @@ async def main(client: PixVerse) -> None:
     await client.videos.image_to_video(img_id=2**63, prompt="x", generate_audio_switch=True)
     await client.videos.text_to_video(promtp="x")  # expect-error
     await client.videos.text_to_video(prompt="x", duration="5")  # expect-error
+
+
+def video_id(video: Video) -> int:
+    return video.id
+
+
+async def journals() -> None:
+    journal = await Journal.open("jobs.sqlite", timeout=1.0, recover=False, batch=None)
+    await journal.close()
+    await Journal.open("jobs.sqlite", batchh="nightly")  # expect-error
