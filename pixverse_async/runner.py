@@ -554,7 +554,7 @@ class _Run:
             while (
                 self.queue
                 and self.in_flight < max(1, int(self.target))
-                and not (self.shared is not None and self.shared.full)
+                and (self.shared is None or self.shared.may_send())
             ):
                 job = self.queue[0]
                 if job.not_before > now:
@@ -569,6 +569,8 @@ class _Run:
                 self.queue.popleft()
                 self.in_flight += 1
                 self.progress.submitting += 1
+                if self.shared is not None:
+                    self.shared.spend()
                 self._spawn(self._submit(job))
             if len(self.queue) <= 4 * self.runner.concurrency:
                 self.room_for_intake.set()

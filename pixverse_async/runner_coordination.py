@@ -74,7 +74,11 @@ class SharedBatch:
         self.held: dict[str, _Job] = {}
         self.quiet: dict[str, Outcome] = {}  # outcomes of held jobs not (yet) in the input
         self.recheck: set[str] = set()
-        self.full = False  # the shared limit refused a send: wait for a change
+        self.budget: int | None = None
+        """Sends the dispatcher may start: None while the shared limit is not known to be
+        full; after a refusal, 0 plus one per request the batch's workers finished since
+        (each frees a place), or one to try after another change or a tick."""
+        self._freed = 0
         self.shrunk = False  # the shared target is below the configured limit
         self.wake = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
@@ -126,24 +130,26 @@ class SharedBatch:
         self.recheck.add(job.key)  # it may have finished before the listener could say so
         self.wake.set()
 
+    def may_send(self) -> bool:
+        """Whether the dispatcher may start another send now; it then calls :meth:`spend`."""
+        return self.budget != 0
+
+    def spend(self) -> None:
+        if self.budget:
+            self.budget -= 1
+
     async def mark_sending(self, job: _Job, trace_id: str) -> bool:
         """Record the send if the account has room; False (nothing recorded) if not.
 
         Sends asked for while a statement runs go together in the next one (a group commit):
         one round trip, one lock of the account row and one durable commit for all of them.
         """
-        if self.full:
-            return False
         marked: asyncio.Future[JournalEntry | None] = self.run.loop.create_future()
         self._to_mark.append((job.key, trace_id, marked))
         if not self._marking:
             self._marking = True
             self.run._spawn(self._mark_groups())
-        if await marked is None:
-            self.full = True
-            self.wake.set()
-            return False
-        return True
+        return await marked is not None
 
     async def _mark_groups(self) -> None:
         group: list[tuple[str, str, asyncio.Future[JournalEntry | None]]] = []
@@ -151,10 +157,13 @@ class SharedBatch:
             while self._to_mark:
                 group = self._to_mark[:_MARKS_AT_ONCE]
                 del self._to_mark[:_MARKS_AT_ONCE]
-                results: list[JournalEntry | JournalError | None] = [None] * len(group)
-                if not self.full:  # when full, refused at once: asked again after a change
-                    sends = [(key, trace_id) for key, trace_id, _ in group]
-                    results = await self.store.try_mark_sending_many(sends)
+                sends = [(key, trace_id) for key, trace_id, _ in group]
+                results = await self.store.try_mark_sending_many(sends)
+                if any(result is None for result in results):  # full: wait for places
+                    self.budget, self._freed = 0, 0
+                    self.wake.set()
+                elif self.budget == 0:  # all went: there may be more room than was freed
+                    self.budget = None
                 for (_, _, marked), result in zip(group, results, strict=True):
                     if marked.done():  # its send was cancelled
                         continue
@@ -237,9 +246,11 @@ class SharedBatch:
                 await asyncio.wait((changed, woken))
             if not changed.cancelled():
                 changed.result()  # a journal error (the listener cannot reconnect) ends the run
-            if self.full:  # something changed (or a tick passed): try sending again
-                self.full = False
-                self.run.wake_dispatcher.set()
+            if self.budget is not None:  # full: what was freed, or one try after a change
+                freed, self._freed = self._freed, 0
+                self.budget += freed or (0 if self.budget else 1)
+                if self.budget:
+                    self.run.wake_dispatcher.set()
 
     async def _claim(self) -> None:
         room = self.run.runner.concurrency - len(self.run.queue)
@@ -279,8 +290,11 @@ class SharedBatch:
             self.drained = False
         elif state == _PENDING:  # sent back (not sent, requeued): claimable again
             self.drained = False
-        elif state in _FINISHED and key in self.waiting:
-            self.recheck.add(key)
+            self._freed += 1
+        elif state in _FINISHED:
+            self._freed += 1
+            if key in self.waiting:
+                self.recheck.add(key)
         else:
             return
         self.wake.set()
