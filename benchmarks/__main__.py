@@ -31,6 +31,7 @@ from . import (
     bench_runner,
     bench_upload,
     bench_webhooks,
+    bench_workers,
 )
 from ._util import cpu_model, load_average, results_section
 
@@ -79,6 +80,11 @@ ARGS: dict[str, dict[str, list[str]]] = {
         "smoke": ["--cards", "12", "--rounds", "1"],
     },
     "plugin": {"full": [], "quick": ["--runs", "7"], "smoke": ["--runs", "1"]},
+    "workers": {
+        "full": [],
+        "quick": ["--n", "1000", "--rounds", "1"],
+        "smoke": shlex.split("--n 40 --rounds 1 --workers 1,2 --generation-seconds 0.05"),
+    },
 }
 
 
@@ -128,9 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write")
     parser.add_argument(
         "--only",
-        default="overhead,layers,runner,journal,webhooks,upload,gallery,plugin",
-        help="comma-separated subset of: overhead, layers, runner, journal, webhooks, upload, "
-        "gallery, plugin",
+        default="overhead,layers,runner,journal,workers,webhooks,upload,gallery,plugin",
+        help="comma-separated subset of: overhead, layers, runner, journal, workers, webhooks, "
+        "upload, gallery, plugin",
     )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -150,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plugin": lambda a: bench_plugin_startup.run(
             bench_plugin_startup.build_parser().parse_args(a)
         ),
+        "workers": lambda a: bench_workers.run(bench_workers.build_parser().parse_args(a)),
     }
     started = time.monotonic()
     load_before = load_average()

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
+DSN = os.environ.get("PIXVERSE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+"""The PostgreSQL server of the benchmarks (the tests' one); each run uses its own schema."""
 _LISTENING = re.compile(r"PixVerse emulator listening on (http://\S+)")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -220,3 +222,28 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(lines)
+
+
+async def postgres_unavailable() -> str | None:
+    """Why the PostgreSQL server cannot be used, or None when it answers."""
+    try:
+        import asyncpg
+    except ImportError:
+        return "asyncpg not installed"
+    try:
+        conn = await asyncpg.connect(DSN, timeout=3)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+async def drop_schema(schema: str) -> None:
+    """Drop a benchmark run's schema and everything in it."""
+    import asyncpg
+
+    conn = await asyncpg.connect(DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()

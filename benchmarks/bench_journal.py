@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -34,9 +33,8 @@ from pathlib import Path
 
 from pixverse_async.journal import Journal, request_key
 
-from ._util import median, results_section, table
+from ._util import DSN, drop_schema, median, postgres_unavailable, results_section, table
 
-DSN = os.environ.get("PIXVERSE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 STORES = ("sqlite", "postgres")
 
 
@@ -67,29 +65,6 @@ async def one_run(journal: Journal, n: int, concurrency: int) -> tuple[float, fl
     read = n / (time.perf_counter() - started)
     assert len(found) == n
     return bulk, lifecycle, read
-
-
-async def postgres_unavailable() -> str | None:
-    try:
-        import asyncpg
-    except ImportError:
-        return "asyncpg not installed"
-    try:
-        conn = await asyncpg.connect(DSN, timeout=3)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    await conn.close()
-    return None
-
-
-async def drop_schema(schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(DSN, timeout=5)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 async def measure(store: str, folder: Path, n: int, concurrency: int) -> tuple[float, ...]:

@@ -34,6 +34,7 @@ def test_python_m_benchmarks_runs_everything_and_writes_results(
         "### Webhook handler",
         "### Upload",
         "### pytest plugin startup",
+        "### Workers on one PostgreSQL batch",
     ):
         assert heading in text
     assert "Machine:" in text and "aiohttp" in text
