@@ -112,7 +112,9 @@ class GenerationJob:
         a ``webhook_id``) ends as soon as its event arrives, without a status request; until
         then it is polled only by the hub's :class:`~pixverse_async.polling.SafetyNet`, so a
         lost delivery still ends it. The video then carries what the event said (id, status,
-        URL; ``size`` unset: see :class:`~pixverse_async.webhooks.WebhookEvent`).
+        URL; ``size`` unset: see :class:`~pixverse_async.webhooks.WebhookEvent`). An end the
+        safety net's poll found is handed on to the hub's other watches of the video (with a
+        relay, in every process), so they end without a status request of their own.
         """
         loop = asyncio.get_running_loop()
         now = loop.time()

@@ -306,16 +306,27 @@ class SafetyNet:
         submitted: float | None = None,
         learner: PollLearner | None = None,
         key: Hashable = None,
+        first_delay: float | None = None,
     ) -> PollSchedule:
         """The poll schedule of a job submitted at ``submitted`` (default ``now``): the
-        policy's timeout and jitter, the safety net's times; a learner still learns from it."""
+        policy's timeout and jitter, the safety net's times; a learner still learns from it.
+
+        ``first_delay=0`` polls once at once, then by the safety net (a job resumed from a
+        journal, which may have ended while nothing listened):
+
+        >>> net = SafetyNet(factor=3.0, expected=60.0, interval=60.0)
+        >>> resumed = net.schedule(PollPolicy(jitter=0.0), now=0.0, first_delay=0.0)
+        >>> resumed.first_poll_at(), resumed.after_poll(0.0)
+        (0.0, 60.0)
+        """
         estimate = learner.first_delay(key) if learner is not None else None
         expected = self.expected if estimate is None else estimate
         every = max(self.interval, expected)
         net = attrs.evolve(policy, first_delay=self.factor * expected, interval=every,
                            factor=1.0, max_delay=every)  # fmt: skip
+        first = net.first_delay if first_delay is None else first_delay
         return PollSchedule.begin(
-            net, now, submitted=submitted, first_delay=net.first_delay, learner=learner, key=key
+            net, now, submitted=submitted, first_delay=first, learner=learner, key=key
         )
 
 

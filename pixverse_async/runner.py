@@ -203,7 +203,8 @@ class JobRunner:
     webhook ends when its event reaches the hub, and is polled only by the hub's
     :class:`~pixverse_async.polling.SafetyNet` (so a lost delivery still ends it); with a
     relay on the hub (:mod:`pixverse_async.webhooks.relay`), also when another process
-    received the delivery.
+    received the delivery or polled the end (an end this run's poll found is published in
+    turn). A job resumed from the journal is polled once at once, then watched the same way.
     - ``batch``: with a ``postgresql://`` journal URL, the batch name that cooperating
       workers share (see :mod:`pixverse_async.runner_coordination`); with a PostgreSQL
       journal, ``concurrency`` is the account's limit shared by all its workers.
@@ -513,13 +514,23 @@ class _Run:
         self._changed()
 
     def _resume_polling(self, job: _Job, entry: JournalEntry) -> None:
-        """Poll a request an earlier run (or another worker) submitted."""
+        """Poll a request an earlier run (or another worker) submitted; with a hub that
+        hears its events, watch it too (like a fresh submit: polled only by the safety net)."""
         assert entry.video_id is not None
         job.video_id = entry.video_id
         job.resumed = True
         self.in_flight += 1
-        # When it was submitted is unknown here: poll at once, time out like a fresh job.
-        job.schedule = PollSchedule.begin(self.runner.poll, self.loop.time(), first_delay=0.0)
+        # When it was submitted is unknown here: poll at once (it may have ended while no
+        # run listened), time out like a fresh job.
+        now, hub = self.loop.time(), self.videos._hub_for(job.request)
+        if hub is None:
+            job.schedule = PollSchedule.begin(self.runner.poll, now, first_delay=0.0)
+        else:
+            job.schedule = hub.safety_net.schedule(self.runner.poll, now, first_delay=0.0)
+            watch = hub.register(entry.video_id)
+            self._watch(job, watch)
+            if watch.done():
+                return  # the hub had its end already: resolved without a poll
         self._schedule_poll(job, job.schedule.first_poll_at())
 
     def _emit_entry(self, job: _Job, entry: JournalEntry) -> None:

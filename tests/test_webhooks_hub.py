@@ -148,6 +148,30 @@ async def test_late_and_repeated_events_of_an_ended_video_are_not_handed_out_aga
     assert user.events == []
 
 
+async def test_an_end_a_poll_found_ends_the_other_watches_and_makes_later_events_repeats() -> None:
+    from pixverse_async.models import Video, from_json
+
+    user = Collected()
+    hub = CompletionHub(on_unclaimed=user)
+    polling, other = hub.register(11), hub.register(11)
+    polling.settle(from_json(Video, {"id": 11, "status": 5}))  # not over: nothing to tell
+    assert not other.done() and other.latest is None
+    polling = hub.register(11)
+    polling.settle(from_json(Video, {"id": 11, "status": 8, "url": None}))
+    assert other.done() and other.result() == WebhookEvent.from_video(
+        from_json(Video, {"id": 11, "status": 8})
+    )
+    assert other.result().polled and not polling.done()  # the settled one stopped watching
+    other.close()
+    await hub.deliver(ev(11, 8))  # the delivery, late: a repeat
+    assert user.events == [] and hub._watches == {} and hub._publishing == set()
+    # An end the watch heard itself is not told again.
+    with hub.register(12) as heard:
+        await hub.deliver(ev(12, 1))
+        heard.settle(from_json(Video, {"id": 12, "status": 1}))
+    assert hub._ended[12] == ev(12, 1) and not hub._ended[12].polled
+
+
 async def test_retained_ended_videos_are_bounded() -> None:
     hub = CompletionHub(on_unclaimed=lambda e: None, retain=3)
     for video_id in range(10):

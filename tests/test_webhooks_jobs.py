@@ -7,24 +7,28 @@ the hub's safety net.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pixverse_async import PixVerse, TextToVideo, VideoFailedError
+from pixverse_async import PixVerse, PollPolicy, TextToVideo, VideoFailedError
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator
 from pixverse_async.emulator.webhooks import WebhookFaults
+from pixverse_async.journal import Journal
 from pixverse_async.models import VideoStatus
 from pixverse_async.polling import SafetyNet
-from pixverse_async.runner import OutcomeState
+from pixverse_async.runner import Outcome, OutcomeState, Progress, RunStream
 from pixverse_async.webhooks import CompletionHub, WebhookEvent, webhook_handler
 
 from .conftest import API_KEY, FAST_RETRY
 from .test_webhooks_handler import serving
+from .test_workers import hang_guard
 
 SECRET = "whsec-jobs-SECRET-3"
 FIELDS = {"model": "v5", "duration": 5, "quality": "540p", "aspect_ratio": "16:9"}
@@ -239,3 +243,88 @@ async def test_a_request_naming_its_own_webhook_wins_and_another_webhook_is_poll
         assert emu.state.generations[other.video_id].body["webhook_id"] == "5678"
         await own.wait()
     assert status_requests(emu, own.video_id) == 0
+
+
+# --- a runner resumed from its journal ------------------------------------------------------
+
+#: A poll policy that would poll every 20 ms: a resumed job not watched shows at once.
+QUICK = PollPolicy(first_delay=0.0, interval=0.02, factor=1.0, max_delay=0.02, jitter=0.0)
+
+
+async def _collect(stream: RunStream) -> list[Outcome]:
+    return [outcome async for outcome in stream]
+
+
+@hang_guard(60)
+async def test_a_runner_resumed_from_its_journal_ends_its_jobs_by_their_events(
+    tmp_path: Path,
+) -> None:
+    await resumed_jobs_end_by_their_events(lambda: Journal(tmp_path / "j.sqlite"))
+
+
+@hang_guard(60)
+async def test_a_worker_taking_over_submitted_requests_ends_them_by_their_events(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """The first run's worker releases its SUBMITTED requests as it stops; the second run's
+    worker (another journal) claims them (``SharedBatch``) and watches them."""
+    await resumed_jobs_end_by_their_events(
+        lambda: Journal(postgres_dsn, batch="resumed", schema=pg_schema)
+    )
+
+
+async def resumed_jobs_end_by_their_events(journal_for: Callable[[], Journal]) -> None:
+    """A run stopped once everything was submitted; the next run watches what it resumes:
+    one status request each at once (it may have ended meanwhile), then the events end them."""
+    unclaimed: list[WebhookEvent] = []
+    hub = CompletionHub(webhook_id="1234", safety_net=PATIENT, on_unclaimed=unclaimed.append)
+    requests = [TextToVideo(prompt=p, **FIELDS) for p in ("one", "two", "three #fail")]
+    n = len(requests)
+    sent = asyncio.Event()
+
+    def all_sent(progress: Progress) -> None:
+        if progress.running == n and progress.submitting == 0:
+            sent.set()
+
+    async with setup(hub, clock="manual", generation_seconds=60) as (emu, client):
+        async with journal_for() as journal:
+            stream = client.runner(concurrency=n, journal=journal, poll=QUICK,
+                                   on_progress=all_sent).run(requests)  # fmt: skip
+            consumer = asyncio.ensure_future(_collect(stream))
+            await sent.wait()  # all SUBMITTED in the journal; the clock stands: none ended
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+            await stream.aclose()
+        assert status_requests(emu) == 0 and hub._watches == {}
+        # One ends between the runs: no job waits for its event, the user has it.
+        [first] = [g for g in emu.state.generations.values() if g.body["prompt"] == "one"]
+        emu.finish(first.video_id)
+        while not unclaimed:  # (drain() would wait for the others' deliveries too)
+            await asyncio.sleep(0.01)
+        assert [(e.video_id, e.status) for e in unclaimed] == [(first.video_id, 1)]
+
+        async with journal_for() as journal:
+            runner = client.runner(concurrency=n, journal=journal, poll=QUICK)
+            async with runner.run(requests) as stream:
+                collecting = asyncio.ensure_future(_collect(stream))
+                answered = lambda: sum(1 for r in emu.requests_to("status") if r.status)  # noqa: E731
+                while answered() < n - 1:  # one poll at once for each job not known to be over
+                    await asyncio.sleep(0.01)
+                emu.finish_all()  # the events of the others are delivered now
+                outcomes = sorted(await collecting, key=lambda o: o.index)
+                progress = stream.progress
+    assert [(o.state, o.error_type, o.resumed) for o in outcomes] == [
+        (OutcomeState.SUCCEEDED, None, True),
+        (OutcomeState.SUCCEEDED, None, True),
+        (OutcomeState.FAILED, "VideoFailedError", True),
+    ]
+    assert outcomes[0].video is not None and outcomes[0].video.url
+    assert outcomes[0].video.size is None  # what the event said, not a status answer
+    # The first ended from the hub's memory of its event, without a status request; the
+    # others had one each, none after: their events ended them.
+    assert status_requests(emu, first.video_id) == 0
+    assert status_requests(emu) == progress.status_requests == n - 1
+    assert len(unclaimed) == 1 and hub._watches == {}
+    assert all(d.acknowledged for d in emu.state.webhook_deliveries)
+    assert len(emu.state.webhook_deliveries) == n

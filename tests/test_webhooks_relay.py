@@ -8,18 +8,23 @@ process is a real one (``tests/relay_receiver.py``) that the emulator delivers t
 from __future__ import annotations
 
 import asyncio
+import doctest
+import importlib
 import json
+import logging
 import os
 import re
 import sys
 import uuid
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from pixverse_async import PixVerse, TextToVideo, VideoFailedError
+from pixverse_async import GenerationJob, PixVerse, TextToVideo, VideoFailedError
+from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator
-from pixverse_async.models import VideoStatus
+from pixverse_async.models import Video, VideoStatus, from_json
 from pixverse_async.polling import SafetyNet
 from pixverse_async.runner import OutcomeState
 from pixverse_async.webhooks import (
@@ -34,7 +39,7 @@ from pixverse_async.webhooks.relay import MAX_MESSAGE, decode, encode
 
 from .conftest import API_KEY, FAST_RETRY
 from .pg import DSN
-from .test_webhooks_jobs import FIELDS, status_requests
+from .test_webhooks_jobs import EAGER, FIELDS, status_requests
 from .test_workers import hang_guard
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,12 +49,28 @@ SECRET = "whsec-relay-SECRET-7"
 PATIENT = SafetyNet(factor=1.0, expected=60.0, interval=60.0)
 
 
+#: The header that tells the emulator's records which process's client sent a request.
+WHO = "X-Test-Process"
+
+
 def fresh_name() -> str:
     return "t" + uuid.uuid4().hex[:16]
 
 
 def ev(video_id: int, status: int, **fields: object) -> WebhookEvent:
     return WebhookEvent.from_payload({"id": str(video_id), "status": status, **fields})
+
+
+def status_answers(emu: Emulator, who: str) -> int:
+    """Status requests of ``who``'s client (see :data:`WHO`) the emulator has answered."""
+    return sum(
+        1
+        for r in list(emu.state.requests)
+        if r.method == "GET"
+        and r.path.startswith(Paths.VIDEO_RESULT_PREFIX)
+        and r.headers.get(WHO) == who
+        and r.status != 0
+    )
 
 
 async def terminate(application_name: str) -> int:
@@ -95,6 +116,29 @@ def test_messages_carry_the_public_fields_and_fit_notify() -> None:
     assert decode(json.loads(text)) == big and decode(json.loads(text)).extra == {}
     with pytest.raises(RelayError, match="over NOTIFY's limit of 7999 bytes"):
         encode(ev(9, 1, url="https://cdn/" + "v" * 8000), "origin-1")
+
+
+def test_an_end_found_by_a_poll_is_relayed_as_such() -> None:
+    video = from_json(Video, {"id": 7, "status": 8, "url": None, "size": 123, "outputWidth": 9})
+    event = WebhookEvent.from_video(video)
+    assert (event.video_id, event.status, event.url, event.size) == (7, VideoStatus.FAILED,
+                                                                     None, None)  # fmt: skip
+    assert event.polled and event.is_terminal and event.extra == {} and event.trace_id is None
+    assert event.to_video() == from_json(Video, {"id": 7, "status": 8})
+    message = json.loads(encode(event, "origin-1"))
+    assert message["polled"] is True and decode(message) == event and decode(message).polled
+    delivered = ev(7, 8)  # a delivery's message is as before: no "polled" key
+    assert not delivered.polled and "polled" not in json.loads(encode(delivered, "o"))
+    assert delivered != event  # what told the end is part of the event
+
+
+@pytest.mark.parametrize(
+    "module", ["pixverse_async.webhooks.events", "pixverse_async.webhooks.relay",
+               "pixverse_async.polling"]
+)  # fmt: skip
+def test_docstring_examples(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_names_are_checked_and_the_password_never_shows() -> None:
@@ -223,6 +267,139 @@ async def test_the_relay_sample_of_the_module_runs(postgres_dsn: str) -> None:
     namespace: dict[str, object] = {}
     exec(compile(code, "<relay example>", "exec"), namespace)
     await namespace["main"]()  # type: ignore[operator]
+
+
+# --- ends found by status polls ------------------------------------------------------------
+
+
+@hang_guard(60)
+async def test_an_end_one_process_polled_ends_the_wait_of_another_without_its_poll(
+    postgres_dsn: str,
+) -> None:
+    """No delivery arrives (the emulator knows no webhook URL): process A's ``job.wait()``
+    finds the end at its safety-net poll; B waits for the same video with a safety net that
+    would poll only after a minute, and ends at once on what A published."""
+    name = fresh_name()
+    unclaimed_a: list[WebhookEvent] = []
+    unclaimed_b: list[WebhookEvent] = []
+    hub_a = CompletionHub(webhook_id="1234", safety_net=EAGER, on_unclaimed=unclaimed_a.append,
+                          relay=PostgresRelay(postgres_dsn, name=name))  # fmt: skip
+    hub_b = CompletionHub(webhook_id="1234", safety_net=PATIENT, on_unclaimed=unclaimed_b.append,
+                          relay=PostgresRelay(postgres_dsn, name=name))  # fmt: skip
+    async with (
+        hub_a,
+        hub_b,
+        Emulator(api_keys={API_KEY}, clock="manual", generation_seconds=60) as emu,
+        aiohttp.ClientSession(headers={WHO: "A"}) as http_a,
+        aiohttp.ClientSession(headers={WHO: "B"}) as http_b,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY, webhooks=hub_a,
+                 session=http_a) as client_a,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY, webhooks=hub_b,
+                 session=http_b) as client_b,
+    ):  # fmt: skip
+        job = await client_a.videos.text_to_video(prompt="a red kite", **FIELDS)
+        assert job.watch is not None
+        # B's job for the same video (what a job of B's own would register).
+        theirs = GenerationJob(client_b.videos, job.video_id, watch=hub_b.register(job.video_id))
+        assert theirs.watch is not None
+        waiting = asyncio.ensure_future(theirs.wait())
+        ours = asyncio.ensure_future(job.wait())
+        while status_answers(emu, "A") < 2:  # A polled twice: generating (the clock stands)
+            await asyncio.sleep(0.01)
+        # A status on the way is not published: a message A sends after it reaches B, the
+        # status never did (NOTIFYs arrive in order).
+        with hub_b.register(10**9) as marker:
+            await hub_a.deliver(ev(10**9, 1))
+            await marker.wait(timeout=30)
+        assert theirs.watch.latest is None and not waiting.done()
+
+        emu.finish(job.video_id)  # A's next poll finds the end
+        video = await ours
+        seen = await asyncio.wait_for(waiting, 30)  # B's own poll would come after 60 s
+        assert video.status is VideoStatus.SUCCESSFUL and video.size  # A's status answer
+        assert (seen.id, seen.status, seen.url) == (video.id, video.status, video.url)
+        assert theirs.watch.result().polled and theirs.watch.result().video_id == job.video_id
+        assert status_answers(emu, "B") == 0  # B never asked
+        assert status_answers(emu, "A") >= 3
+        # A late delivery of that end, to either process, is a repeat: nobody's unclaimed.
+        await hub_a.deliver(ev(job.video_id, 1))
+        await hub_b.deliver(ev(job.video_id, 1))
+        assert unclaimed_a == [ev(10**9, 1)] and unclaimed_b == []
+        assert hub_a._watches == {} and hub_b._watches == {}
+
+
+@hang_guard(60)
+async def test_runner_jobs_that_end_by_polls_end_the_watches_of_another_process(
+    postgres_dsn: str,
+) -> None:
+    """Generations that are over at once and deliveries that never come: the runner's
+    safety-net polls find each end and publish it; another hub's watches end with it."""
+    name = fresh_name()
+    unclaimed_b: list[WebhookEvent] = []
+    hub_a = CompletionHub(webhook_id="1234", safety_net=EAGER,
+                          relay=PostgresRelay(postgres_dsn, name=name))  # fmt: skip
+    hub_b = CompletionHub(webhook_id="1234", safety_net=PATIENT, on_unclaimed=unclaimed_b.append,
+                          relay=PostgresRelay(postgres_dsn, name=name))  # fmt: skip
+    async with (
+        hub_a,
+        hub_b,
+        Emulator(api_keys={API_KEY}, clock="manual", generation_seconds=0) as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY,
+                 webhooks=hub_a) as client,
+    ):  # fmt: skip
+        requests = [TextToVideo(prompt=p, **FIELDS) for p in ("one", "two", "three #fail")]
+        runner = client.runner(concurrency=3, learner=False)
+        async with runner.run(requests) as stream:
+            outcomes = sorted([o async for o in stream], key=lambda o: o.index)
+            polls = stream.progress.status_requests
+        assert [o.state for o in outcomes] == [OutcomeState.SUCCEEDED] * 2 + [OutcomeState.FAILED]
+        assert polls == status_requests(emu) == 3  # each found at its first poll
+        watches = [hub_b.register(o.video_id) for o in outcomes if o.video_id is not None]
+        ends = await asyncio.gather(*(watch.wait(timeout=30) for watch in watches))
+        assert [(e.video_id, e.status, e.polled) for e in ends if e is not None] == [
+            (outcomes[0].video_id, VideoStatus.SUCCESSFUL, True),
+            (outcomes[1].video_id, VideoStatus.SUCCESSFUL, True),
+            (outcomes[2].video_id, VideoStatus.FAILED, True),
+        ]
+        assert ends[0] is not None and outcomes[0].video is not None
+        assert ends[0].url == outcomes[0].video.url
+        for watch in watches:
+            watch.close()
+        for o in outcomes:  # the deliveries, late, reaching B: repeats
+            await hub_b.deliver(ev(o.video_id or 0, 8 if o.error else 1))
+        assert unclaimed_b == []
+
+
+async def test_a_failed_publish_of_a_polled_end_is_logged_and_fails_no_job(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The relay cannot reach its database: the job still ends with what its poll found."""
+    relay = PostgresRelay(
+        "postgresql://app:hunter2-secret@127.0.0.1:1/jobs", connect_timeout=0.1,
+        publish_timeout=0.2,
+    )  # fmt: skip
+    hub = CompletionHub(webhook_id="1234", safety_net=EAGER, relay=relay)
+    caplog.set_level(logging.WARNING, logger="pixverse_async")
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0) as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as plain,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY,
+                 webhooks=hub) as client,
+    ):  # fmt: skip
+        # Submitted without the hub (a watched submit would start the relay, and fail).
+        job = await plain.videos.text_to_video(prompt="a red kite", **FIELDS)
+        watched = GenerationJob(client.videos, job.video_id, watch=hub.register(job.video_id))
+        video = await watched.wait()
+        assert video.status is VideoStatus.SUCCESSFUL and status_requests(emu) == 1
+        assert hub._publishing  # still trying in the background
+        await hub.aclose()  # waits for it
+    assert not hub._publishing
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        f"the end of video {job.video_id} found by a status poll was not published" in m
+        for m in warnings
+    ), warnings
+    assert not any("hunter2" in m for m in warnings)
 
 
 # --- a lost connection ---------------------------------------------------------------------

@@ -221,14 +221,22 @@ class Videos:
         result = from_json(GenerationResult, resp)
         return GenerationJob(self, result.video_id, credits=result.credits, request=error.request)
 
+    def _hub_for(self, request: GenerationRequest) -> CompletionHub | None:
+        """The hub that hears ``request``'s events (None: no hub, no webhook, or another
+        webhook than the hub receives): its jobs are watched there, polled only as a safety
+        net. The job runner asks it for jobs it resumes from a journal too."""
+        hub, webhook_id = self.webhooks, self.webhook_id_for(request)
+        if hub is None or webhook_id is None or hub.webhook_id not in (None, webhook_id):
+            return None
+        return hub
+
     async def _submit_watched(
         self, request: GenerationRequest, *, max_retries: int | None, trace_id: str | None
     ) -> tuple[Any, CompletionWatch | None]:
         """Submit; with a hub and a webhook it receives, also watch the new video for its
         event (the submit is marked in flight, so an event that beats the answer is held)."""
-        hub, webhook_id = self.webhooks, self.webhook_id_for(request)
-        if hub is None or webhook_id is None or hub.webhook_id not in (None, webhook_id):
-            # no webhook, or another one than the hub receives: polled as usual
+        hub = self._hub_for(request)
+        if hub is None:  # polled as usual
             return await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id), None
         await hub.start()  # with a relay: LISTENing before anything is paid for
         with hub.submitting():

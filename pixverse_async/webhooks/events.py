@@ -39,6 +39,10 @@ class WebhookEvent:
     body as sent; ``trace_id`` the ``Ai-Trace-Id`` header; ``timestamp`` and ``nonce`` the
     signed headers.
 
+    ``polled`` is True for an end no delivery told: a job's status poll found it
+    (:meth:`from_video`; in this process or, relayed, in another). Such an event has no
+    ``trace_id``, ``timestamp`` or ``nonce`` (``None``, 0, ``""``) and no ``size``.
+
     ``size`` is the file size exactly as PixVerse sent it. Its unit is not documented; the only
     example (``10.5`` for a few seconds of video) reads as megabytes, while the status
     endpoint's :attr:`Video.size <pixverse_async.models.Video.size>` is in bytes. The SDK
@@ -56,6 +60,7 @@ class WebhookEvent:
     timestamp: int = 0
     nonce: str = ""
     payload: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    polled: bool = False
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -85,6 +90,25 @@ class WebhookEvent:
         (7, True, 'u', None)
         """
         return from_json(Video, self.video_json())
+
+    @classmethod
+    def from_video(cls, video: Video) -> WebhookEvent:
+        """The event telling of ``video``'s status as a status poll found it (``polled``):
+        id, status and URL (not ``size``, whose unit differs; see the class).
+
+        >>> from pixverse_async.models import Video, from_json
+        >>> event = WebhookEvent.from_video(from_json(Video, {"id": 7, "status": 1, "url": "u"}))
+        >>> (event.video_id, event.is_terminal, event.url, event.polled, event.payload)
+        (7, True, 'u', True, {'id': '7', 'status': 1, 'url': 'u'})
+        >>> event.to_video() == from_json(Video, {"id": 7, "status": 1, "url": "u"})
+        True
+        """
+        payload: dict[str, Any] = {"id": str(video.id), "status": int(video.status)}
+        if video.url is not None:
+            payload["url"] = video.url
+        return cls(
+            video_id=video.id, status=video.status, url=video.url, payload=payload, polled=True
+        )
 
     @classmethod
     def from_payload(

@@ -23,8 +23,11 @@ With a relay (``CompletionHub(relay=PostgresRelay(url, name=...))``, see
 :mod:`~pixverse_async.webhooks.relay`) the hubs of several processes act as one: a delivery
 received by any of them is published through PostgreSQL and ends the jobs waiting for it in
 every other one (``job.wait()``, runners); only the receiving process hands it to its user
-when no job there claimed it. Use the hub as ``async with hub:`` (or ``await hub.start()``
-and ``await hub.aclose()``) so its relay connects and closes.
+when no job there claimed it. An end a watched job found by a status poll instead
+(:meth:`CompletionWatch.settle`) is shared the same way: the other watches of that video end,
+here and in the other processes, and a delivery of it arriving later anywhere is a repeat.
+Use the hub as ``async with hub:`` (or ``await hub.start()`` and ``await hub.aclose()``) so
+its relay connects and closes.
 
 Example::
 
@@ -50,6 +53,7 @@ import asyncio
 import contextlib
 import inspect
 import itertools
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
@@ -61,6 +65,8 @@ from .events import WebhookEvent
 from .relay import PostgresRelay
 
 UnclaimedCallback = Callable[[WebhookEvent], "Awaitable[object] | object"]
+
+logger = logging.getLogger("pixverse_async.webhooks")
 
 
 class HubClosedError(PixVerseError):
@@ -126,12 +132,17 @@ class CompletionWatch:
         self._hub._unregister(self)
 
     def settle(self, video: Video) -> None:
-        """The video ended and was learned another way (a status poll): stop watching, and
-        let the hub take a later event for it as a repeat rather than hand it to the user."""
-        if not self._future.done() and video.status.is_terminal:
-            event = WebhookEvent(video_id=self.video_id, status=video.status, url=video.url)
-            self._hub._remember(event)
+        """Stop watching: the job is over (``video``: its status as last seen).
+
+        When ``video`` ended and this watch had not heard it (a status poll found the end),
+        that end becomes a :meth:`WebhookEvent.from_video` event (``polled``) for the other
+        watches of the video, in this process and, with a relay, published (in the
+        background) to the other processes; a later delivery of it is then a repeat, not a
+        user's unclaimed event. A publish that fails is logged, never raised.
+        """
         self.close()
+        if not self._future.done() and video.status.is_terminal:
+            self._hub._found(WebhookEvent.from_video(video))
 
     def __enter__(self) -> CompletionWatch:
         return self
@@ -206,6 +217,7 @@ class CompletionHub:
         self._submits: set[int] = set()
         self._tokens = itertools.count()
         self._closed = False
+        self._publishing: set[asyncio.Task[None]] = set()  # ends found by polls, being published
         #: Shares this hub's events with the hubs of other processes (None: this one only).
         self.relay = PostgresRelay(relay) if isinstance(relay, str) else relay
         if self.relay is not None:
@@ -234,8 +246,11 @@ class CompletionHub:
         await self.relay.start()
 
     async def aclose(self) -> None:
-        """:meth:`close`, then close the relay's connection."""
+        """:meth:`close`, then close the relay's connection once the ends found by polls
+        that are being published are (each waits up to the relay's ``publish_timeout``)."""
         self._shut()
+        if self._publishing:
+            await asyncio.wait(set(self._publishing))
         if self.relay is not None:
             await self.relay.close()
 
@@ -308,11 +323,8 @@ class CompletionHub:
 
     async def _take(self, event: WebhookEvent) -> None:
         video_id = event.video_id
-        watches = self._watches.get(video_id)
-        if watches:
-            for watch in list(watches):
-                watch._feed(event)
-            self._remember(event)
+        if self._watches.get(video_id):
+            self._apply(event)
             return
         if video_id in self._ended:
             return  # a repeat, or an older status arriving late: the video already ended
@@ -341,6 +353,8 @@ class CompletionHub:
         A relay's connection is cut without waiting: prefer ``await hub.aclose()``.
         """
         self._shut()
+        for task in self._publishing:
+            task.cancel()
         if self.relay is not None:
             self.relay.abandon()
 
@@ -356,12 +370,39 @@ class CompletionHub:
     # Internals ----------------------------------------------------------------------------
 
     def _relayed(self, event: WebhookEvent) -> None:
-        """An event another process's hub received: for the watches here, never the user."""
-        if self._closed:
-            return
+        """An event another process's hub received (or an end its poll found): for the
+        watches here, never the user."""
+        if not self._closed:
+            self._apply(event)
+
+    def _apply(self, event: WebhookEvent) -> None:
+        """Feed ``event`` to the watches of its video; retain it if terminal (a watch
+        registered later ends at once; a repeat is known)."""
         for watch in list(self._watches.get(event.video_id, ())):
             watch._feed(event)
-        self._remember(event)  # a watch registered later ends at once; a repeat is known
+        self._remember(event)
+
+    def _found(self, event: WebhookEvent) -> None:
+        """A terminal end a job here found by a status poll: for the other watches here,
+        then published to the other processes' hubs (in the background), never a user's."""
+        self._apply(event)
+        if self.relay is None or self._closed:
+            return
+        task = asyncio.ensure_future(self._publish_found(self.relay, event))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish_found(self, relay: PostgresRelay, event: WebhookEvent) -> None:
+        try:
+            await relay.publish(event)
+        except Exception as exc:  # RelayError (no connection in time), or any other: logged
+            logger.warning(
+                "webhook relay %s: the end of video %s found by a status poll was not "
+                "published (%s); the other processes' safety-net polls will find it",
+                relay.name,
+                event.video_id,
+                exc,
+            )
 
     def _unclaimed_queue(self) -> asyncio.Queue[WebhookEvent | None]:
         if self._queue is None:

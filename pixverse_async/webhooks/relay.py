@@ -14,6 +14,14 @@ jobs waiting for it in all the others, without a status request.
   the body's unknown fields): never the webhook secret. ``NOTIFY`` payloads must stay under
   8000 bytes: unknown fields that do not fit are left out; an event that would still be
   larger raises :class:`RelayError` (the delivery fails).
+- **Ends found by polls.** A watched job that learns its end by a status poll instead (its
+  delivery was lost or late: the hub's safety net; ``job.wait()`` or a runner) publishes
+  that end too, as a ``WebhookEvent.from_video(video)`` event (``polled=True``), so the
+  other processes' jobs waiting for that video end without a status request of their own.
+  It is published in the background: a failed publish is logged as a warning and fails
+  nothing (the others' safety nets find the end), and ``hub.aclose()`` waits for the
+  publishes still running. Only terminal statuses are published, and never reach anyone's
+  ``on_unclaimed``.
 - **Receiving.** Every relay LISTENs on the channel ``pixverse_webhooks_<name>``; a message
   from another process feeds this hub's watches of that video exactly as a local delivery
   would, and a terminal one is retained (a watch registered later, when the submit's answer
@@ -56,6 +64,8 @@ import re
 import uuid
 from collections.abc import Callable
 from typing import Any, Final
+
+import attrs
 
 from ..errors import PixVerseError, ValidationError
 from ..pg_listen import ListeningConnection
@@ -207,6 +217,8 @@ def encode(event: WebhookEvent, origin: str) -> str:
             known[field] = value
     head = {"v": _VERSION, "from": origin, "timestamp": event.timestamp, "nonce": event.nonce,
             "trace_id": event.trace_id}  # fmt: skip
+    if event.polled:
+        head["polled"] = True  # an older receiver ignores it: an end is an end
     extra = {k: v for k, v in event.payload.items() if k not in KNOWN_FIELDS}
     for body in ({**extra, **known}, known) if extra else (known,):
         text = json.dumps({**head, "body": body}, separators=(",", ":"))
@@ -224,9 +236,10 @@ def decode(message: dict[str, Any]) -> WebhookEvent:
     if not isinstance(body, dict) or not isinstance(timestamp, int) or not isinstance(nonce, str):
         raise ValueError("body, timestamp or nonce of the wrong type")
     trace_id = message.get("trace_id")
-    return WebhookEvent.from_payload(
+    event = WebhookEvent.from_payload(
         body,
         timestamp=timestamp,
         nonce=nonce,
         trace_id=trace_id if isinstance(trace_id, str) else None,
     )
+    return attrs.evolve(event, polled=True) if message.get("polled") is True else event
