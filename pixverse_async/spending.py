@@ -42,6 +42,7 @@ import attrs
 from .costs import CostEstimator, Spend, is_refunded
 from .errors import SpendingCapError
 from .journal import JournalEntry, JournalState
+from .journal.pg_spending import BatchSpend
 
 __all__ = ["NOT_SUBMITTED_REASONS", "SpendingCap", "SpendingCapError", "Verdict", "not_submitted"]
 
@@ -102,6 +103,15 @@ class SpendingCap:
                 self.spend.add(entry.credits, refunded=refunded)
             elif entry.state.is_ambiguous:
                 self.spend.add(self.estimator.estimate(entry.kind, entry.body) or 0)
+
+    def count_batch(self, spend: BatchSpend) -> None:
+        """Take the spend and the reservations from a shared batch's record (every worker's,
+        :mod:`~pixverse_async.journal.pg_spending`) in place of this run's own sums; entries
+        that may have been charged without a known cost count their estimate."""
+        self.spend = Spend(spend.charged, spend.refunded)
+        for kind, body in spend.unpriced:
+            self.spend.add(self.estimator.estimate(kind, body) or 0)
+        self.reserved = spend.reserved
 
     def decide(self, kind: str, body: Mapping[str, Any], *, in_flight: int) -> tuple[Verdict, int]:
         """Whether the request may be sent now and, if so, the credits it reserves."""
