@@ -191,8 +191,9 @@ class JobRunner:
     - ``max_status_per_second``: a cap on status requests across all jobs.
     - ``on_progress``: called with a :class:`Progress` after every change.
     - ``max_credits``: a spending cap (:mod:`pixverse_async.spending`): no request is sent
-      that could take the spend recorded in the journal (this run's and earlier runs')
-      over it; the requests that do not fit end :attr:`OutcomeState.NOT_SUBMITTED`.
+      that could take the spend recorded in the journal (this run's and earlier runs'; with
+      a PostgreSQL journal, every worker's of the batch: the cap is the batch's) over it;
+      the requests that do not fit end :attr:`OutcomeState.NOT_SUBMITTED`.
     - ``costs``: the :class:`~pixverse_async.costs.CostEstimator` the cap estimates unknown
       costs with (give it a ``price`` function or a conservative ``default``); it learns the
       costs the service answers.

@@ -389,3 +389,57 @@ async def _pixverse(*args: str) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+# -- the record itself: one for all the workers of a batch ---------------------------------------
+
+
+async def test_reservations_are_one_record_for_all_the_workers_of_a_batch(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """Two workers reserving at once never hold more than the cap between them; recorded
+    costs replace reservations; a dead worker's unsent reservations stop counting, its
+    sends' stay (they may have been charged); a send without a reservation is unpriced."""
+    body = {"model": "v5", "quality": "540p", "duration": 5}
+    keys = [f"k{i}" for i in range(60)]
+    where = {"batch": "r", "schema": pg_schema}
+    async with Journal(postgres_dsn, **where) as a, Journal(postgres_dsn, **where) as b:
+        sa, sb = a.postgres, b.postgres
+        assert sa is not None and sb is not None
+        await a.mark_pending_many([(k, "text_to_video", {**body, "prompt": k}) for k in keys])
+        mine = {s.worker_id: [e.key for e in await s.claim(30)] for s in (sa, sb)}
+
+        def ten_within_300(spend: Any) -> int | None:
+            return 10 if spend.spent + spend.reserved + 10 <= 300 else None
+
+        async def reserve_all(store: Any) -> list[str]:
+            return [k for k in mine[store.worker_id]
+                    if await store.spending.reserve(k, ten_within_300) is not None]  # fmt: skip
+
+        got_a, got_b = await asyncio.gather(reserve_all(sa), reserve_all(sb))
+        assert len(got_a) + len(got_b) == 30 and got_a and got_b
+        assert (await sa.spending.spend()).reserved == 300
+
+        # Five of A's are submitted at 7 credits: their costs replace their reservations.
+        for i, key in enumerate(got_a[:5]):
+            await a.mark_sending(key, f"t{i}")
+            await a.mark_submitted(key, 1000 + i, 7)
+            await sa.spending.release(key)
+        await a.mark_failed(got_a[0], "VideoFailedError", "refunded")
+        spend = await sb.spending.spend()
+        assert (spend.charged, spend.refunded, spend.spent) == (35, 7, 28)
+        assert spend.reserved == 300 - 50 and spend.sending == 25
+
+        # B sends one and dies: its other reservations never went out, that one may have.
+        await b.mark_sending(got_b[0], "tb")
+        await expire_lease(postgres_dsn, pg_schema, sb.worker_id)
+        spend = await sa.spending.spend()
+        assert spend.reserved == 10 * (len(got_a) - 5) + 10
+        assert spend.sending == len(got_a) - 5  # B's send will never answer: nothing to await
+
+        # A send recorded without a reservation (a worker without a cap) is unpriced.
+        spare = next(k for k in mine[sa.worker_id] if k not in got_a)
+        await a.mark_sending(spare, "ts")
+        await a.mark_unknown(spare, "ts", "no answer")
+        spend = await sa.spending.spend()
+        assert spend.unpriced == (("text_to_video", {**body, "prompt": spare}),)

@@ -11,7 +11,8 @@ never commit more than the cap (the rule itself is :mod:`pixverse_async.spending
   journal does not have yet. It is dropped (:meth:`SharedSpending.release`) once the cost is
   recorded or the request was not sent, and kept as the request's charge when the answer
   never said (UNKNOWN, or a submit answered without a cost). A reservation on a PENDING
-  entry counts only while its worker's lease runs (a dead worker never sent it);
+  entry counts only while its worker holds the entry and its lease runs (a dead worker
+  never sent it);
 - **unpriced**: SENDING and UNKNOWN entries with neither a cost nor a reservation (sent by a
   worker without a cap): the deciding worker counts them at its estimate;
 - **sending**: the reservations of sends under way (PENDING or SENDING, live worker): an
@@ -24,6 +25,10 @@ of waiting for it. The marks go when that run ends (:meth:`SharedSpending.drop_u
 the requests go back to the batch, so a later run (with a higher cap) decides them again.
 
 Table: ``pixverse_reservations`` in the store's schema, created when the store opens.
+A decision sums the batch's entries, so it costs more as the batch grows (on this project's
+test machine about 3 ms with 1,000 entries, 6 ms with 10,000, 23 ms with 50,000); the
+batch's workers take their decisions one at a time. Generations last tens of seconds and an
+account runs few at once, so that is far from being what limits a batch.
 
 Example::
 
@@ -100,14 +105,15 @@ class SharedSpending:
         self._workers = f'"{schema}".pixverse_workers'
         self._batches = f'"{schema}".pixverse_batches'
         alive = "(w.expires_at > clock_timestamp() AND w.taken_over_by IS NULL)"
+        holds = f"({alive} AND e.worker = r.worker)"  # a live worker holds the PENDING entry
         self._read = (
             "WITH known AS (SELECT coalesce(sum(credits), 0) AS charged, coalesce(sum(credits)"
             " FILTER (WHERE state = 'failed' AND error_type = ANY($2::text[])), 0) AS refunded"
             f" FROM {self._entries} WHERE batch = $1 AND state <> 'pending'"
             " AND credits IS NOT NULL),"
             f" held AS (SELECT coalesce(sum(r.credits) FILTER (WHERE e.state <> 'pending'"
-            f" OR {alive}), 0) AS reserved, count(*) FILTER (WHERE e.state IN"
-            f" ('pending', 'sending') AND {alive}) AS sending"
+            f" OR {holds}), 0) AS reserved, count(*) FILTER (WHERE e.state IN"
+            f" ('pending', 'sending') AND {holds}) AS sending"
             f" FROM {self._table} r JOIN {self._entries} e ON e.batch = r.batch AND e.key = r.key"
             f" LEFT JOIN {self._workers} w ON w.id = r.worker"
             " WHERE r.batch = $1 AND NOT r.unsent AND e.credits IS NULL AND r.key <> $3)"
