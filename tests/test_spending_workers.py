@@ -237,7 +237,10 @@ async def test_two_workers_on_one_capped_batch_never_spend_more_than_the_cap(
             )  # fmt: skip
             assert peak_spend(emu, key) <= cap, (i, cap)
             ledger = charges(emu, key)
-            assert len(ledger) == len(set(ledger)) <= n
+            made = collections.Counter(
+                g.body["prompt"] for g in emu.state.generations.values() if g.api_key == key
+            )
+            assert len(ledger) == sum(made.values()) and set(made.values()) <= {1}  # once each
             for outcomes, progress in ((out1, p1), (out2, p2)):
                 assert sorted(o.index for o in outcomes) == list(range(n))
                 assert_counted_once(outcomes, progress, emu, key)
@@ -258,7 +261,7 @@ async def test_two_workers_on_one_capped_batch_never_spend_more_than_the_cap(
             assert not sent1 & sent2
             both_sent += bool(sent1 and sent2)
             capped_rounds += any(o.state is OutcomeState.NOT_SUBMITTED for o in (*out1, *out2))
-    assert both_sent >= 2 and capped_rounds >= 2  # the workers shared, and the cap bit
+    assert both_sent >= 1 and capped_rounds == rounds  # the workers shared, and the cap bit
 
 
 async def _capped_worker(
@@ -334,7 +337,7 @@ async def test_resumed_submitted_requests_claimed_by_a_worker_are_counted_once(
                     yield r
                 read.set()
 
-            async with Journal(postgres_dsn, batch="c", schema=pg_schema, lease=1.5) as journal:
+            async with Journal(postgres_dsn, batch="c", schema=pg_schema, lease=3) as journal:
                 runner = client.runner(concurrency=16, journal=journal, max_credits=cap,
                                        costs=exact(table), on_progress=watch)  # fmt: skip
                 async with runner.run(given()) as stream:
