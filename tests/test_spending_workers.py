@@ -208,6 +208,35 @@ async def test_a_capped_batch_resumed_with_a_higher_cap_counts_each_charge_once(
     assert await journal_credits(postgres_dsn, pg_schema, "a") == charges(emu, "ka")
 
 
+@hang_guard(60)
+async def test_a_rerun_on_the_same_open_journal_sends_what_the_cap_stopped(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """The requests a run ended not submitted go back to the batch when it ends, so a rerun
+    with a higher cap on the same open journal (the same worker) sends them."""
+    table = PriceTable.random(seed=61, low=LOW, high=HIGH)
+    requests = batch(6, seed=61, tag="same ")
+    prices = [table.price(to_json(r)) for r in requests]
+    async with (
+        Emulator(api_keys={"kd"}, prices=table, generation_seconds=0.05) as emu,
+        client_for(emu, "kd") as client,
+        Journal(postgres_dsn, batch="d", schema=pg_schema) as journal,
+    ):
+        states = []
+        for cap in (sum(prices[:4]) + prices[4] - 1, sum(prices)):
+            runner = client.runner(concurrency=8, journal=journal, max_credits=cap,
+                                   costs=exact(table))  # fmt: skip
+            stream = runner.run(requests)
+            outcomes = sorted([o async for o in stream], key=lambda o: o.index)
+            states.append([o.state for o in outcomes])
+            assert_counted_once(outcomes, stream.progress, emu, "kd")
+            assert stream.progress.credits_charged == emu.state.ledger.charged("kd")
+    assert states[0][:4] == [OutcomeState.SUCCEEDED] * 4
+    assert OutcomeState.NOT_SUBMITTED in states[0][4:]
+    assert states[1] == [OutcomeState.SUCCEEDED] * 6
+    assert emu.state.ledger.charged("kd") == sum(prices)
+
+
 # -- (b) two workers, one cap ------------------------------------------------------------------
 
 
