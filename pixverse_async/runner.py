@@ -131,7 +131,8 @@ class Progress:
     unknown: int = 0
     not_submitted: int = 0
     credits_charged: int = 0
-    """Credits charged for this run's requests (by this run, or by earlier ones as journaled)."""
+    """Credits charged for this run's requests, each request's once: by this run, or by an
+    earlier run or another worker (as journaled)."""
     credits_refunded: int = 0
     target_concurrency: float = 0
     status_requests: int = 0
@@ -167,6 +168,7 @@ class _Job:
     ended: bool = False
     resumed: bool = False
     credits: int | None = None
+    counted: bool = False  # its credits are in the progress
     reserved: int = 0
     watch: CompletionWatch | None = None
 
@@ -189,8 +191,9 @@ class JobRunner:
     - ``max_status_per_second``: a cap on status requests across all jobs.
     - ``on_progress``: called with a :class:`Progress` after every change.
     - ``max_credits``: a spending cap (:mod:`pixverse_async.spending`): no request is sent
-      that could take the spend recorded in the journal (this run's and earlier runs')
-      over it; the requests that do not fit end :attr:`OutcomeState.NOT_SUBMITTED`.
+      that could take the spend recorded in the journal (this run's and earlier runs'; with
+      a PostgreSQL journal, every worker's of the batch: the cap is the batch's) over it;
+      the requests that do not fit end :attr:`OutcomeState.NOT_SUBMITTED`.
     - ``costs``: the :class:`~pixverse_async.costs.CostEstimator` the cap estimates unknown
       costs with (give it a ``price`` function or a conservative ``default``); it learns the
       costs the service answers.
@@ -496,9 +499,6 @@ class _Run:
 
     def _admit(self, job: _Job, entry: JournalEntry | None) -> None:
         state = entry.state if entry is not None else JournalState.PENDING
-        if entry is not None and entry.credits is not None and state is not JournalState.PENDING:
-            job.credits = entry.credits
-            self.progress.credits_charged += entry.credits
         if self.shared is not None and state in _UNFINISHED:
             # Sent or polled once this worker claims it. SENDING too: a living worker (maybe
             # this one) is sending it; a dead worker's send becomes UNKNOWN at its take-over.
@@ -519,6 +519,7 @@ class _Run:
         assert entry.video_id is not None
         job.video_id = entry.video_id
         job.resumed = True
+        self._count_charge(job, entry.credits)
         self.in_flight += 1
         # When it was submitted is unknown here: poll at once (it may have ended while no
         # run listened), time out like a fresh job.
@@ -533,10 +534,28 @@ class _Run:
                 return  # the hub had its end already: resolved without a poll
         self._schedule_poll(job, job.schedule.first_poll_at())
 
+    def _count_charge(self, job: _Job, credits: int | None) -> None:
+        """The one place a request's charge is counted: ``credits`` (None: not known here) is
+        what the service charged for it; a request of this run's input is counted in the
+        progress once, whoever submitted it (this run, an earlier one, another worker)."""
+        if job.credits is None:
+            job.credits = credits
+        if job.credits is not None and job.index >= 0 and not job.counted:
+            job.counted = True
+            self.progress.credits_charged += job.credits
+
     def _emit_entry(self, job: _Job, entry: JournalEntry) -> None:
-        """Report a request whose outcome the journal holds (SUCCEEDED, FAILED, UNKNOWN)."""
+        """Report a request whose outcome the journal holds (SUCCEEDED, FAILED, UNKNOWN; or
+        PENDING, ended not submitted by another worker's run)."""
         state = entry.state
-        if state is JournalState.SUCCEEDED:
+        self._count_charge(job, entry.credits if state is not JournalState.PENDING else None)
+        if state is JournalState.PENDING:
+            self._emit(
+                Outcome(index=job.index, key=job.key, request=job.request,
+                        state=OutcomeState.NOT_SUBMITTED, error_type=entry.error_type,
+                        error_message=entry.error_message, resumed=True)
+            )  # fmt: skip
+        elif state is JournalState.SUCCEEDED:
             video = from_json(Video, entry.result) if entry.result else None
             self._emit(
                 Outcome(index=job.index, key=job.key, request=job.request,
@@ -558,6 +577,9 @@ class _Run:
 
     async def _dispatch(self) -> None:
         while True:
+            # Cleared before looking, not before waiting: a wake-up that arrives while this
+            # pass awaits (the spending cap asks the journal) is not lost.
+            self.wake_dispatcher.clear()
             if self.failure is not None:
                 raise self.failure
             now = self.loop.time()
@@ -571,13 +593,14 @@ class _Run:
                 if job.not_before > now:
                     wait_for = job.not_before - now
                     break
+                self.queue.popleft()  # before any await: the queue's head may change meanwhile
                 if self.out_of_credits is not None or self.cap is not None:
                     verdict = await self._afford(job)
                     if verdict is Verdict.WAIT:
+                        self.queue.appendleft(job)
                         break
                     if verdict is Verdict.CAP:
                         continue
-                self.queue.popleft()
                 self.in_flight += 1
                 self.progress.submitting += 1
                 if self.shared is not None:
@@ -594,7 +617,6 @@ class _Run:
                 and (self.shared is None or self.shared.idle)
             ):
                 return
-            self.wake_dispatcher.clear()
             if wait_for is None:
                 await self.wake_dispatcher.wait()
             else:
@@ -605,28 +627,36 @@ class _Run:
         self.wake_dispatcher.set()
 
     async def _afford(self, job: _Job) -> Verdict:
-        """Whether the head of the queue may be sent; a request ended for lack of credits
-        (CAP) is taken off the queue here, a request sent (SEND) keeps its reservation."""
+        """Whether the request taken off the queue's head may be sent; one ended for lack of
+        credits (CAP) is reported here, one to send (SEND) keeps its reservation. With a
+        PostgreSQL journal the cap is the batch's, shared by its workers (the decision and
+        the reservation are made against the journal's record: ``SharedBatch.reserve``)."""
         if self.out_of_credits is not None:
             error: PixVerseError = self.out_of_credits
         else:
             assert self.cap is not None
-            verdict, amount = self.cap.decide(job.request.kind, job.body, in_flight=self.in_flight)
-            if verdict is Verdict.SEND:
-                self.cap.reserve(amount)
-                job.reserved = amount
+            if self.shared is not None:
+                verdict = await self.shared.reserve(job, self.cap)
+            else:
+                verdict, amount = self.cap.decide(
+                    job.request.kind, job.body, in_flight=self.in_flight
+                )
+                if verdict is Verdict.SEND:
+                    self.cap.reserve(amount)
+                    job.reserved = amount
             if verdict is not Verdict.CAP:
                 return verdict
             error = self.cap.error(job.request.kind, job.body)
-        self.queue.popleft()
         await self.journal.mark_held(job.key, type(error).__name__, str(error))
         self._emit(self._outcome(job, OutcomeState.NOT_SUBMITTED, error=error))
         return Verdict.CAP
 
-    def _unreserve(self, job: _Job) -> None:
+    async def _unreserve(self, job: _Job) -> None:
         """The request was not charged: give its reservation back."""
         if self.cap is not None:
             self.cap.release(job.reserved)
+            if self.shared is not None:
+                await self.shared.release(job)
         job.reserved = 0
 
     async def _submit(self, job: _Job) -> None:
@@ -636,7 +666,7 @@ class _Run:
             await self.journal.mark_sending(job.key, trace_id)
         elif not await self.shared.mark_sending(job, trace_id):
             # The account's shared limit is full: back to the queue until something finishes.
-            self._unreserve(job)
+            await self._unreserve(job)
             job.attempts -= 1
             self.progress.submitting -= 1
             self.in_flight -= 1
@@ -648,12 +678,12 @@ class _Run:
                 job.request, max_retries=0, trace_id=trace_id
             )
         except RateLimitError as exc:  # the service did not act: hold and try later
-            self._unreserve(job)
+            await self._unreserve(job)
             await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
             self._hold(job, exc)
             return
         except InsufficientCreditsError as exc:  # nothing charged; nor will the rest be sent
-            self._unreserve(job)
+            await self._unreserve(job)
             self.out_of_credits = exc
             await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
             self._finish_submit()
@@ -666,7 +696,7 @@ class _Run:
             self._emit(self._outcome(job, OutcomeState.UNKNOWN, error=exc))
             return
         except TransportError as exc:  # the connection was never made
-            self._unreserve(job)
+            await self._unreserve(job)
             await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
             if job.attempts <= self.runner.hold.max_retries:
                 self._hold(job, exc)
@@ -674,7 +704,7 @@ class _Run:
             await self._fail(job, exc)
             return
         except PixVerseError as exc:
-            self._unreserve(job)
+            await self._unreserve(job)
             await self._fail(job, exc)
             return
         try:
@@ -690,6 +720,8 @@ class _Run:
         job.video_id = result.video_id
         self._settle(job, result.credits)
         await self.journal.mark_submitted(job.key, result.video_id, result.credits)
+        if self.shared is not None and self.cap is not None and result.credits is not None:
+            await self.shared.release(job)  # the journal has its cost now
         self.progress.submitting -= 1
         self.hold_streak = 0
         if self.shared is not None:
@@ -714,9 +746,7 @@ class _Run:
     def _settle(self, job: _Job, credits: int | None) -> None:
         """The service answered (``credits``: the cost it said) or may have acted: the
         reservation becomes a charge."""
-        if credits is not None:
-            job.credits = credits
-            self.progress.credits_charged += credits
+        self._count_charge(job, credits)
         if self.cap is not None:
             self.cap.settle(job.reserved, credits, job.request.kind, job.body)
             job.reserved = 0

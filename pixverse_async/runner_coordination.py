@@ -19,6 +19,11 @@ runner calls it at a few points (a request read, a send, a service answer, an ou
   whoever ran it: a request finished by another worker is read from the journal when its
   ``NOTIFY`` arrives (``resumed=True``), without a status request. The run ends when every
   request of its input has an outcome.
+- **One spending cap for the batch.** With ``max_credits``, each send is decided against the
+  batch's record in the database, every worker's spend and reservations
+  (:meth:`SharedBatch.reserve`, :mod:`pixverse_async.journal.pg_spending`). A request a run
+  ended not submitted stays held by its worker until that run ends (so no other worker
+  sends it meanwhile); another run waiting for it reports it not submitted too.
 
 Example (the same program started on several machines)::
 
@@ -34,13 +39,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from .errors import PixVerseError
 from .journal import JournalEntry, JournalError, JournalLeaseError, JournalState
+from .journal.pg_spending import BatchSpend
 from .journal.postgres import PostgresStore
 from .models import build_request, to_json
+from .spending import SpendingCap, Verdict
 
 if TYPE_CHECKING:
     from .runner import Outcome, _Job, _Run
@@ -72,8 +79,13 @@ class SharedBatch:
         self.tick = max(0.05, min(1.0, store.lease / 3))
         self.waiting: dict[str, _Job] = {}
         self.held: dict[str, _Job] = {}
-        self.quiet: dict[str, Outcome] = {}  # outcomes of held jobs not (yet) in the input
-        self.recheck: set[str] = set()
+        # Outcomes of held jobs not (yet) in the input, with their jobs.
+        self.quiet: dict[str, tuple[_Job, Outcome]] = {}
+        # Requests this run reported not submitted: never sent by it, released when it ends.
+        self.unsent: set[str] = set()
+        self.cap_waiting = False  # the cap said wait: look again after a change
+        self.recheck: set[str] = set()  # waiting requests that may have finished
+        self.recheck_unsent: set[str] = set()  # ... or been ended not submitted elsewhere
         self.budget: int | None = None
         """Sends the dispatcher may start: None while the shared limit is not known to be
         full; after a refusal, 0 plus one per request the batch's workers finished since
@@ -97,12 +109,15 @@ class SharedBatch:
 
     async def stop(self) -> None:
         """Stop listening; give back what this run claimed but did not finish (a stopped run,
-        or requests left to poll), so that another run or worker takes them."""
+        or requests left to poll) or ended not submitted, so that another run or worker
+        takes them."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self.held:
-            await self.store.release(list(self.held))
+        if self.unsent:
+            await self.store.spending.drop_unsent()
+        if self.held or self.unsent:
+            await self.store.release([*self.held, *self.unsent])
 
     @property
     def idle(self) -> bool:
@@ -119,15 +134,18 @@ class SharedBatch:
         """A request of the input that is PENDING, SENDING or SUBMITTED in the journal."""
         held = self.held.get(job.key)
         if held is not None:  # claimed before the input reached it: report it as ours
-            held.index, held.request = job.index, job.request
+            self._adopt(held, job)
             return
         done = self.quiet.pop(job.key, None)
         if done is not None:
-            self.run._emit(_rebadge(done, job))
+            ran, outcome = done
+            self._adopt(ran, job)
+            self.run._emit(_rebadge(outcome, job))
             return
         self.waiting[job.key] = job
         self.drained = False  # this run may just have recorded it
         self.recheck.add(job.key)  # it may have finished before the listener could say so
+        self.recheck_unsent.add(job.key)
         self.wake.set()
 
     def may_send(self) -> bool:
@@ -137,6 +155,42 @@ class SharedBatch:
     def spend(self) -> None:
         if self.budget:
             self.budget -= 1
+
+    def _adopt(self, ran: _Job, job: _Job) -> None:
+        """``ran``, claimed before the input reached it, is the input's ``job``: its charge
+        now counts in the run's progress."""
+        ran.index, ran.request = job.index, job.request
+        self.run._count_charge(ran, None)
+
+    async def reserve(self, job: _Job, cap: SpendingCap) -> Verdict:
+        """Decide whether ``job`` may be sent under the batch's cap, every worker's spend and
+        reservations counted, and reserve its estimate in the journal if so (one transaction:
+        no other worker decides in between). ``cap`` holds this run's limit and estimates.
+
+        It waits (WAIT) while this worker has requests in flight or any worker of the batch
+        is sending one (an answer may leave room); otherwise what does not fit is CAP."""
+        verdict = Verdict.CAP
+
+        def decide(spend: BatchSpend) -> int | None:
+            nonlocal verdict
+            cap.count_batch(spend)
+            verdict, amount = cap.decide(
+                job.request.kind, job.body, in_flight=self.run.in_flight + spend.sending
+            )
+            return amount if verdict is Verdict.SEND else None
+
+        amount = await self.store.spending.reserve(job.key, decide)
+        if amount is not None:
+            cap.reserve(amount)
+            job.reserved = amount
+            return Verdict.SEND
+        if verdict is Verdict.WAIT:
+            self.cap_waiting = True
+        return verdict
+
+    async def release(self, job: _Job) -> None:
+        """Drop ``job``'s reservation: not charged, or its cost is in the journal now."""
+        await self.store.spending.release(job.key)
 
     async def mark_sending(self, job: _Job, trace_id: str) -> bool:
         """Record the send if the account has room; False (nothing recorded) if not.
@@ -202,11 +256,16 @@ class SharedBatch:
         self.shrunk = limit.target < limit.configured
 
     def outcome(self, outcome: Outcome) -> bool:
-        """A held job ended; False when it is not (yet) a request of the input."""
-        self.held.pop(outcome.key, None)
+        """A job ended; False when it is not (yet) a request of the input."""
+        ran = self.held.pop(outcome.key, None)
         self.wake.set()
+        if outcome.state.value == "not_submitted":
+            self.unsent.add(outcome.key)
+            if ran is not None:  # held, so that no other worker sends it while this run lives
+                self.run._spawn(self.store.spending.mark_unsent([outcome.key]))
         if outcome.index < 0:
-            self.quiet[outcome.key] = outcome
+            if ran is not None:
+                self.quiet[outcome.key] = (ran, outcome)
             return False
         return True
 
@@ -225,6 +284,7 @@ class SharedBatch:
                 self._last_takeover = now
                 # A safety net under the notifications: what others finished is read again.
                 self.recheck.update(self.waiting)
+                self.recheck_unsent.update(self.waiting)
                 self.drained = False  # released by a stopped worker or a take-over
                 await self.store.take_over()
                 limit = await self.store.shared_limit()
@@ -251,6 +311,9 @@ class SharedBatch:
                 self.budget += freed or (0 if self.budget else 1)
                 if self.budget:
                     self.run.wake_dispatcher.set()
+            if self.cap_waiting:  # something changed (or a tick passed): ask the cap again
+                self.cap_waiting = False
+                self.run.wake_dispatcher.set()
 
     async def _claim(self) -> None:
         room = self.run.runner.concurrency - len(self.run.queue)
@@ -260,6 +323,10 @@ class SharedBatch:
         self.drained = len(claimed) < room
         for entry in claimed:
             if entry.key in self.held:
+                continue
+            if entry.key in self.unsent and entry.state is JournalState.PENDING:
+                # Reported not submitted: kept (until this run ends), never sent by it.
+                await self.store.spending.mark_unsent([entry.key])
                 continue
             job = self.waiting.pop(entry.key, None) or self._foreign(entry)
             if job is None:
@@ -287,10 +354,13 @@ class SharedBatch:
     def _on_event(self, key: str | None, state: str | None) -> None:
         if key is None:  # the listener reconnected: events may have been missed
             self.recheck.update(self.waiting)
+            self.recheck_unsent.update(self.waiting)
             self.drained = False
-        elif state == _PENDING:  # sent back (not sent, requeued): claimable again
-            self.drained = False
+        elif state == _PENDING:  # sent back (not sent, requeued): claimable again; or ended
+            self.drained = False  # not submitted by another worker's run (mark_unsent)
             self._freed += 1
+            if key in self.waiting:
+                self.recheck_unsent.add(key)
         elif state in _FINISHED:
             self._freed += 1
             if key in self.waiting:
@@ -300,17 +370,24 @@ class SharedBatch:
         self.wake.set()
 
     async def _read_finished(self) -> None:
+        """Report the waiting requests that another worker finished, or that another live
+        worker's run ended not submitted (and holds)."""
         while self.recheck:
             keys = [self.recheck.pop() for _ in range(min(_READ_CHUNK, len(self.recheck)))]
             entries = await self.store.finished(keys)
-            for key in keys:
-                entry = entries.get(key)
-                job = self.waiting.get(key)
-                if entry is None or job is None:
-                    continue
-                del self.waiting[key]
-                self.run._emit_entry(job, entry)
+            self._report(entries)
+        if self.recheck_unsent:
+            keys = [key for key in self.recheck_unsent if key in self.waiting]
+            self.recheck_unsent.clear()
+            for i in range(0, len(keys), _READ_CHUNK):
+                self._report(await self.store.spending.unsent_elsewhere(keys[i : i + _READ_CHUNK]))
         self.run._changed()
+
+    def _report(self, entries: Mapping[str, JournalEntry]) -> None:
+        for key, entry in entries.items():
+            job = self.waiting.pop(key, None)
+            if job is not None:
+                self.run._emit_entry(job, entry)
 
 
 def _rebadge(outcome: Outcome, job: _Job) -> Outcome:

@@ -13,6 +13,28 @@ price is sent alone, reserving all that is left, so that its answer teaches the 
 A request that does not fit waits while other requests are in flight (their answers and
 refunds may make room) and is *capped* once nothing is: it ends not submitted.
 
+**Whose spend.** With a SQLite (or in-memory) journal one process runs the batch: the sums
+are the run's own, starting from what the journal recorded. With a PostgreSQL journal the
+cap is the **batch's**: ``max_credits=N`` (``pixverse batch --max-credits N``) bounds what all
+the workers of the batch spend together, over all their runs. Each send is decided against
+the batch's record in the database, every worker's recorded costs and refunds and the
+reservations of the requests they are sending, and its reservation is written in the same
+transaction, with the batch's row locked (:meth:`SpendingCap.count_batch`,
+:mod:`pixverse_async.journal.pg_spending`): no two workers spend the same room, a worker
+that dies mid-send leaves its reservation counted (the request may have been charged), and
+each charge counts once, whoever submitted or polls it. Precisely:
+
+- give every worker of a batch the same cap: each sends only while the batch's spend stays
+  within its *own* ``max_credits`` (so the batch stays within the highest cap given). A
+  worker without a cap reserves nothing: its recorded costs count for the others, and its
+  sends without a recorded cost count at the deciding worker's estimate;
+- estimates (costs seen, ``price``, ``default``) are each worker's own: costs another worker
+  recorded teach a worker's estimator when its run reads them (at its start);
+- under the cap a request waits while its worker has requests in flight or any worker of the
+  batch is sending one; else it ends not submitted. Its worker keeps it until that run ends
+  (no other worker sends it meanwhile), and other runs waiting for it report it not submitted
+  as well. A later run (with a higher cap) decides it again.
+
 Example::
 
     >>> from pixverse_async.costs import CostEstimator
@@ -42,6 +64,7 @@ import attrs
 from .costs import CostEstimator, Spend, is_refunded
 from .errors import SpendingCapError
 from .journal import JournalEntry, JournalState
+from .journal.pg_spending import BatchSpend
 
 __all__ = ["NOT_SUBMITTED_REASONS", "SpendingCap", "SpendingCapError", "Verdict", "not_submitted"]
 
@@ -102,6 +125,15 @@ class SpendingCap:
                 self.spend.add(entry.credits, refunded=refunded)
             elif entry.state.is_ambiguous:
                 self.spend.add(self.estimator.estimate(entry.kind, entry.body) or 0)
+
+    def count_batch(self, spend: BatchSpend) -> None:
+        """Take the spend and the reservations from a shared batch's record (every worker's,
+        :mod:`~pixverse_async.journal.pg_spending`) in place of this run's own sums; entries
+        that may have been charged without a known cost count their estimate."""
+        self.spend = Spend(spend.charged, spend.refunded)
+        for kind, body in spend.unpriced:
+            self.spend.add(self.estimator.estimate(kind, body) or 0)
+        self.reserved = spend.reserved
 
     def decide(self, kind: str, body: Mapping[str, Any], *, in_flight: int) -> tuple[Verdict, int]:
         """Whether the request may be sent now and, if so, the credits it reserves."""

@@ -16,7 +16,9 @@ With ``--journal postgresql://...`` the batch lives in PostgreSQL: start the sam
 several machines with the same ``--batch NAME`` and they share the work (each request is sent
 by one of them; ``--concurrency`` is then the account's limit for all of them together). When
 one dies, the others take over its requests after ``--lease`` seconds; one it was sending
-becomes unknown (``pixverse journal requeue KEY`` pays for it again, explicitly).
+becomes unknown (``pixverse journal requeue KEY`` pays for it again, explicitly). There
+``--max-credits N`` is the batch's cap: all the workers together spend at most ``N`` (give
+each the same ``--max-credits`` and ``--prices``).
 """
 
 from __future__ import annotations
@@ -273,7 +275,8 @@ def register(
         type=_credits,
         metavar="N",
         help="spending cap: never send a request that could take the batch's spend (charged "
-        "minus refunded, earlier runs of the journal included) over N credits; the rest end "
+        "minus refunded, earlier runs of the journal included; with a PostgreSQL journal, "
+        "every worker's of the batch) over N credits; the rest end "
         "not submitted (rerun with a higher cap to continue). Unknown costs are estimated from "
         "earlier costs, then --prices, else one such request is sent alone",
     )

@@ -29,6 +29,9 @@ heartbeat task renews every ``lease / 3`` seconds:
   row is locked while it counts). :meth:`~PostgresStore.limit_answered` (the service said
   500044) shrinks the shared target to what is in flight, :meth:`~PostgresStore.submit_accepted`
   grows it back by ``1 / target`` per accepted submit, up to the configured number.
+- **A shared spending cap** per batch: :attr:`PostgresStore.spending`
+  (:mod:`~pixverse_async.journal.pg_spending`) keeps the reservations of the batch's workers,
+  so that one cap bounds what they spend together.
 - **Notifications**: every change to UNKNOWN, PENDING, SUCCEEDED or FAILED is published with
   ``NOTIFY`` by a trigger, whichever process made it. :meth:`~PostgresStore.wait_finished`
   awaits a request's outcome recorded by any process; :meth:`~PostgresStore.wait_changed`
@@ -69,6 +72,7 @@ from ..pg_listen import connection_errors, redact
 from .entry import COLUMNS, JournalEntry
 from .errors import JournalError, JournalLeaseError, JournalStateError
 from .pg_listener import CHANNEL, Listener
+from .pg_spending import SharedSpending
 from .states import RECOVER_ARGS, TRANSITIONS, JournalState
 from .store import binder, conflict_error, set_clause
 
@@ -233,6 +237,8 @@ class PostgresStore:
             reconnect_timeout=reconnect_timeout,
         )
         self._own_leftovers: list[JournalEntry] = []
+        #: The batch's shared spending cap (:mod:`~pixverse_async.journal.pg_spending`).
+        self.spending = SharedSpending(self.schema, batch, self.worker_id, self._retrying)
 
     @property
     def name(self) -> str:
@@ -363,6 +369,7 @@ class PostgresStore:
                         AND NEW.state IN ('pending', 'succeeded', 'failed', 'unknown'))
                     EXECUTE FUNCTION "{s}".pixverse_notify();
             """)
+            await self.spending.setup(conn)
             version = await conn.fetchval(f'SELECT max(version) FROM "{s}".pixverse_meta')
             if version is None:
                 await conn.execute(f'INSERT INTO "{s}".pixverse_meta VALUES ($1)', _SCHEMA_VERSION)
