@@ -692,6 +692,8 @@ class PostgresStore:
         bind = binder(params, lambda n: f"${n}")
         assignments = set_clause(transition, args, bind)
         guard = f" AND {_DURABLE}" if transition.durable else ""
+        if name == "requeue":  # a new request to pay for: any worker may claim it
+            assignments += ", worker = NULL"
         if name == "sending":
             me = bind(self.worker_id)
             assignments += f", worker = {me}"
