@@ -72,3 +72,20 @@ async def pg_schema(postgres_dsn: str) -> AsyncIterator[str]:
     name = "pixverse_test_" + uuid.uuid4().hex[:12]
     yield name
     await drop_schema(postgres_dsn, name)
+
+
+async def terminate(application_name: str, dsn: str = DSN) -> int:
+    """``pg_terminate_backend`` on every connection named ``application_name`` (a worker's,
+    a relay's); returns how many were cut."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            application_name,
+        )
+        return len(rows)
+    finally:
+        await conn.close()

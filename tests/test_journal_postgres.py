@@ -31,7 +31,7 @@ from pixverse_async.journal import (
     store_for,
 )
 
-from .pg import DSN
+from .pg import DSN, terminate
 
 try:
     import asyncpg
@@ -64,20 +64,6 @@ def pg(journal: Journal) -> PostgresStore:
     store = journal.postgres
     assert store is not None
     return store
-
-
-async def terminate(application_name: str) -> int:
-    """pg_terminate_backend on every connection of one worker; returns how many."""
-    conn = await asyncpg.connect(DSN)
-    try:
-        rows = await conn.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE application_name = $1 AND pid <> pg_backend_pid()",
-            application_name,
-        )
-        return len(rows)
-    finally:
-        await conn.close()
 
 
 async def expire(schema: str, worker_id: str) -> None:

@@ -30,8 +30,9 @@ from pixverse_async.journal import Journal, request_key
 from pixverse_async.models import TextToVideo, to_json
 from pixverse_async.runner import Outcome, OutcomeState, Progress
 
+from .cli_process import pixverse
 from .test_spending_cap import COMBOS, HIGH, LOW, batch, client_for, cost, peak_spend
-from .test_workers import ROOT, hang_guard
+from .test_workers import hang_guard
 
 HOUR = 3600.0
 
@@ -189,7 +190,7 @@ async def test_a_capped_batch_resumed_with_a_higher_cap_counts_each_charge_once(
                  for m, q, d in COMBOS]  # fmt: skip
         prices_file = tmp_path / "prices.json"
         prices_file.write_text(json.dumps(rules))
-        code, out, err = await _pixverse(
+        code, out, err = await pixverse(
             "--json", "--base-url", emu.base_url, "--api-key", "ka", "--poll-interval", "0.02",
             "batch", str(jobs), "--journal", postgres_dsn, "--journal-schema", pg_schema,
             "--batch", "a", "--prices", str(prices_file),
@@ -407,20 +408,6 @@ async def _summary(dsn: str, schema: str, batch_name: str) -> collections.Counte
     finally:
         await conn.close()
     return collections.Counter({r[0]: r[1] for r in rows})
-
-
-async def _pixverse(*args: str) -> tuple[int, str, str]:
-    import os
-    import sys
-
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pixverse_async", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 # -- the record itself: one for all the workers of a batch ---------------------------------------

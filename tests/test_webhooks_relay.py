@@ -38,7 +38,7 @@ from pixverse_async.webhooks import relay as relay_module
 from pixverse_async.webhooks.relay import MAX_MESSAGE, decode, encode
 
 from .conftest import API_KEY, FAST_RETRY
-from .pg import DSN
+from .pg import terminate
 from .test_webhooks_jobs import EAGER, FIELDS, status_requests
 from .test_workers import hang_guard
 
@@ -71,22 +71,6 @@ def status_answers(emu: Emulator, who: str) -> int:
         and r.headers.get(WHO) == who
         and r.status != 0
     )
-
-
-async def terminate(application_name: str) -> int:
-    """pg_terminate_backend on the connections named ``application_name``; how many."""
-    import asyncpg
-
-    conn = await asyncpg.connect(DSN)
-    try:
-        rows = await conn.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE application_name = $1 AND pid <> pg_backend_pid()",
-            application_name,
-        )
-        return len(rows)
-    finally:
-        await conn.close()
 
 
 async def reconnected(relay: PostgresRelay, times: int) -> None:

@@ -27,6 +27,8 @@ from pixverse_async.journal import Journal, JournalState, PostgresStore
 from pixverse_async.models import TextToVideo
 from pixverse_async.runner import OutcomeState
 
+from .cli_process import pixverse
+
 KEY = "workers-key"
 LIMIT = 30
 POLL = PollPolicy(first_delay=0.05, interval=0.05, factor=1.0, max_delay=0.05, jitter=0.0)
@@ -272,17 +274,6 @@ async def test_wait_in_one_process_resolves_from_a_completion_recorded_by_anothe
     assert waiter.returncode == 0, err.decode()
     assert outcome.state is OutcomeState.SUCCEEDED
     assert json.loads(out) == {"state": "succeeded", "video_id": outcome.video_id}
-
-
-async def pixverse(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pixverse_async", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 @hang_guard(120)
