@@ -32,7 +32,7 @@ from pixverse_async.runner import Outcome, OutcomeState, Progress
 
 from .cli_process import pixverse
 from .test_spending_cap import COMBOS, HIGH, LOW, batch, client_for, cost, peak_spend
-from .test_workers import hang_guard
+from .test_workers import batch_states, hang_guard
 
 HOUR = 3600.0
 
@@ -155,7 +155,7 @@ async def test_a_capped_batch_resumed_with_a_higher_cap_counts_each_charge_once(
                 await watch.until(lambda p: p.running == first)
             reading.cancel()
         assert len(charges(emu, "ka")) == first
-        summary = await _summary(postgres_dsn, pg_schema, "a")
+        summary = await batch_states(postgres_dsn, pg_schema, "a")
         assert (summary["submitted"], summary["pending"]) == (first, len(requests) - first)
 
         # Run 2: a higher cap. The twelve are polled (their charges were counted once: the
@@ -395,19 +395,6 @@ async def test_resumed_submitted_requests_claimed_by_a_worker_are_counted_once(
 
 async def _collect(stream: Any) -> list[Outcome]:
     return [o async for o in stream]
-
-
-async def _summary(dsn: str, schema: str, batch_name: str) -> collections.Counter[str]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            f'SELECT state, count(*) FROM "{schema}".pixverse_entries WHERE batch = $1'
-            " GROUP BY state",
-            batch_name,
-        )
-    finally:
-        await conn.close()
-    return collections.Counter({r[0]: r[1] for r in rows})
 
 
 # -- the record itself: one for all the workers of a batch ---------------------------------------
