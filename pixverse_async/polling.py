@@ -141,6 +141,8 @@ class PollSchedule:
     learner: PollLearner | None = None
     learner_key: Hashable = None
     learned: bool = False
+    #: The learner's estimate when this job began (what its feedback is judged against).
+    estimate: float | None = None
 
     @classmethod
     def begin(
@@ -159,10 +161,9 @@ class PollSchedule:
         else ``policy.first_delay``) after ``submitted`` (default ``now``); pass
         ``first_delay=0`` to poll at once (a job resumed from a journal).
         """
-        learned = False
+        expected = learner.first_delay(key) if learner is not None else None
+        learned = first_delay is None and expected is not None
         if first_delay is None:
-            expected = learner.first_delay(key) if learner is not None else None
-            learned = expected is not None
             first_delay = policy.delay(0) if expected is None else expected
         return cls(
             policy=policy,
@@ -172,6 +173,7 @@ class PollSchedule:
             learner=learner,
             learner_key=key,
             learned=learned,
+            estimate=expected,
         )
 
     @property
@@ -207,7 +209,7 @@ class PollSchedule:
 
     def _after_first_poll(self, now: float) -> None:
         if self.learned and self.learner is not None:
-            self.learner.observe_first_poll(self.learner_key, done=False)
+            self.learner.observe_first_poll(self.learner_key, done=False, at=self.estimate)
         if self.submitted is not None and self.step == 0:
             # Continue with the policy where it would be by now, had it polled from the submit.
             self.step = max(0, self.policy.polls_within(now - self.submitted) - 1)
@@ -218,9 +220,9 @@ class PollSchedule:
         if self.learner is None or self.submitted is None:
             return
         if exact:
-            self.learner.observe_end(self.learner_key, now - self.submitted)
+            self.learner.observe_end(self.learner_key, now - self.submitted, at=self.estimate)
         elif self.polls == 0 and self.learned:
-            self.learner.observe_first_poll(self.learner_key, done=True)
+            self.learner.observe_first_poll(self.learner_key, done=True, at=self.estimate)
         else:
             self.learner.observe_finished(self.learner_key, now - self.submitted)
 
@@ -361,6 +363,11 @@ class PollLearner:
     keeps tracking when generations get slower or faster. After the first poll the policy
     continues where it would have been by then.
 
+    A correction is made from the estimate the job was polled at (``at``), not compounded on
+    the current one: many jobs in flight at once were all polled at about the same estimate,
+    and their answers, arriving together, move it one step from there, not one step each (200
+    jobs polled a little early would otherwise push it 150-fold too late, then back).
+
     >>> learner = PollLearner(min_samples=3)
     >>> for seconds in (50.0, 60.0, 70.0):
     ...     learner.observe_finished("t2v", seconds)
@@ -396,10 +403,11 @@ class PollLearner:
             estimate.first = at
             estimate.finished.clear()
 
-    def observe_end(self, key: Hashable, seconds: float) -> None:
+    def observe_end(self, key: Hashable, seconds: float, *, at: float | None = None) -> None:
         """A job of ``key`` is known to have ended exactly ``seconds`` after its submit (its
         webhook event came): a sample while learning, then the answer a first poll at the
-        estimate would have had, which keeps correcting it.
+        estimate (``at``: the one when the job began; default the current one) would have
+        had, which keeps correcting it.
 
         >>> learner = PollLearner(min_samples=1)
         >>> learner.observe_end("t2v", 10.0)
@@ -410,13 +418,21 @@ class PollLearner:
         estimate = self._kinds.get(key)
         if estimate is None or estimate.first is None:
             self.observe_finished(key, seconds)
-        else:
-            self.observe_first_poll(key, done=seconds <= estimate.first)
+            return
+        tested = estimate.first if at is None else at
+        self.observe_first_poll(key, done=seconds <= tested, at=tested)
 
-    def observe_first_poll(self, key: Hashable, *, done: bool) -> None:
-        """A job of ``key`` polled first at the learned time was (or was not) done."""
+    def observe_first_poll(self, key: Hashable, *, done: bool, at: float | None = None) -> None:
+        """A job of ``key`` polled first at the learned time ``at`` (default: the current
+        estimate) was (or was not) done: the estimate goes one step earlier (later) than
+        ``at``, unless it already is."""
         estimate = self._kinds.get(key)
         if estimate is None or estimate.first is None:
             return
-        step = -self.rate * (1 - self.quantile) if done else self.rate * self.quantile
-        estimate.first *= math.exp(step)
+        tested = estimate.first if at is None else at
+        if done:
+            estimate.first = min(
+                estimate.first, tested * math.exp(-self.rate * (1 - self.quantile))
+            )
+        else:
+            estimate.first = max(estimate.first, tested * math.exp(self.rate * self.quantile))

@@ -80,6 +80,40 @@ def test_learner_settles_where_the_quantile_of_jobs_is_done_at_the_first_poll() 
     assert learner.first_delay("k") == pytest.approx(60.0, rel=0.1)  # the true median
 
 
+def test_many_jobs_in_flight_at_one_estimate_move_it_one_step_not_one_each() -> None:
+    """200 jobs begin at the same estimate and their first polls answer together, round after
+    round (a runner at concurrency 200): the estimate stays near the true median instead of
+    swinging far too late and back (each correction compounding on the last)."""
+    rng = random.Random(7)
+    learner = PollLearner(min_samples=8)
+    for _ in range(8):
+        learner.observe_finished("k", 0.5)
+    estimates = []
+    for _ in range(300):
+        schedules = [PollSchedule.begin(EXACT, 0.0, learner=learner, key="k") for _ in range(200)]
+        times = [0.5 * math.exp(rng.gauss(0, 0.2)) for _ in schedules]
+        for schedule, seconds in zip(schedules, times, strict=True):
+            polled = schedule.first_poll_at()
+            if seconds <= polled:
+                schedule.finished(polled)
+            else:
+                schedule.after_poll(polled)
+        estimates.append(learner.first_delay("k"))
+    assert all(e is not None and 0.25 < e < 1.0 for e in estimates), (
+        min(estimates),
+        max(estimates),
+    )  # type: ignore[operator]
+    assert estimates[-1] == pytest.approx(0.5, rel=0.15)  # the true median
+
+
+def test_exact_ends_arriving_together_move_the_estimate_one_step() -> None:
+    learner = PollLearner(min_samples=1)
+    learner.observe_end("k", 10.0)
+    for _ in range(200):  # 200 webhook ends of jobs that all began at the estimate 10 s
+        learner.observe_end("k", 20.0, at=10.0)
+    assert learner.first_delay("k") == pytest.approx(10.0 * math.exp(0.025))
+
+
 def test_learning_key_is_kind_model_quality_duration() -> None:
     assert learning_key(t2v("a")) == learning_key(t2v("b")) == ("text_to_video", "v5", "540p", 5)
     assert learning_key(None) is None
