@@ -1,7 +1,7 @@
 """``python -m benchmarks``: run every benchmark and write ``benchmarks/RESULTS.md``.
 
-    python -m benchmarks             # the full set: about 5-6 minutes on 2 cores
-    python -m benchmarks --quick     # smaller N everywhere: about 2 minutes
+    python -m benchmarks             # the full set: about 20 minutes on 2 cores
+    python -m benchmarks --quick     # smaller N everywhere: a few minutes
     python -m benchmarks --smoke --results /tmp/r.md   # tiny N: checks that nothing rotted
 
 Benchmarks print figures and never fail on them; the exit status is non-zero only when a
@@ -129,7 +129,7 @@ def _upload(argv: list[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     modes = parser.add_mutually_exclusive_group()
-    modes.add_argument("--quick", action="store_true", help="smaller N (about 2 minutes)")
+    modes.add_argument("--quick", action="store_true", help="smaller N (a few minutes)")
     modes.add_argument("--smoke", action="store_true", help="tiny N (seconds; for the tests)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write")
     parser.add_argument(
