@@ -345,6 +345,11 @@ class PostgresStore:
                         'batch', NEW.batch, 'key', NEW.key, 'state', NEW.state)::text);
                     RETURN NULL;
                 END $$;
+                CREATE OR REPLACE FUNCTION "{s}".pixverse_in_flight(p_account text)
+                RETURNS bigint LANGUAGE sql STABLE AS $$
+                    SELECT count(*) FROM {e} JOIN {self._batches} b USING (batch)
+                    WHERE b.account = p_account AND state IN ('sending', 'submitted')
+                $$;
                 CREATE OR REPLACE FUNCTION "{s}".pixverse_send_room(p_account text)
                 RETURNS integer
                 LANGUAGE plpgsql VOLATILE AS $$
@@ -360,8 +365,7 @@ class PostgresStore:
                         RAISE EXCEPTION 'account % has no shared limit (set_limit first)',
                             p_account;
                     END IF;
-                    SELECT count(*) INTO busy FROM {e} JOIN {self._batches} b USING (batch)
-                        WHERE b.account = p_account AND state IN ('sending', 'submitted');
+                    busy := "{s}".pixverse_in_flight(p_account);
                     RETURN greatest(0, allowed - busy);
                 END $$;
                 CREATE OR REPLACE TRIGGER pixverse_entries_notify AFTER UPDATE OF state ON {e}
@@ -697,11 +701,7 @@ class PostgresStore:
         if name == "sending":
             me = bind(self.worker_id)
             assignments += f", worker = {me}"
-            guard += (
-                f" AND (worker IS NULL OR worker = {me}) AND EXISTS (SELECT 1 FROM"
-                f" {self._workers} WHERE id = {me} AND expires_at > clock_timestamp()"
-                " AND taken_over_by IS NULL)"
-            )
+            guard += f" AND (worker IS NULL OR worker = {me}) AND {self._alive(me)}"
         row = await conn.fetchrow(
             f"UPDATE {self._entries} SET {assignments}, updated_at = $4"
             f" WHERE batch = $1 AND key = $2 AND state = ANY($3::text[]){guard}"
@@ -803,9 +803,8 @@ class PostgresStore:
                 " WHERE batch = $1 AND worker IS NULL AND state IN ('pending', 'submitted')"
                 " ORDER BY state = 'pending', seq LIMIT $2 FOR UPDATE SKIP LOCKED)"
                 f" UPDATE {self._entries} e SET worker = $3, op = $4 FROM picked"
-                " WHERE e.batch = $1 AND e.key = picked.key AND EXISTS (SELECT 1 FROM"
-                f" {self._workers} WHERE id = $3 AND expires_at > clock_timestamp()"
-                f" AND taken_over_by IS NULL) RETURNING {_E_COLS}, e.seq",
+                f" WHERE e.batch = $1 AND e.key = picked.key AND {self._alive('$3')}"
+                f" RETURNING {_E_COLS}, e.seq",
                 self.batch,
                 n,
                 self.worker_id,
@@ -971,9 +970,7 @@ class PostgresStore:
         if row is None:
             return None
         in_flight = await conn.fetchval(
-            f"SELECT count(*) FROM {self._entries} e JOIN {self._batches} b USING (batch)"
-            " WHERE b.account = $1 AND e.state IN ('sending', 'submitted')",
-            self.account,
+            f'SELECT "{self.schema}".pixverse_in_flight($1)', self.account
         )
         return SharedLimit(self.account, row["configured"], row["target"], int(in_flight))
 
@@ -1026,8 +1023,7 @@ class PostgresStore:
                 f' ORDER BY u.ord LIMIT "{self.schema}".pixverse_send_room($6))'
                 f" UPDATE {self._entries} e SET {assignments}, worker = $5, updated_at = $4"
                 f" FROM picked WHERE e.batch = $1 AND e.key = picked.key AND {sendable}"
-                f" AND EXISTS (SELECT 1 FROM {self._workers} WHERE id = $5"
-                f" AND expires_at > clock_timestamp() AND taken_over_by IS NULL) AND {_DURABLE}"
+                f" AND {self._alive('$5')} AND {_DURABLE}"
                 f" RETURNING {_E_COLS}",
                 *params,
             )
@@ -1056,13 +1052,16 @@ class PostgresStore:
 
         return await self._retrying(op, after_loss=after_loss)
 
-    async def _lease_alive(self, conn: asyncpg.Connection) -> bool:
-        alive = await conn.fetchval(
-            f"SELECT 1 FROM {self._workers} WHERE id = $1 AND expires_at > clock_timestamp()"
-            " AND taken_over_by IS NULL",
-            self.worker_id,
+    def _alive(self, worker: str) -> str:
+        """SQL: the worker ``worker`` (a placeholder) holds its lease: not expired, not taken
+        over. What every claim and send of a worker is conditioned on."""
+        return (
+            f"EXISTS (SELECT 1 FROM {self._workers} WHERE id = {worker}"
+            " AND expires_at > clock_timestamp() AND taken_over_by IS NULL)"
         )
-        return alive is not None
+
+    async def _lease_alive(self, conn: asyncpg.Connection) -> bool:
+        return bool(await conn.fetchval(f"SELECT {self._alive('$1')}", self.worker_id))
 
     async def _why_not_sent(
         self, conn: asyncpg.Connection, keys: Sequence[str]
