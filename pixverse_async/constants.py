@@ -130,6 +130,10 @@ class Limits:
     MULTI_TRANSITION_MIN_TOTAL_SECONDS: Final = 1
     MULTI_TRANSITION_MAX_TOTAL_SECONDS: Final = 30
     KEYFRAME_MIN: Final = 1
+    SLOT_RELEASE_SECONDS: Final = 600
+    """A generation running longer than this (10 minutes) no longer counts against the
+    account's concurrency limit (PixVerse's FAQ: its slot is released, its credits kept, and
+    refunded after 2 hours)."""
 
 
 class Vocab:

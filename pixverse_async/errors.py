@@ -322,6 +322,38 @@ ERROR_CODE_TABLE: Mapping[int, type[APIError]] = {
 }
 
 
+NOTHING_GENERATED: tuple[type[PixVerseError], ...] = (
+    AuthenticationError,
+    PermissionDeniedError,
+    InvalidParameterError,
+    NotFoundError,
+    InsufficientCreditsError,
+    QuotaExceededError,
+    RateLimitError,
+    TransportError,
+)
+"""The answers to a submit that prove no generation was created, so sending it again is
+free: a bad or missing key or account (10002-10005, 400012), an invalid request (400xxx, a
+referenced image or video not found), no balance or quota left (500090, 500043, 500060), the
+concurrency or rate limit (500044, 500069, HTTP 429), and a connection never made. Not here:
+a moderation refusal (repeating it risks the account's suspension, PixVerse warns), a server
+error (500100, 99999: whether it acted is not documented) and an ambiguous submit
+(:class:`SubmissionUnknownError`)."""
+
+
+def nothing_generated(error: BaseException) -> bool:
+    """Whether ``error``, raised by a submit, proves that nothing was generated.
+
+    >>> nothing_generated(error_for_code(err_code=10003, err_msg="Invalid API-KEY",
+    ...                                  http_status=401, trace_id=None))
+    True
+    >>> nothing_generated(error_for_code(err_code=500063, err_msg="moderated",
+    ...                                  http_status=200, trace_id=None))
+    False
+    """
+    return isinstance(error, NOTHING_GENERATED)
+
+
 def _class_for_status(http_status: int, err_code: int | None) -> type[APIError]:
     if http_status in (401, 403):
         return AuthenticationError

@@ -38,12 +38,21 @@ import heapq
 import itertools
 import logging
 import os
+import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+)
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .constants import Limits
 from .costs import CostEstimator, is_refunded
 from .errors import (
     InsufficientCreditsError,
@@ -52,12 +61,20 @@ from .errors import (
     SubmissionUnknownError,
     TransportError,
     ValidationError,
+    nothing_generated,
 )
 from .jobs import raise_for_terminal
 from .journal import Journal, JournalEntry, JournalState, request_key
 from .limit_rule import grown, shrunk
 from .models import GenerationRequest, GenerationResult, Video, from_json, to_json
-from .polling import TRANSIENT_POLL_ERRORS, PollLearner, PollPolicy, PollSchedule, learning_key
+from .polling import (
+    TRANSIENT_POLL_ERRORS,
+    PollLearner,
+    PollPolicy,
+    PollSchedule,
+    SafetyNet,
+    learning_key,
+)
 from .retry import RetryPolicy
 from .runner_coordination import SharedBatch, shared_store
 from .spending import SpendingCap, Verdict
@@ -137,6 +154,12 @@ class Progress:
     target_concurrency: float = 0
     status_requests: int = 0
     limit_answers: int = 0
+    ends_dropped: int = 0
+    """Ends that came after a job's end was decided (a status answer that was in flight when
+    its webhook event ended the job, a second event): dropped, each counted here."""
+    watched_after_timeout: int = 0
+    """Jobs this run stopped waiting for (reported failed with ``JobTimeoutError``) that it
+    still watches, holding their places, until the service ends them."""
 
     @property
     def done(self) -> int:
@@ -165,7 +188,11 @@ class _Job:
     not_before: float = 0.0
     schedule: PollSchedule | None = None
     last_status: object = None
-    ended: bool = False
+    ended: bool = False  # its end was decided (see _Run._end): what comes later is dropped
+    reported: bool = False  # its outcome is in the stream
+    slot: bool = False  # it holds one of the run's in-flight places
+    submitting: bool = False  # counted in progress.submitting
+    submitted_at: float | None = None  # loop time of its submit (an estimate if resumed)
     resumed: bool = False
     credits: int | None = None
     counted: bool = False  # its credits are in the progress
@@ -189,6 +216,9 @@ class JobRunner:
       runner's own, kept across its runs; a learner to share (``job.wait(learner=...)``);
       False to poll by the policy alone.
     - ``max_status_per_second``: a cap on status requests across all jobs.
+    - ``safety_net``: how a job is watched once the run stopped waiting for it (its
+      ``poll.timeout`` passed): the client hub's :class:`~pixverse_async.polling.SafetyNet`
+      by default, else ``SafetyNet()``. See "One end per job" below.
     - ``on_progress``: called with a :class:`Progress` after every change.
     - ``max_credits``: a spending cap (:mod:`pixverse_async.spending`): no request is sent
       that could take the spend recorded in the journal (this run's and earlier runs'; with
@@ -217,6 +247,20 @@ class JobRunner:
     its ``max_retries`` bounds resubmits after connections that were never made), and the
     in-flight target shrinks to what the service accepted, growing back by one every
     ``target`` accepted submits.
+
+    One end per job: a job can end by its poll, its webhook event (or the relay), its timeout,
+    a refusal, the spending cap; the first end decided wins, the journal records it, the
+    stream reports it and the job's place is given back, each once; a later one (a status
+    answer that was in flight when the event ended the job) is dropped and counted
+    (:attr:`Progress.ends_dropped`). A job that passes ``poll.timeout`` is reported
+    :attr:`OutcomeState.FAILED` with ``JobTimeoutError`` (the run stopped waiting), but the
+    service still generates it: the journal keeps it SUBMITTED until its real end, and the run
+    keeps its place and watches it at the safety net's pace while it has requests left to
+    send, until the service ends it (the journal then records that end, without a second
+    outcome) or until it has run 10 minutes since its submit (PixVerse then releases its
+    concurrency slot). A rerun with the same journal reports its recorded end (or polls it).
+    An answer proving nothing was generated (a bad key, an invalid request, no balance) leaves
+    the request PENDING, its error recorded: the next run sends it.
     """
 
     def __init__(
@@ -234,6 +278,7 @@ class JobRunner:
         max_credits: int | None = None,
         costs: CostEstimator | None = None,
         batch: str | None = None,
+        safety_net: SafetyNet | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -248,6 +293,7 @@ class JobRunner:
         self.on_progress = on_progress
         self.hold = hold
         self.batch = batch
+        self.safety_net = safety_net
         self.learner: PollLearner | None = (
             PollLearner() if learner is True else learner if learner is not False else None
         )
@@ -357,6 +403,7 @@ class _Run:
         self.journal: Journal
         self.failure: BaseException | None = None
         self.watched: set[_Job] = set()  # jobs a webhook event may end (the client's hub)
+        self.lingering: set[_Job] = set()  # reported timed out, still watched (see _end)
         self.loop: asyncio.AbstractEventLoop
         self.cap: SpendingCap | None = None
         self.out_of_credits: InsufficientCreditsError | None = None
@@ -396,6 +443,8 @@ class _Run:
             await self._cancel_all()
             for job in list(self.watched):
                 self._end_watch(job)
+            for job in list(self.lingering):  # no longer watched: a later run resumes them
+                await self._end(job, OutcomeState.FAILED)
             if self.shared is not None:
                 await self.shared.stop()
             if owned is not None:
@@ -521,9 +570,11 @@ class _Run:
         job.resumed = True
         self._count_charge(job, entry.credits)
         self.in_flight += 1
-        # When it was submitted is unknown here: poll at once (it may have ended while no
-        # run listened), time out like a fresh job.
+        job.slot = True
+        # Poll at once (it may have ended while no run listened), time out like a fresh job.
+        # A SUBMITTED entry's last change is its submit.
         now, hub = self.loop.time(), self.videos._hub_for(job.request)
+        job.submitted_at = now - max(0.0, time.time() - entry.updated_at)
         if hub is None:
             job.schedule = PollSchedule.begin(self.runner.poll, now, first_delay=0.0)
         else:
@@ -603,6 +654,7 @@ class _Run:
                         continue
                 self.in_flight += 1
                 self.progress.submitting += 1
+                job.slot = job.submitting = True
                 if self.shared is not None:
                     self.shared.spend()
                 self._spawn(self._submit(job))
@@ -613,7 +665,7 @@ class _Run:
             if (
                 self.intake_done
                 and not self.queue
-                and self.in_flight == 0
+                and self.in_flight == len(self.lingering)  # nothing left to send for them
                 and (self.shared is None or self.shared.idle)
             ):
                 return
@@ -647,8 +699,10 @@ class _Run:
             if verdict is not Verdict.CAP:
                 return verdict
             error = self.cap.error(job.request.kind, job.body)
-        await self.journal.mark_held(job.key, type(error).__name__, str(error))
-        self._emit(self._outcome(job, OutcomeState.NOT_SUBMITTED, error=error))
+        await self._end(
+            job, OutcomeState.NOT_SUBMITTED, error=error,
+            record=lambda: self.journal.mark_held(job.key, type(error).__name__, str(error)),
+        )  # fmt: skip
         return Verdict.CAP
 
     async def _unreserve(self, job: _Job) -> None:
@@ -668,8 +722,7 @@ class _Run:
             # The account's shared limit is full: back to the queue until something finishes.
             await self._unreserve(job)
             job.attempts -= 1
-            self.progress.submitting -= 1
-            self.in_flight -= 1
+            self._give_back(job)
             self.queue.appendleft(job)
             self._changed()
             return
@@ -685,27 +738,36 @@ class _Run:
         except InsufficientCreditsError as exc:  # nothing charged; nor will the rest be sent
             await self._unreserve(job)
             self.out_of_credits = exc
-            await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
-            self._finish_submit()
-            self._emit(self._outcome(job, OutcomeState.NOT_SUBMITTED, error=exc))
+            await self._end(
+                job, OutcomeState.NOT_SUBMITTED, error=exc, record=self._not_sent(job, exc)
+            )
             return
         except SubmissionUnknownError as exc:
             self._settle(job, None)
-            await self.journal.mark_unknown(job.key, exc.trace_id, str(exc))
-            self._finish_submit()
-            self._emit(self._outcome(job, OutcomeState.UNKNOWN, error=exc))
+            unknown = exc
+            await self._end(
+                job, OutcomeState.UNKNOWN, error=exc,
+                record=lambda: self.journal.mark_unknown(job.key, unknown.trace_id, str(unknown)),
+            )  # fmt: skip
             return
         except TransportError as exc:  # the connection was never made
             await self._unreserve(job)
-            await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
+            await self._not_sent(job, exc)()
             if job.attempts <= self.runner.hold.max_retries:
                 self._hold(job, exc)
                 return
-            await self._fail(job, exc)
+            self._leave_unfinished(job)  # PENDING: the next run sends it
+            await self._end(job, OutcomeState.FAILED, error=exc)
             return
         except PixVerseError as exc:
             await self._unreserve(job)
-            await self._fail(job, exc)
+            if nothing_generated(exc):  # PENDING, its error kept: the next run sends it
+                self._leave_unfinished(job)
+                await self._end(
+                    job, OutcomeState.FAILED, error=exc, record=self._not_sent(job, exc)
+                )
+            else:
+                await self._end(job, OutcomeState.FAILED, error=exc, record=self._failed(job, exc))
             return
         try:
             result = from_json(GenerationResult, resp)
@@ -713,15 +775,19 @@ class _Run:
             self._settle(job, None)
             if watch is not None:
                 watch.close()
-            await self.journal.mark_unknown(job.key, trace_id, str(exc))
-            self._finish_submit()
-            self._emit(self._outcome(job, OutcomeState.UNKNOWN, error=exc))
+            unreadable = exc
+            await self._end(
+                job, OutcomeState.UNKNOWN, error=exc,
+                record=lambda: self.journal.mark_unknown(job.key, trace_id, str(unreadable)),
+            )  # fmt: skip
             return
         job.video_id = result.video_id
+        job.submitted_at = self.loop.time()
         self._settle(job, result.credits)
         await self.journal.mark_submitted(job.key, result.video_id, result.credits)
         if self.shared is not None and self.cap is not None and result.credits is not None:
             await self.shared.release(job)  # the journal has its cost now
+        job.submitting = False
         self.progress.submitting -= 1
         self.hold_streak = 0
         if self.shared is not None:
@@ -760,7 +826,7 @@ class _Run:
         watch.add_done_callback(lambda event: self._spawn(self._resolve_event(job, event)))
 
     async def _resolve_event(self, job: _Job, event: WebhookEvent) -> None:
-        if job.ended:
+        if self._late(job):
             return
         if job.schedule is not None:
             job.schedule.finished(self.loop.time(), exact=True)
@@ -774,14 +840,9 @@ class _Run:
                 job.watch.settle(video)
             self.watched.discard(job)
 
-    def _finish_submit(self) -> None:
-        self.progress.submitting -= 1
-        self._release()
-
     def _hold(self, job: _Job, exc: PixVerseError) -> None:
         """Put a request the service did not act on back at the head of the queue."""
-        self.progress.submitting -= 1
-        self.in_flight -= 1
+        self._give_back(job)
         if isinstance(exc, RateLimitError):
             self.progress.limit_answers += 1
             if self.shared is not None:
@@ -800,10 +861,84 @@ class _Run:
         self.wake_dispatcher.set()
         self._changed()
 
-    async def _fail(self, job: _Job, exc: PixVerseError) -> None:
-        await self.journal.mark_failed(job.key, type(exc).__name__, str(exc))
-        self._finish_submit()
-        self._emit(self._outcome(job, OutcomeState.FAILED, error=exc))
+    # The end of a job: one step, whoever ends it ----------------------------------------
+
+    async def _end(
+        self, job: _Job, state: OutcomeState, *, error: PixVerseError | None = None,
+        video: Video | None = None, record: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:  # fmt: skip
+        """End ``job``: the one step every end goes through (a poll, a webhook event or the
+        relay, a refusal, the spending cap; a take-over's or another worker's end comes from
+        the journal, already recorded).
+
+        The first end decided wins: a later one is dropped and counted (:meth:`_late`). The
+        winner's journal transition (``record``) is made here, then the job's place is given
+        back and its outcome emitted, each once. A job reported timed out already (see
+        :meth:`_stop_waiting`) ends without a second outcome: the journal records its real
+        end (``record``), or, when the service no longer counts it, keeps it SUBMITTED.
+        """
+        if self._late(job):
+            return
+        job.ended = True
+        self._end_watch(job, video)
+        if record is not None:
+            await record()
+        self._give_back(job)
+        if job in self.lingering:
+            self.lingering.discard(job)
+            self.progress.watched_after_timeout -= 1
+            self._changed()
+        elif not job.reported:
+            job.reported = True
+            self._emit(self._outcome(job, state, error=error, video=video))
+
+    def _late(self, job: _Job) -> bool:
+        """Whether ``job``'s end was decided already; what arrived now is then dropped (and
+        counted)."""
+        if job.ended:
+            self.progress.ends_dropped += 1
+        return job.ended
+
+    def _give_back(self, job: _Job) -> None:
+        """Give back what ``job`` holds: its place among the submitting, its in-flight slot."""
+        if job.submitting:
+            job.submitting = False
+            self.progress.submitting -= 1
+        if job.slot:
+            job.slot = False
+            self._release()
+
+    def _stop_waiting(self, job: _Job, error: PixVerseError) -> None:
+        """``job`` passed its timeout: report it failed (``error``, a JobTimeoutError), but
+        keep its place and watch it at the safety net's pace: the service is still generating
+        it. Its real end is then recorded by :meth:`_end`; or, 10 minutes after its submit
+        (when PixVerse stops counting it against the account's limit), it is let go."""
+        job.reported = True
+        self.lingering.add(job)
+        self.progress.watched_after_timeout += 1
+        self._leave_unfinished(job)
+        self._emit(self._outcome(job, OutcomeState.FAILED, error=error))
+        now = self.loop.time()
+        hub = self.videos.webhooks
+        net = self.runner.safety_net or (hub.safety_net if hub is not None else SafetyNet())
+        submitted = now if job.submitted_at is None else job.submitted_at
+        released = max(0.0, submitted + Limits.SLOT_RELEASE_SECONDS - now)
+        policy = attrs.evolve(self.runner.poll, timeout=released)
+        job.schedule = net.schedule(policy, now, first_delay=net.interval)
+        self._schedule_poll(job, job.schedule.first_poll_at())
+        self.wake_dispatcher.set()  # only watched jobs may be left: the run may be over
+
+    def _leave_unfinished(self, job: _Job) -> None:
+        """``job`` is reported, its journal entry left PENDING or SUBMITTED: on PostgreSQL it
+        is given back to the batch when the run ends (another worker or run takes it)."""
+        if self.shared is not None:
+            self.shared.left.add(job.key)
+
+    def _not_sent(self, job: _Job, exc: PixVerseError) -> Callable[[], Awaitable[object]]:
+        return lambda: self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
+
+    def _failed(self, job: _Job, exc: PixVerseError) -> Callable[[], Awaitable[object]]:
+        return lambda: self.journal.mark_failed(job.key, type(exc).__name__, str(exc))
 
     def _outcome(
         self, job: _Job, state: OutcomeState, *, error: PixVerseError | None = None,
@@ -875,15 +1010,19 @@ class _Run:
         try:
             video, raw = await self.videos._status_raw(job.video_id)
         except TRANSIENT_POLL_ERRORS as exc:
+            if self._late(job):
+                return
             logger.debug("status of video %s failed, polling on: %s", job.video_id, exc)
-            self._poll_again(job)
+            await self._poll_again(job)
             return
         except PixVerseError as exc:
-            await self._finish_job(job, error=exc)
+            await self._end(job, OutcomeState.FAILED, error=exc, record=self._failed(job, exc))
+            return
+        if self._late(job):  # ended while this answer was on its way (its webhook event)
             return
         job.last_status = video.status
         if not video.status.is_terminal:
-            self._poll_again(job)
+            await self._poll_again(job)
             return
         assert job.schedule is not None
         job.schedule.finished(self.loop.time())
@@ -896,40 +1035,30 @@ class _Run:
         caller that learns it another way, such as a webhook) call this for the job of that
         ``video_id``; its pending poll then finds ``job.ended`` and stops.
         """
-        if job.ended:
-            return
-        job.ended = True
-        self._end_watch(job, video)
         try:
             raise_for_terminal(video)
         except PixVerseError as exc:
-            await self._finish_job(job, error=exc, video=video)
+            await self._end(
+                job, OutcomeState.FAILED, error=exc, video=video, record=self._failed(job, exc)
+            )
             return
-        await self.journal.mark_succeeded(job.key, raw)
-        self._release()
-        self._emit(self._outcome(job, OutcomeState.SUCCEEDED, video=video))
+        await self._end(
+            job, OutcomeState.SUCCEEDED, video=video,
+            record=lambda: self.journal.mark_succeeded(job.key, raw),
+        )  # fmt: skip
 
-    def _poll_again(self, job: _Job) -> None:
+    async def _poll_again(self, job: _Job) -> None:
         assert job.schedule is not None and job.video_id is not None
         now = self.loop.time()
         due = job.schedule.after_poll(now)
-        if due is None:
-            timeout = job.schedule.timeout_error(job.video_id, job.last_status, now)
-            job.ended = True
-            self._end_watch(job)
-            self._release()  # the journal keeps it SUBMITTED: a rerun polls again
-            self._emit(self._outcome(job, OutcomeState.FAILED, error=timeout))
-            return
-        self._schedule_poll(job, due)
-
-    async def _finish_job(
-        self, job: _Job, *, error: PixVerseError, video: Video | None = None
-    ) -> None:
-        job.ended = True
-        self._end_watch(job)
-        await self.journal.mark_failed(job.key, type(error).__name__, str(error))
-        self._release()
-        self._emit(self._outcome(job, OutcomeState.FAILED, error=error, video=video))
+        if due is not None:
+            self._schedule_poll(job, due)
+        elif job.reported:  # 10 minutes since its submit: the service no longer counts it
+            logger.info("video %s still generating after 10 minutes: no longer watched",
+                        job.video_id)  # fmt: skip
+            await self._end(job, OutcomeState.FAILED)  # the journal keeps it SUBMITTED
+        else:
+            self._stop_waiting(job, job.schedule.timeout_error(job.video_id, job.last_status, now))
 
 
 def _refund(credits: int | None, state: OutcomeState, error_type: str | None) -> int:

@@ -83,6 +83,9 @@ class SharedBatch:
         self.quiet: dict[str, tuple[_Job, Outcome]] = {}
         # Requests this run reported not submitted: never sent by it, released when it ends.
         self.unsent: set[str] = set()
+        # Requests this run reported but left unfinished in the journal (PENDING: nothing was
+        # generated; SUBMITTED: timed out, maybe still watched): released when it ends.
+        self.left: set[str] = set()
         self.cap_waiting = False  # the cap said wait: look again after a change
         self.recheck: set[str] = set()  # waiting requests that may have finished
         self.recheck_unsent: set[str] = set()  # ... or been ended not submitted elsewhere
@@ -116,8 +119,8 @@ class SharedBatch:
             self._unsubscribe = None
         if self.unsent:
             await self.store.spending.drop_unsent()
-        if self.held or self.unsent:
-            await self.store.release([*self.held, *self.unsent])
+        if self.held or self.unsent or self.left:
+            await self.store.release([*self.held, *self.unsent, *self.left])
 
     @property
     def idle(self) -> bool:

@@ -185,7 +185,7 @@ class EmulatorApp:
             return error(ErrCode.INVALID_PARAMETER, "Ai-trace-id must be a UUID", status=400)
         fault = self.config.faults.draw(request.path)
         record.fault = None if fault is None else fault.kind
-        return await answer_with_fault(fault, request, handler)
+        return await answer_with_fault(fault, request, handler, self.clock)
 
     # Generations ---------------------------------------------------------------------------
 

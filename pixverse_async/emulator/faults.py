@@ -12,7 +12,8 @@ it is stated per kind:
 - ``rate_limited``: HTTP 429 with ``Retry-After`` (``retry_after=``), before the route acts;
 - ``html_502``: an HTML page from a "proxy", *after* the route acted (a generation was created);
 - ``reset``: the connection is dropped after the request was read and the route acted;
-- ``slow``: the answer is held for ``seconds`` after the route acted;
+- ``slow``: the answer is held for ``seconds`` of the emulator's clock after the route acted
+  (with a manual clock, until the test moves it that far);
 - ``failed``, ``moderated``, ``deleted``: the generation the request creates ends so
   (rules only, on generation endpoints).
 
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from ..constants import ErrCode, Paths
+from .clock import EmulatorClock
 from .responses import error, error_json
 
 BEFORE_FAULTS = ("error_500", "rate_limited", "concurrency_limited", "refuse")
@@ -103,6 +105,9 @@ class Fault:
     message: str = ""
     retry_after: str = "1"
     seconds: float = 2.0
+    hold: float = 0.0
+    """Seconds of the emulator's clock the answer waits before it goes out (a refusal that
+    arrives late: the status of a job that ended meanwhile, say)."""
 
 
 @dataclass
@@ -173,11 +178,13 @@ class FaultConfig:
         message: str = "",
         retry_after: float | str = 1,
         seconds: float = 2.0,
+        hold: float = 0.0,
     ) -> FaultRule:
         """Aim fault ``kind`` at ``endpoint`` (a short name of :data:`ENDPOINTS` or a path).
 
         It applies to each matching request with chance ``rate``, at most ``times`` times
         (None: every time). Returns the rule; its ``hits`` say how often it was applied.
+        ``hold`` delays its answer by that many seconds of the emulator's clock.
         """
         canonical = ALIASES.get(kind, kind)
         if canonical not in BEFORE_FAULTS + AFTER_FAULTS + OUTCOME_FAULTS:
@@ -198,6 +205,7 @@ class FaultConfig:
             message=message,
             retry_after=str(retry_after),
             seconds=seconds,
+            hold=hold,
             endpoint=endpoint,
             times=times,
             rate=rate,
@@ -246,11 +254,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def answer_with_fault(
-    fault: Fault | None, request: web.Request, handler: Handler
+    fault: Fault | None, request: web.Request, handler: Handler, clock: EmulatorClock
 ) -> web.StreamResponse:
-    """Run ``handler`` for ``request`` with ``fault`` applied before or after it."""
+    """Run ``handler`` for ``request`` with ``fault`` applied before or after it (``clock``
+    times a ``slow`` answer)."""
     if fault is None:
         return await handler(request)
+    if fault.hold > 0:
+        await _hold(clock, fault.hold)
     kind = fault.kind
     if kind == "error_500":
         body = {"err_code": 500000, "err_msg": "internal error (injected)", "resp": ""}
@@ -278,5 +289,10 @@ async def answer_with_fault(
             transport.abort()
         raise asyncio.CancelledError  # nothing more can be sent on this connection
     if kind == "slow":
-        await asyncio.sleep(fault.seconds)
+        await _hold(clock, fault.seconds)
     return response
+
+
+async def _hold(clock: EmulatorClock, seconds: float) -> None:
+    until = clock.now() + seconds
+    await clock.sleep_until(lambda: until)
