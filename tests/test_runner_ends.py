@@ -10,16 +10,17 @@ in flight when the webhook ends the job" is a state the test sets up, not a race
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from pixverse_async import JobTimeoutError, PollPolicy, TextToVideo
+from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, TextToVideo
 from pixverse_async.emulator import Emulator
 from pixverse_async.journal import Journal, JournalState
 from pixverse_async.polling import SafetyNet
 from pixverse_async.runner import Outcome, OutcomeState
 from pixverse_async.webhooks import CompletionHub
 
+from .conftest import API_KEY, FAST_RETRY
 from .test_webhooks_jobs import FIELDS, setup
 from .test_workers import hang_guard
 
@@ -113,3 +114,97 @@ async def test_a_stale_refusal_after_the_webhook_end_does_not_crash_the_run(
         emu.finish_all()  # (the emulator's deliveries are drained on the way out)
     assert rest == [] and progress.ends_dropped == 1
     assert by_video[refused].state is JournalState.SUCCEEDED
+
+
+# --- item 1: a timed-out job gives its place back when the service ends it ------------------
+
+#: The issue's reproduction: every job times out 0.5 s after its submit.
+TIMING_OUT = PollPolicy(first_delay=0.1, interval=0.1, factor=1, max_delay=0.1, jitter=0,
+                        timeout=0.5)  # fmt: skip
+#: Watches a timed-out job every 0.1 s.
+QUICK_NET = SafetyNet(factor=1.0, expected=0.1, interval=0.1)
+
+
+def t2v(prompt: str) -> TextToVideo:
+    return TextToVideo(prompt=prompt, **FIELDS)
+
+
+@hang_guard(60)
+async def test_timed_out_jobs_give_their_places_back_when_they_end_on_postgres(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    await timed_out_jobs_give_their_places_back(
+        lambda: Journal(postgres_dsn, batch="timeouts", schema=pg_schema, lease=3)
+    )
+
+
+@hang_guard(60)
+async def test_timed_out_jobs_give_their_places_back_when_they_end_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    await timed_out_jobs_give_their_places_back(lambda: Journal(tmp_path / "j.sqlite"))
+
+
+async def timed_out_jobs_give_their_places_back(journal_for: Callable[[], Journal]) -> None:
+    """Three requests, two places, every job times out at 0.5 s while the service generates
+    on: the two reported timed out keep their places (the service still counts them) until
+    the service ends them; then the third is sent. Before, on PostgreSQL the two stayed
+    SUBMITTED, held and counted for ever: the third was never sent."""
+    requests = [t2v(f"slow {i}") for i in range(3)]
+    async with Emulator(api_keys={API_KEY}, clock="manual", generation_seconds=1000) as emu:
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
+            async with journal_for() as journal:
+                runner = client.runner(concurrency=2, journal=journal, poll=TIMING_OUT,
+                                       learner=False, safety_net=QUICK_NET)  # fmt: skip
+                async with runner.run(requests) as stream:
+                    first = [await next_outcome(stream), await next_outcome(stream)]
+                    assert [o.error_type for o in first] == ["JobTimeoutError"] * 2
+                    assert len(emu.state.generations) == 2  # no place for the third yet
+                    assert stream.progress.watched_after_timeout == 2
+                    emu.finish_all()  # the service ends them: their places come back
+                    third = await next_outcome(stream)
+                    rest = [o async for o in stream]
+                    progress = stream.progress
+                entries = {e.video_id: e for e in await journal.entries()}
+                limit = None if journal.postgres is None else await journal.postgres.shared_limit()
+            emu.finish_all()
+    assert third.error_type == "JobTimeoutError" and rest == []
+    assert third.index not in {o.index for o in first}
+    assert len(emu.state.generations) == 3 and emu.state.peak_in_flight[API_KEY] == 2
+    # The journal records the real end of the two, and keeps the third SUBMITTED (a rerun
+    # resumes it); the stream said all three timed out.
+    states = sorted(e.state.value for e in entries.values())
+    assert states == ["submitted", "succeeded", "succeeded"]
+    assert (progress.failed, progress.running, progress.watched_after_timeout) == (3, 0, 0)
+    if limit is not None:  # the account counts only what is generating: the third
+        assert limit.in_flight == 1
+
+
+async def test_a_generation_submitted_over_10_minutes_ago_no_longer_counts_on_postgres(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """PixVerse releases the slot of a generation running more than 10 minutes: the
+    account's shared in-flight count stops counting it (a stopped run's SUBMITTED entries
+    block another batch of the account for 10 minutes at most, not for ever)."""
+    import asyncpg
+
+    async with Journal(postgres_dsn, batch="old", schema=pg_schema) as journal:
+        store = journal.postgres
+        assert store is not None
+        await store.set_limit(2)
+        for i, video_id in enumerate((1, 2)):
+            key = f"k{i}"
+            await journal.mark_pending(key, "text_to_video", {"n": i})
+            await journal.mark_sending(key, f"trace-{i}")
+            await journal.mark_submitted(key, video_id)
+        assert (await store.set_limit(2)).in_flight == 2
+        conn = await asyncpg.connect(postgres_dsn)
+        try:  # the first was submitted 601 s ago
+            await conn.execute(
+                f'UPDATE "{pg_schema}".pixverse_entries SET updated_at = updated_at - 601'
+                " WHERE key = 'k0'"
+            )
+        finally:
+            await conn.close()
+        limit = await store.shared_limit()
+    assert limit is not None and (limit.in_flight, limit.room) == (1, 1)

@@ -26,9 +26,11 @@ heartbeat task renews every ``lease / 3`` seconds:
 - **A shared in-flight limit** per account (:meth:`~PostgresStore.set_limit`):
   :meth:`~PostgresStore.try_mark_sending` is ``mark_sending`` that records the send only while
   fewer than the limit are SENDING or SUBMITTED across all the account's workers (the account
-  row is locked while it counts). :meth:`~PostgresStore.limit_answered` (the service said
-  500044) shrinks the shared target to what is in flight, :meth:`~PostgresStore.submit_accepted`
-  grows it back by ``1 / target`` per accepted submit, up to the configured number.
+  row is locked while it counts); a request SUBMITTED more than 10 minutes ago no longer
+  counts (PixVerse releases the slot of a generation running longer).
+  :meth:`~PostgresStore.limit_answered` (the service said 500044) shrinks the shared target
+  to what is in flight, :meth:`~PostgresStore.submit_accepted` grows it back by
+  ``1 / target`` per accepted submit, up to the configured number.
 - **A shared spending cap** per batch: :attr:`PostgresStore.spending`
   (:mod:`~pixverse_async.journal.pg_spending`) keeps the reservations of the batch's workers,
   so that one cap bounds what they spend together.
@@ -67,6 +69,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import attrs
 import backoff
 
+from ..constants import Limits
 from ..limit_rule import grown, shrunk
 from ..pg_listen import connection_errors, redact
 from .entry import COLUMNS, JournalEntry
@@ -95,6 +98,7 @@ is flushed to disk, in one round trip. Every other write commits asynchronously,
 ``synchronous=NORMAL``: it survives the client's death at once and the server's within a
 fraction of a second (``wal_writer_delay``), and losing it only ever moves an entry back to a
 state that is handled more cautiously."""
+_SLOT_SECONDS: Final = Limits.SLOT_RELEASE_SECONDS
 _COLS: Final = ", ".join(COLUMNS)
 _E_COLS: Final = ", ".join(f"e.{c}" for c in COLUMNS)
 
@@ -117,7 +121,8 @@ class Takeover:
 class SharedLimit:
     """An account's shared in-flight limit: ``configured`` by :meth:`PostgresStore.set_limit`,
     the adaptive ``target`` (``1 <= target <= configured``), and how many requests are
-    ``in_flight`` (SENDING or SUBMITTED) across the account's batches."""
+    ``in_flight`` (SENDING, or SUBMITTED in the last 10 minutes) across the account's
+    batches."""
 
     account: str
     configured: int
@@ -345,10 +350,13 @@ class PostgresStore:
                         'batch', NEW.batch, 'key', NEW.key, 'state', NEW.state)::text);
                     RETURN NULL;
                 END $$;
+                -- SUBMITTED for longer than PixVerse counts a generation against the limit
+                -- (its slot is released after SLOT_RELEASE_SECONDS) is not in flight.
                 CREATE OR REPLACE FUNCTION "{s}".pixverse_in_flight(p_account text)
                 RETURNS bigint LANGUAGE sql STABLE AS $$
                     SELECT count(*) FROM {e} JOIN {self._batches} b USING (batch)
-                    WHERE b.account = p_account AND state IN ('sending', 'submitted')
+                    WHERE b.account = p_account AND (state = 'sending' OR state = 'submitted'
+                        AND updated_at > extract(epoch from now()) - {_SLOT_SECONDS})
                 $$;
                 CREATE OR REPLACE FUNCTION "{s}".pixverse_send_room(p_account text)
                 RETURNS integer
