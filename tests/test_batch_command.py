@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +87,35 @@ def test_a_journal_that_cannot_be_opened_ends_the_command_with_one_error(tmp_pat
     assert errors == [f"pixverse: error: JournalError: journal {missing}: unable to open "
                       "database file"]  # fmt: skip
     assert "Traceback" not in done.stderr
+
+
+async def test_a_wrong_api_key_leaves_the_batch_to_send_with_the_right_one(tmp_path: Path) -> None:
+    """``--api-key wrong`` fails every line but generates nothing: the journal keeps them
+    pending, so the same command with the right key sends them all (no ``--retry-failed``,
+    which warns of new, paid generations)."""
+    from pixverse_async.emulator import Emulator
+
+    from .cli_process import pixverse
+
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n".join([GOOD, GOOD.replace("a ", "the ")]) + "\n", encoding="utf-8")
+    journal = tmp_path / "j.sqlite"
+    async with Emulator(api_keys={"right-key"}, generation_seconds=0.05) as emu:
+
+        def run(key: str) -> Any:
+            return pixverse("--json", "--base-url", emu.base_url, "--api-key", key,
+                            "--poll-interval", "0.05", "batch", str(jobs),
+                            "--journal", str(journal))  # fmt: skip
+
+        code, out, _ = await run("wrong-key")
+        assert code == 1
+        first = [json.loads(line) for line in out.splitlines()][:-1]
+        assert [(r["state"], r["error"].split(":")[0]) for r in first] == [
+            ("failed", "AuthenticationError")
+        ] * 2
+        assert not emu.state.generations
+        code, out, err = await run("right-key")
+        second = [json.loads(line) for line in out.splitlines()][:-1]
+    assert code == 0, err
+    assert [(r["state"], r["resumed"]) for r in second] == [("succeeded", False)] * 2
+    assert len(emu.state.generations) == 2

@@ -121,6 +121,7 @@ async def test_a_stale_refusal_after_the_webhook_end_does_not_crash_the_run(
 #: The issue's reproduction: every job times out 0.5 s after its submit.
 TIMING_OUT = PollPolicy(first_delay=0.1, interval=0.1, factor=1, max_delay=0.1, jitter=0,
                         timeout=0.5)  # fmt: skip
+FAST = PollPolicy(first_delay=0.02, interval=0.02, factor=1.0, max_delay=0.02, jitter=0.0)
 #: Watches a timed-out job every 0.1 s.
 QUICK_NET = SafetyNet(factor=1.0, expected=0.1, interval=0.1)
 
@@ -208,3 +209,57 @@ async def test_a_generation_submitted_over_10_minutes_ago_no_longer_counts_on_po
             await conn.close()
         limit = await store.shared_limit()
     assert limit is not None and (limit.in_flight, limit.room) == (1, 1)
+
+
+# --- item 6: an answer proving nothing was generated leaves the request to send ------------
+
+
+@hang_guard(60)
+async def test_a_refusal_before_create_leaves_the_request_pending_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    await refused_requests_are_sent_by_the_next_run(lambda: Journal(tmp_path / "j.sqlite"))
+
+
+@hang_guard(60)
+async def test_a_refusal_before_create_leaves_the_request_pending_on_postgres(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    await refused_requests_are_sent_by_the_next_run(
+        lambda: Journal(postgres_dsn, batch="refused", schema=pg_schema, lease=3)
+    )
+
+
+async def refused_requests_are_sent_by_the_next_run(journal_for: Callable[[], Journal]) -> None:
+    """An invalid request (400017) and an invalid account (400012) fail this run, but the
+    journal keeps them PENDING with the error: the next run sends them. A moderation refusal
+    stays FAILED (repeating it risks the account)."""
+    requests = [t2v("invalid"), t2v("account"), t2v("flagged #reject"), t2v("fine")]
+    async with Emulator(api_keys={API_KEY}, generation_seconds=0.01) as emu:
+        emu.faults.add("text_to_video", "refuse", err_code=400017, times=1)
+        emu.faults.add("text_to_video", "refuse", err_code=400012, times=1)
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY,
+                            poll=FAST) as client:  # fmt: skip
+            async with journal_for() as journal:
+                runner = client.runner(concurrency=1, journal=journal)
+                first = await runner.gather(requests)
+                entries = {e.key: e for e in await journal.entries()}
+                again = await runner.gather(requests)
+    assert [(o.state.value, o.error_type) for o in first] == [
+        ("failed", "InvalidParameterError"),
+        ("failed", "AuthenticationError"),
+        ("failed", "ContentModerationError"),
+        ("succeeded", None),
+    ]
+    assert [(entries[o.key].state.value, entries[o.key].error_type) for o in first] == [
+        ("pending", "InvalidParameterError"),
+        ("pending", "AuthenticationError"),
+        ("failed", "ContentModerationError"),
+        ("succeeded", None),
+    ]
+    assert [(o.state.value, o.resumed) for o in again] == [
+        ("succeeded", False),
+        ("succeeded", False),
+        ("failed", True),
+        ("succeeded", True),
+    ]
