@@ -280,7 +280,7 @@ class SharedBatch:
             if self.store.lease_lost:
                 raise JournalLeaseError(
                     f"worker {self.store.worker_id} lost its lease on batch {self.store.batch!r}"
-                    " (database unreachable for too long): it stops; the others take over"
+                    f" ({self.store.lease_lost_reason}): it stops; the others take over"
                 )
             now = self.run.loop.time()
             if now - self._last_takeover >= self.tick:

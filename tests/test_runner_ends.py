@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, TextToVideo
 from pixverse_async.emulator import Emulator
-from pixverse_async.journal import Journal, JournalState
+from pixverse_async.journal import Journal, JournalLeaseError, JournalState
 from pixverse_async.polling import SafetyNet
 from pixverse_async.runner import Outcome, OutcomeState
 from pixverse_async.webhooks import CompletionHub
@@ -263,3 +263,66 @@ async def refused_requests_are_sent_by_the_next_run(journal_for: Callable[[], Jo
         ("failed", True),
         ("succeeded", True),
     ]
+
+
+# --- item 7: a stalled worker -----------------------------------------------------------------
+
+LEASE = 0.6
+
+
+@hang_guard(60)
+async def test_a_stalled_worker_says_so_and_the_stream_and_journal_agree(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """Worker A's submit is in flight when its event loop blocks (``time.sleep``) past its
+    lease; worker B takes over and reports the request UNKNOWN (A may have created it). When
+    A runs again and gets its answer, it must not record the request submitted behind B's
+    report: the journal keeps it UNKNOWN, like B's stream; and A stops saying that its lease
+    expired while it was not running, not that the database was unreachable."""
+    import threading
+    import time
+
+    req = t2v("stalled")
+    result: dict[str, object] = {}
+    a_loop: list[asyncio.AbstractEventLoop] = []
+
+    async def worker_a(base_url: str) -> None:
+        a_loop.append(asyncio.get_running_loop())
+        async with (
+            Journal(postgres_dsn, batch="stall", schema=pg_schema, lease=LEASE) as journal,
+            PixVerse(api_key=API_KEY, base_url=base_url, retry=FAST_RETRY, poll=FAST) as client,
+        ):
+            try:
+                result["outcomes"] = await client.runner(concurrency=1, journal=journal).gather(
+                    [req]
+                )
+            except Exception as exc:
+                result["error"] = exc
+
+    async with Emulator(api_keys={API_KEY}, clock="manual", generation_seconds=1000) as emu:
+        emu.faults.add("text_to_video", "slow", seconds=HELD, times=1)
+        thread = threading.Thread(target=asyncio.run, args=(worker_a(emu.base_url),))
+        thread.start()
+        try:
+            while not emu.requests_to("text_to_video"):  # A is sending (SENDING in the journal)
+                await asyncio.sleep(0.01)
+            a_loop[0].call_soon_threadsafe(time.sleep, 4 * LEASE)  # A stops running
+            async with (
+                Journal(postgres_dsn, batch="stall", schema=pg_schema, lease=LEASE) as journal,
+                PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST) as client,
+            ):
+                [b_outcome] = await client.runner(concurrency=1, journal=journal).gather([req])
+                emu.advance(HELD)  # A's answer goes out: the video exists
+                emu.finish_all()
+                await asyncio.to_thread(thread.join, 30)
+                [entry] = await journal.entries()
+        finally:
+            emu.advance(HELD)
+            await asyncio.to_thread(thread.join, 30)
+    assert b_outcome.state is OutcomeState.UNKNOWN
+    assert entry.state is JournalState.UNKNOWN  # as B's stream said
+    error = result.get("error")
+    assert isinstance(error, JournalLeaseError), result
+    assert "not running" in str(error) and "unreachable" not in str(error)
+    print(f"\nthe stalled worker: {error}")
+    assert len(emu.state.generations) == 1

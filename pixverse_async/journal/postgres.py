@@ -233,6 +233,8 @@ class PostgresStore:
         self._retryable: tuple[type[Exception], ...] = ()
         self._heartbeat: asyncio.Task[None] | None = None
         self._lease_lost = False
+        self._renewed_at = time.monotonic()  # the last renewal that found the lease alive
+        self._unreachable = False  # the last renewal could not reach the database in time
         self._listener = Listener(
             url,
             schema=self.schema,
@@ -254,6 +256,24 @@ class PostgresStore:
     def lease_lost(self) -> bool:
         """True once the heartbeat found this worker's lease ended (others may take over)."""
         return self._lease_lost
+
+    @property
+    def lease_lost_reason(self) -> str:
+        """Why this worker's lease ended, as far as it can tell: the database was unreachable,
+        or the process did not run (its event loop was blocked, the machine paused) for
+        longer than the lease, or another worker ended it."""
+        silent = time.monotonic() - self._renewed_at
+        if self._unreachable:
+            return (
+                f"the database was unreachable: the lease of {self.lease:g} s was not renewed"
+                f" for {silent:.1f} s"
+            )
+        if silent > self.lease:
+            return (
+                f"its lease of {self.lease:g} s expired while it was not running (no heartbeat"
+                f" for {silent:.1f} s: its event loop was blocked, or the process paused)"
+            )
+        return "another worker ended its lease"
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.name!r} batch={self.batch!r} worker={self.worker_id!r}>"
@@ -288,6 +308,7 @@ class PostgresStore:
         except BaseException:
             await self._close_pool()
             raise
+        self._renewed_at = time.monotonic()
         self._heartbeat = asyncio.ensure_future(self._beat())
 
     async def _setup(self, conn: asyncpg.Connection) -> None:
@@ -533,20 +554,27 @@ class PostgresStore:
     # -- the heartbeat
 
     async def _beat(self) -> None:
+        every = self.lease / 3
         while not self._lease_lost:
-            await asyncio.sleep(self.lease / 3)
+            await asyncio.sleep(every)
+            started = time.monotonic()
             try:
                 alive = await self._retrying(self._renew)
             except JournalError as exc:
+                self._unreachable = True
                 logger.warning("journal %s: heartbeat failed: %s", self.name, exc)
                 continue
-            if not alive:
-                self._lease_lost = True
-                logger.error(
-                    "journal %s: worker %s lost its lease; it sends nothing more",
-                    self.name,
-                    self.worker_id,
-                )
+            self._unreachable = time.monotonic() - started > every  # it had to reconnect
+            if alive:
+                self._renewed_at = started
+                continue
+            self._lease_lost = True
+            logger.error(
+                "journal %s: worker %s lost its lease (%s); it sends nothing more",
+                self.name,
+                self.worker_id,
+                self.lease_lost_reason,
+            )
 
     async def _renew(self, conn: asyncpg.Connection) -> bool:
         row = await conn.fetchval(
@@ -706,10 +734,13 @@ class PostgresStore:
         guard = f" AND {_DURABLE}" if transition.durable else ""
         if name == "requeue":  # a new request to pay for: any worker may claim it
             assignments += ", worker = NULL"
+        me = bind(self.worker_id)
         if name == "sending":
-            me = bind(self.worker_id)
             assignments += f", worker = {me}"
             guard += f" AND (worker IS NULL OR worker = {me}) AND {self._alive(me)}"
+        else:  # a worker whose lease ended writes nothing more to what it holds (a take-over
+            # may have reported it already: its SENDING requests are UNKNOWN)
+            guard += f" AND (worker IS DISTINCT FROM {me} OR {self._alive(me)})"
         row = await conn.fetchrow(
             f"UPDATE {self._entries} SET {assignments}, updated_at = $4"
             f" WHERE batch = $1 AND key = $2 AND state = ANY($3::text[]){guard}"
@@ -731,6 +762,10 @@ class PostgresStore:
             return JournalEntry.from_row(current)
         if name == "sending" and state in transition.sources:
             raise self._not_sendable(key, current["worker"]) or self._lease_ended(key)
+        if current["worker"] == self.worker_id and not await self._lease_alive(conn):
+            video = args.get("video_id")
+            made = f" (video {video} was created for it)" if video is not None else ""
+            raise self._lease_ended(key, f"record {key} as {name}{made}", state)
         raise JournalStateError(key, state, transition.target)
 
     def _not_sendable(self, key: str, holder: str | None) -> JournalLeaseError | None:
@@ -740,10 +775,14 @@ class PostgresStore:
             f"cannot send {key}: worker {holder} holds it (claim() requests first)"
         )
 
-    def _lease_ended(self, key: str) -> JournalLeaseError:
+    def _lease_ended(
+        self, key: str, doing: str | None = None, state: JournalState | None = None
+    ) -> JournalLeaseError:
         self._lease_lost = True
+        left = "" if state is None else f"; it stays {state.value}, as the take-over left it"
         return JournalLeaseError(
-            f"cannot send {key}: the lease of worker {self.worker_id} has ended"
+            f"cannot {doing or f'send {key}'}: the lease of worker {self.worker_id} has ended"
+            f" ({self.lease_lost_reason}){left}"
         )
 
     async def _already_done(
