@@ -17,7 +17,7 @@ from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, TextToVideo
 from pixverse_async.emulator import Emulator
 from pixverse_async.journal import Journal, JournalLeaseError, JournalState
 from pixverse_async.polling import SafetyNet
-from pixverse_async.runner import Outcome, OutcomeState
+from pixverse_async.runner import Outcome, OutcomeState, Progress
 from pixverse_async.webhooks import CompletionHub
 
 from .conftest import API_KEY, FAST_RETRY
@@ -177,8 +177,8 @@ async def timed_out_jobs_give_their_places_back(journal_for: Callable[[], Journa
     states = sorted(e.state.value for e in entries.values())
     assert states == ["submitted", "succeeded", "succeeded"]
     assert (progress.failed, progress.running, progress.watched_after_timeout) == (3, 0, 0)
-    if limit is not None:  # the account counts only what is generating: the third
-        assert limit.in_flight == 1
+    if limit is not None:  # the third is no longer watched (the run ended): not counted
+        assert limit.in_flight == 0
 
 
 async def test_a_generation_submitted_over_10_minutes_ago_no_longer_counts_on_postgres(
@@ -326,3 +326,51 @@ async def test_a_stalled_worker_says_so_and_the_stream_and_journal_agree(
     assert "not running" in str(error) and "unreachable" not in str(error)
     print(f"\nthe stalled worker: {error}")
     assert len(emu.state.generations) == 1
+
+
+async def finishing(emu: Emulator) -> None:
+    """End every generation as soon as it is created."""
+    while True:
+        emu.finish_all()
+        await asyncio.sleep(0.01)
+
+
+@hang_guard(60)
+async def test_a_stopped_batch_does_not_block_another_batch_of_the_account(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """The issue's reproduction: a batch stopped (Ctrl-C) while 2 jobs were submitted, then
+    another batch on the same account and limit. Before, the second sat at 0/2 with room 0
+    until the first was run again: the stopped batch's SUBMITTED entries were counted in
+    flight though nobody watched them (and the service had finished them)."""
+    progress_seen = asyncio.Event()
+
+    def both_submitted(progress: Progress) -> None:
+        if progress.running == 2 and progress.submitting == 0:
+            progress_seen.set()
+
+    async with Emulator(api_keys={API_KEY}, clock="manual", generation_seconds=1000) as emu:
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY,
+                            poll=FAST) as client:  # fmt: skip
+            async with Journal(postgres_dsn, batch="first", schema=pg_schema, lease=3) as journal:
+                runner = client.runner(concurrency=2, journal=journal, on_progress=both_submitted)
+                stream = runner.run([t2v("first 0"), t2v("first 1")])
+                consumer = asyncio.ensure_future(next_outcome(stream))
+                await progress_seen.wait()
+                consumer.cancel()  # Ctrl-C
+                await asyncio.gather(consumer, return_exceptions=True)
+                await stream.aclose()
+            emu.finish_all()  # the service finishes them; nobody watches them now
+            async with Journal(postgres_dsn, batch="second", schema=pg_schema, lease=3) as journal:
+                finisher = asyncio.ensure_future(finishing(emu))  # the second's end at once
+                try:
+                    second = await client.runner(concurrency=2, journal=journal).gather(
+                        [t2v("second 0"), t2v("second 1")]
+                    )
+                finally:
+                    finisher.cancel()
+                first_states = [
+                    e.state for e in await journal.entries() if e.body["prompt"].startswith("first")
+                ]
+    assert [o.state for o in second] == [OutcomeState.SUCCEEDED] * 2
+    assert first_states == []  # (another batch's entries are not this journal's)

@@ -25,9 +25,12 @@ heartbeat task renews every ``lease / 3`` seconds:
   (``recover``).
 - **A shared in-flight limit** per account (:meth:`~PostgresStore.set_limit`):
   :meth:`~PostgresStore.try_mark_sending` is ``mark_sending`` that records the send only while
-  fewer than the limit are SENDING or SUBMITTED across all the account's workers (the account
-  row is locked while it counts); a request SUBMITTED more than 10 minutes ago no longer
-  counts (PixVerse releases the slot of a generation running longer).
+  fewer than the limit are SENDING or SUBMITTED and held by a live worker across all the
+  account's workers (the account row is locked while it counts). Not counted: what no live
+  worker holds (left by a stopped or dead worker of any batch of the account: not known to be
+  generating; if it is, the service's 500044 answer holds the send back), and a request
+  SUBMITTED more than 10 minutes ago (PixVerse releases the slot of a generation running
+  longer).
   :meth:`~PostgresStore.limit_answered` (the service said 500044) shrinks the shared target
   to what is in flight, :meth:`~PostgresStore.submit_accepted` grows it back by
   ``1 / target`` per accepted submit, up to the configured number.
@@ -121,8 +124,8 @@ class Takeover:
 class SharedLimit:
     """An account's shared in-flight limit: ``configured`` by :meth:`PostgresStore.set_limit`,
     the adaptive ``target`` (``1 <= target <= configured``), and how many requests are
-    ``in_flight`` (SENDING, or SUBMITTED in the last 10 minutes) across the account's
-    batches."""
+    ``in_flight`` (SENDING, or SUBMITTED in the last 10 minutes, held by a live worker)
+    across the account's batches."""
 
     account: str
     configured: int
@@ -371,13 +374,17 @@ class PostgresStore:
                         'batch', NEW.batch, 'key', NEW.key, 'state', NEW.state)::text);
                     RETURN NULL;
                 END $$;
-                -- SUBMITTED for longer than PixVerse counts a generation against the limit
-                -- (its slot is released after SLOT_RELEASE_SECONDS) is not in flight.
+                -- In flight: sent or generating, held by a live worker (what nobody holds,
+                -- left by a stopped or dead worker, is not known to be generating: the
+                -- service's 500044 says so if it is), and SUBMITTED for less time than
+                -- PixVerse counts a generation against the limit.
                 CREATE OR REPLACE FUNCTION "{s}".pixverse_in_flight(p_account text)
-                RETURNS bigint LANGUAGE sql STABLE AS $$
-                    SELECT count(*) FROM {e} JOIN {self._batches} b USING (batch)
-                    WHERE b.account = p_account AND (state = 'sending' OR state = 'submitted'
-                        AND updated_at > extract(epoch from now()) - {_SLOT_SECONDS})
+                RETURNS bigint LANGUAGE sql VOLATILE AS $$
+                    SELECT count(*) FROM {e} e JOIN {self._batches} b USING (batch)
+                    WHERE b.account = p_account AND (e.state = 'sending'
+                        OR e.state = 'submitted'
+                        AND e.updated_at > extract(epoch from now()) - {_SLOT_SECONDS})
+                        AND {self._alive("e.worker")}
                 $$;
                 CREATE OR REPLACE FUNCTION "{s}".pixverse_send_room(p_account text)
                 RETURNS integer
@@ -1100,8 +1107,9 @@ class PostgresStore:
         return await self._retrying(op, after_loss=after_loss)
 
     def _alive(self, worker: str) -> str:
-        """SQL: the worker ``worker`` (a placeholder) holds its lease: not expired, not taken
-        over. What every claim and send of a worker is conditioned on."""
+        """SQL: the worker ``worker`` (a placeholder or a column) holds its lease: not
+        expired, not taken over. What every claim and send of a worker is conditioned on, and
+        what the account's in-flight count counts."""
         return (
             f"EXISTS (SELECT 1 FROM {self._workers} WHERE id = {worker}"
             " AND expires_at > clock_timestamp() AND taken_over_by IS NULL)"
