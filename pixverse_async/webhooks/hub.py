@@ -19,7 +19,7 @@ The last ``retain`` terminal events are kept by video id: a watch registered aft
 ended (a job resumed from a journal, say) is resolved at once, and a late or repeated event
 for a video that already ended is recognised as such and not handed to the user again.
 
-With a relay (``CompletionHub(relay=PostgresRelay(url, name=...))``, see
+With a relay (``CompletionHub(relay=PostgresRelay(url, name=..., secret=...))``, see
 :mod:`~pixverse_async.webhooks.relay`) the hubs of several processes act as one: a delivery
 received by any of them is published through PostgreSQL and ends the jobs waiting for it in
 every other one (``job.wait()``, runners); only the receiving process hands it to its user
@@ -186,9 +186,9 @@ class CompletionHub:
     ``on_unclaimed``: called (and awaited when async) with each event no job claimed; without
     it such events go to a queue of ``max_unclaimed`` read by :meth:`unclaimed` (a full queue
     makes the delivery fail, so PixVerse retries it). ``retain``: terminal events kept by
-    video id. ``relay``: a :class:`~pixverse_async.webhooks.relay.PostgresRelay` (or its URL,
-    for the name ``"default"``) sharing the events with the hubs of other processes. See the
-    module docstring for the rules.
+    video id. ``relay``: a :class:`~pixverse_async.webhooks.relay.PostgresRelay` sharing the
+    events with the hubs of other processes (it needs the webhook secret or a relay key, so
+    a URL alone is refused). See the module docstring for the rules.
     """
 
     def __init__(
@@ -199,7 +199,7 @@ class CompletionHub:
         on_unclaimed: UnclaimedCallback | None = None,
         max_unclaimed: int = 1000,
         retain: int = 10_000,
-        relay: PostgresRelay | str | None = None,
+        relay: PostgresRelay | None = None,
     ) -> None:
         if max_unclaimed < 1 or retain < 1:
             raise ValueError("max_unclaimed and retain must be at least 1")
@@ -219,7 +219,13 @@ class CompletionHub:
         self._closed = False
         self._publishing: set[asyncio.Task[None]] = set()  # ends found by polls, being published
         #: Shares this hub's events with the hubs of other processes (None: this one only).
-        self.relay = PostgresRelay(relay) if isinstance(relay, str) else relay
+        if isinstance(relay, str):
+            raise ValidationError(
+                "relay",
+                "a URL alone cannot authenticate the relay's messages: pass "
+                "PostgresRelay(url, name=..., secret=webhook_secret)",
+            )
+        self.relay = relay
         if self.relay is not None:
             self.relay.bind(self._relayed)
 
