@@ -118,6 +118,7 @@ def test_an_end_found_by_a_poll_is_relayed_as_such() -> None:
 
 @pytest.mark.parametrize(
     "module", ["pixverse_async.webhooks.events", "pixverse_async.webhooks.relay",
+               "pixverse_async.webhooks.relay_seal", "pixverse_async.webhooks.hub",
                "pixverse_async.polling"]
 )  # fmt: skip
 def test_docstring_examples(module: str) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -264,3 +265,13 @@ def test_an_event_as_large_as_allowed_still_fits_notify_once_sealed() -> None:
         assert len(seal.seal(message).encode()) <= MAX_MESSAGE
         fitted += 1
     assert 0 < fitted < len(range(7600, 8000, 7))
+
+
+def test_the_seal_module_example_runs() -> None:
+    from pixverse_async.webhooks import relay_seal
+
+    doc = relay_seal.__doc__ or ""
+    match = re.search(r"Example::\n\n((?:    .*\n|\n)+)", doc)
+    assert match
+    code = "\n".join(line[4:] for line in match.group(1).splitlines())
+    exec(compile(code, "<relay_seal example>", "exec"), {})

@@ -58,6 +58,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 
+import attrs
+
 from ..errors import PixVerseError, ValidationError
 from ..models import Video
 from ..polling import SafetyNet
@@ -77,11 +79,30 @@ class UnclaimedOverflowError(PixVerseError):
     """The unclaimed-event queue is full (nobody reads ``hub.unclaimed()``); retried later."""
 
 
+@attrs.frozen
+class HubStats:
+    """What a :class:`CompletionHub` holds now, and how many events went to its user.
+
+    ``watching``: watches waiting for their video's end (a job closed, dropped or whose
+    wait was cancelled is not among them); ``held``: unclaimed events waiting for submits in
+    flight; ``submits_in_flight``; ``retained``: terminal events kept by video id (at most
+    ``retain``); ``unclaimed``: events handed to ``on_unclaimed`` or ``unclaimed()`` so far.
+    """
+
+    watching: int
+    held: int
+    submits_in_flight: int
+    retained: int
+    unclaimed: int
+
+
 class CompletionWatch:
     """Interest in one video's end, from :meth:`CompletionHub.register`.
 
-    ``latest`` is the newest event seen for the video (any status). Close it (or use it as a
-    context manager) when the job no longer waits, so the hub forgets it.
+    ``latest`` is the newest event seen for the video (any status). The hub forgets it by
+    itself once its terminal event arrived (the watch keeps the event); close it (or use it
+    as a context manager) when the job no longer waits before that, so the hub forgets it
+    and hands the event, when it comes, to its user as unclaimed.
     """
 
     __slots__ = ("_future", "_hub", "_open", "latest", "video_id")
@@ -99,6 +120,11 @@ class CompletionWatch:
     def done(self) -> bool:
         """Whether the terminal event arrived."""
         return self._future.done()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` (or :meth:`settle`) was called."""
+        return not self._open
 
     def result(self) -> WebhookEvent:
         """The terminal event; raises ``asyncio.InvalidStateError`` before it arrived."""
@@ -216,6 +242,7 @@ class CompletionHub:
         self._held: dict[int, list[_Held]] = {}
         self._submits: set[int] = set()
         self._tokens = itertools.count()
+        self._unclaimed = 0  # events handed to the user
         self._closed = False
         self._publishing: set[asyncio.Task[None]] = set()  # ends found by polls, being published
         #: Shares this hub's events with the hubs of other processes (None: this one only).
@@ -230,9 +257,24 @@ class CompletionHub:
             self.relay.bind(self._relayed)
 
     def __repr__(self) -> str:
+        stats = self.stats()
         return (
-            f"CompletionHub(webhook_id={self.webhook_id!r}, watching={len(self._watches)}, "
-            f"submits_in_flight={len(self._submits)}, held={sum(map(len, self._held.values()))})"
+            f"CompletionHub(webhook_id={self.webhook_id!r}, watching={stats.watching}, "
+            f"submits_in_flight={stats.submits_in_flight}, held={stats.held})"
+        )
+
+    def stats(self) -> HubStats:
+        """What the hub holds now (watches, held and retained events) and has handed out.
+
+        >>> CompletionHub().stats()
+        HubStats(watching=0, held=0, submits_in_flight=0, retained=0, unclaimed=0)
+        """
+        return HubStats(
+            watching=sum(map(len, self._watches.values())),
+            held=sum(map(len, self._held.values())),
+            submits_in_flight=len(self._submits),
+            retained=len(self._ended),
+            unclaimed=self._unclaimed,
         )
 
     # Lifecycle ----------------------------------------------------------------------------
@@ -291,7 +333,6 @@ class CompletionHub:
     def register(self, video_id: int) -> CompletionWatch:
         """Watch ``video_id``; an event already held or retained for it is applied at once."""
         watch = CompletionWatch(self, video_id)
-        self._watches.setdefault(video_id, []).append(watch)
         ended = self._ended.get(video_id)
         if ended is not None:
             watch._feed(ended)
@@ -299,6 +340,8 @@ class CompletionHub:
             watch._feed(held.event)
             if not held.claimed.done():
                 held.claimed.set_result(True)
+        if not watch.done():  # an ended watch is kept by its job alone
+            self._watches.setdefault(video_id, []).append(watch)
         return watch
 
     def _unregister(self, watch: CompletionWatch) -> None:
@@ -382,9 +425,14 @@ class CompletionHub:
             self._apply(event)
 
     def _apply(self, event: WebhookEvent) -> None:
-        """Feed ``event`` to the watches of its video; retain it if terminal (a watch
-        registered later ends at once; a repeat is known)."""
-        for watch in list(self._watches.get(event.video_id, ())):
+        """Feed ``event`` to the watches of its video; if terminal, forget them (each keeps
+        the event) and retain it (a watch registered later ends at once; a repeat is
+        known)."""
+        if event.is_terminal:
+            watches = self._watches.pop(event.video_id, [])
+        else:
+            watches = list(self._watches.get(event.video_id, ()))
+        for watch in watches:
             watch._feed(event)
         self._remember(event)
 
@@ -421,13 +469,14 @@ class CompletionHub:
             result = self._on_unclaimed(event)
             if inspect.isawaitable(result):
                 await result
-            return
-        queue = self._unclaimed_queue()
-        if queue.qsize() >= self._max_unclaimed:
-            raise UnclaimedOverflowError(
-                f"{self._max_unclaimed} unclaimed webhook events are waiting to be read"
-            )
-        queue.put_nowait(event)
+        else:
+            queue = self._unclaimed_queue()
+            if queue.qsize() >= self._max_unclaimed:
+                raise UnclaimedOverflowError(
+                    f"{self._max_unclaimed} unclaimed webhook events are waiting to be read"
+                )
+            queue.put_nowait(event)
+        self._unclaimed += 1
 
     def _remember(self, event: WebhookEvent) -> None:
         if not event.is_terminal:
