@@ -331,7 +331,9 @@ class CompletionHub:
             self._submit_ended(token)
 
     def register(self, video_id: int) -> CompletionWatch:
-        """Watch ``video_id``; an event already held or retained for it is applied at once."""
+        """Watch ``video_id``; an event already held or retained for it is applied at once
+        (a watch ended that way, or later by its event, is the caller's alone: the hub lets
+        go of it)."""
         watch = CompletionWatch(self, video_id)
         ended = self._ended.get(video_id)
         if ended is not None:

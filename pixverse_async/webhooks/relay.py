@@ -38,6 +38,8 @@ jobs waiting for it in all the others, without a status request.
   another key, was sent more than ``window`` seconds (300) from the receiver's clock, or is
   a copy of one already received is dropped, counted in :attr:`PostgresRelay.dropped` and
   logged as a warning (the reason, never the key or the message): it never reaches a job.
+  Keys of the message a receiver does not know are ignored, so a later version can carry
+  more (a trace context, say) under the same seal.
   Every process of one relay name must run this format (older ones drop its messages as
   unreadable, and their jobs end at their safety-net polls).
 - **Names.** ``LISTEN``/``NOTIFY`` channels are per database; ``name`` keeps two unrelated
