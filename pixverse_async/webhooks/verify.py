@@ -172,7 +172,10 @@ def _parse_body(body: bytes) -> dict[str, object]:
         fields = _TOO_DEEP
     except (ValueError, UnicodeDecodeError):
         fields = None
-    if fields is _TOO_DEEP or (isinstance(fields, dict) and _deeper_than(fields, MAX_DEPTH)):
+    openers = body.count(b"[") + body.count(b"{")  # at least the depth: most bodies need no walk
+    if fields is _TOO_DEEP or (
+        isinstance(fields, dict) and openers > MAX_DEPTH and _deeper_than(fields, MAX_DEPTH)
+    ):
         raise _refuse("body_not_json", f"the body is nested deeper than {MAX_DEPTH} levels")
     if not isinstance(fields, dict):
         raise _refuse("body_not_json", "the body is not a JSON object")
@@ -184,15 +187,15 @@ _TOO_DEEP = object()
 
 def _deeper_than(value: object, limit: int) -> bool:
     """Whether ``value`` nests objects or arrays more than ``limit`` levels (itself: 1)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
+    stack: list[tuple[dict[str, object] | list[object], int]] = []
+    if isinstance(value, (dict, list)):
+        stack.append((value, 1))
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            if depth > limit:
-                return True
-            stack.extend((child, depth + 1) for child in item)
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
     return False
 
 
