@@ -95,6 +95,10 @@ class OutcomeState(str, enum.Enum):
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    """Failed in this run. The journal says what a rerun does: FAILED (a generation that
+    failed, a moderation refusal) is not sent again; PENDING (an answer proving nothing was
+    generated: a bad key, an invalid request) is; SUBMITTED (``JobTimeoutError``: the run
+    stopped waiting, the service did not) is polled."""
     UNKNOWN = "unknown"
     """Sent, but whether the service created it is unknown: never resubmitted by the runner."""
     NOT_SUBMITTED = "not_submitted"

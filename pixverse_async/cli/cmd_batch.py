@@ -7,8 +7,9 @@ with its number and reason, and nothing is sent while any line is bad (unless
 ``--skip-invalid`` runs the good lines and reports the bad ones as skipped). The journal (default
 ``FILE.jsonl.journal.sqlite``) records each request before it is sent, so running the same
 command again after an interruption skips what finished, resumes polling what was submitted
-and submits only what never was. Failed and unknown requests are not sent again unless
-``--retry-failed`` / ``--retry-unknown`` asks for it. ``--max-credits N`` caps what the
+and submits only what never was (or was refused with proof that nothing was generated: a
+wrong API key, an invalid request, no balance). Failed and unknown requests are not sent
+again unless ``--retry-failed`` / ``--retry-unknown`` asks for it. ``--max-credits N`` caps what the
 batch spends (the journal's earlier runs included): requests that do not fit end not
 submitted, and running again with a higher cap continues from there.
 

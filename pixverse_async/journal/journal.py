@@ -446,9 +446,11 @@ class Journal:
     ) -> JournalEntry:
         """SENDING → PENDING: the service answered that nothing was created.
 
-        Use it only for a definite answer that no video exists, e.g. a concurrency-limit or
-        rate-limit error, or a connection that failed before any byte was sent. The reason is
-        kept in ``error_type``/``error_message`` until the next attempt.
+        Use it only for a definite answer that no video exists
+        (:func:`pixverse_async.errors.nothing_generated`: e.g. a concurrency-limit or
+        rate-limit error, an invalid key or request, no balance, or a connection that failed
+        before any byte was sent). The reason is kept in ``error_type``/``error_message``
+        until the next attempt.
 
         Example::
 
@@ -485,8 +487,8 @@ class Journal:
     async def mark_failed(self, key: str, error_type: str, message: str) -> JournalEntry:
         """Any non-terminal state (or FAILED again) → FAILED: terminal, never retried.
 
-        For definite failures: validation or moderation rejections, a generation that ended
-        failed or moderated. ``error_type`` is usually the exception class name.
+        For definite failures: a moderation rejection, a generation that ended failed or
+        moderated. ``error_type`` is usually the exception class name.
 
         Example::
 
