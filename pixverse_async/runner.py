@@ -912,7 +912,7 @@ class _Run:
             job.slot = False
             self._release()
 
-    def _stop_waiting(self, job: _Job, error: PixVerseError) -> None:
+    async def _stop_waiting(self, job: _Job, error: PixVerseError) -> None:
         """``job`` passed its timeout: report it failed (``error``, a JobTimeoutError), but
         keep its place and watch it at the safety net's pace: the service is still generating
         it. Its real end is then recorded by :meth:`_end`; or, 10 minutes after its submit
@@ -926,7 +926,10 @@ class _Run:
         hub = self.videos.webhooks
         net = self.runner.safety_net or (hub.safety_net if hub is not None else SafetyNet())
         submitted = now if job.submitted_at is None else job.submitted_at
-        released = max(0.0, submitted + Limits.SLOT_RELEASE_SECONDS - now)
+        released = submitted + Limits.SLOT_RELEASE_SECONDS - now
+        if released <= 0:  # PixVerse no longer counts it: nothing to watch for
+            await self._end(job, OutcomeState.FAILED)
+            return
         policy = attrs.evolve(self.runner.poll, timeout=released)
         job.schedule = net.schedule(policy, now, first_delay=net.interval)
         self._schedule_poll(job, job.schedule.first_poll_at())
@@ -1062,7 +1065,8 @@ class _Run:
                         job.video_id)  # fmt: skip
             await self._end(job, OutcomeState.FAILED)  # the journal keeps it SUBMITTED
         else:
-            self._stop_waiting(job, job.schedule.timeout_error(job.video_id, job.last_status, now))
+            timeout = job.schedule.timeout_error(job.video_id, job.last_status, now)
+            await self._stop_waiting(job, timeout)
 
 
 def _refund(credits: int | None, state: OutcomeState, error_type: str | None) -> int:

@@ -374,3 +374,49 @@ async def test_a_stopped_batch_does_not_block_another_batch_of_the_account(
                 ]
     assert [o.state for o in second] == [OutcomeState.SUCCEEDED] * 2
     assert first_states == []  # (another batch's entries are not this journal's)
+
+
+@hang_guard(60)
+async def test_a_timed_out_job_submitted_over_10_minutes_ago_is_let_go_at_once(
+    tmp_path: Path,
+) -> None:
+    """PixVerse releases the slot of a generation running more than 10 minutes: a job the
+    journal says was submitted 11 minutes ago, resumed and timed out, is not watched (its
+    place is not held); the next request is sent at once. (Were it held, the second request
+    would wait for a generation the manual clock never ends.)"""
+    import sqlite3
+
+    path = tmp_path / "j.sqlite"
+    progress_seen = asyncio.Event()
+
+    def submitted(progress: Progress) -> None:
+        if progress.running == 1 and progress.submitting == 0:
+            progress_seen.set()
+
+    async with Emulator(api_keys={API_KEY}, clock="manual", generation_seconds=1000) as emu:
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
+            stream = client.runner(concurrency=1, journal=path, on_progress=submitted).run(
+                [t2v("old")]
+            )
+            consumer = asyncio.ensure_future(next_outcome(stream))
+            await progress_seen.wait()
+            consumer.cancel()
+            await asyncio.gather(consumer, return_exceptions=True)
+            await stream.aclose()
+            conn = sqlite3.connect(path)
+            try:
+                with conn:
+                    conn.execute("UPDATE entries SET updated_at = updated_at - 660")
+            finally:
+                conn.close()
+            runner = client.runner(concurrency=1, journal=path, poll=TIMING_OUT, learner=False,
+                                   safety_net=QUICK_NET)  # fmt: skip
+            async with runner.run([t2v("old"), t2v("new")]) as stream:
+                outcomes = [o async for o in stream]
+                progress = stream.progress
+            emu.finish_all()
+    assert [(o.request.prompt, o.error_type, o.resumed) for o in outcomes] == [
+        ("old", "JobTimeoutError", True),
+        ("new", "JobTimeoutError", False),
+    ]
+    assert len(emu.state.generations) == 2 and progress.watched_after_timeout == 0
