@@ -420,3 +420,31 @@ async def test_a_timed_out_job_submitted_over_10_minutes_ago_is_let_go_at_once(
         ("new", "JobTimeoutError", False),
     ]
     assert len(emu.state.generations) == 2 and progress.watched_after_timeout == 0
+
+
+@hang_guard(30)
+async def test_a_timed_out_job_ended_by_its_webhook_event_frees_its_place(tmp_path: Path) -> None:
+    """With a hub, a timed-out job keeps its webhook watch: its event ends it (the journal
+    records the success, no second outcome) and frees its place for the next request."""
+    hub = CompletionHub(webhook_id="1234", safety_net=SLOW_NET)
+    requests = [TextToVideo(prompt=p, **FIELDS) for p in ("first", "second")]
+    async with setup(hub, clock="manual", generation_seconds=10 * HELD) as (emu, client):
+        async with Journal(tmp_path / "j.sqlite") as journal:
+            runner = client.runner(concurrency=1, journal=journal, poll=SHORT, learner=False)
+            async with runner.run(requests) as stream:
+                first = await next_outcome(stream)
+                assert (first.index, first.error_type) == (0, "JobTimeoutError")
+                assert len(emu.state.generations) == 1  # its place is still taken
+                assert first.video_id is not None
+                emu.finish(first.video_id)  # its event ends it
+                second = await next_outcome(stream)
+                rest = [o async for o in stream]
+                progress = stream.progress
+            states = {e.video_id: e.state for e in await journal.entries()}
+        emu.finish_all()
+    assert (second.index, second.error_type, rest) == (1, "JobTimeoutError", [])
+    assert states == {
+        first.video_id: JournalState.SUCCEEDED,
+        second.video_id: JournalState.SUBMITTED,
+    }
+    assert progress.ends_dropped == 0 and progress.status_requests == 2  # one poll each
