@@ -748,11 +748,8 @@ class _Run:
             return
         except SubmissionUnknownError as exc:
             self._settle(job, None)
-            unknown = exc
-            await self._end(
-                job, OutcomeState.UNKNOWN, error=exc,
-                record=lambda: self.journal.mark_unknown(job.key, unknown.trace_id, str(unknown)),
-            )  # fmt: skip
+            record = self._unknown(job, exc.trace_id, exc)
+            await self._end(job, OutcomeState.UNKNOWN, error=exc, record=record)
             return
         except TransportError as exc:  # the connection was never made
             await self._unreserve(job)
@@ -779,11 +776,8 @@ class _Run:
             self._settle(job, None)
             if watch is not None:
                 watch.close()
-            unreadable = exc
-            await self._end(
-                job, OutcomeState.UNKNOWN, error=exc,
-                record=lambda: self.journal.mark_unknown(job.key, trace_id, str(unreadable)),
-            )  # fmt: skip
+            record = self._unknown(job, trace_id, exc)
+            await self._end(job, OutcomeState.UNKNOWN, error=exc, record=record)
             return
         job.video_id = result.video_id
         job.submitted_at = self.loop.time()
@@ -947,6 +941,11 @@ class _Run:
     def _failed(self, job: _Job, exc: PixVerseError) -> Callable[[], Awaitable[object]]:
         return lambda: self.journal.mark_failed(job.key, type(exc).__name__, str(exc))
 
+    def _unknown(
+        self, job: _Job, trace_id: str | None, exc: PixVerseError
+    ) -> Callable[[], Awaitable[object]]:
+        return lambda: self.journal.mark_unknown(job.key, trace_id, str(exc))
+
     def _outcome(
         self, job: _Job, state: OutcomeState, *, error: PixVerseError | None = None,
         video: Video | None = None,
@@ -1036,12 +1035,8 @@ class _Run:
         await self._resolve(job, video, raw)
 
     async def _resolve(self, job: _Job, video: Video, raw: dict[str, Any]) -> None:
-        """End a submitted job with its terminal status (``raw``: the status answer's JSON).
-
-        The one place a job ends with the service's verdict: its poll found it, or (for a
-        caller that learns it another way, such as a webhook) call this for the job of that
-        ``video_id``; its pending poll then finds ``job.ended`` and stops.
-        """
+        """End a submitted job with its terminal status (``raw``: the status answer's JSON),
+        whoever learnt it (its poll, its webhook event), through :meth:`_end`."""
         try:
             raise_for_terminal(video)
         except PixVerseError as exc:
