@@ -154,6 +154,29 @@ async def test_delay_holds_the_answer(http: aiohttp.ClientSession) -> None:
         assert (await call(http, emu, "GET", Paths.BALANCE))[1]["ErrCode"] == 0
 
 
+async def test_with_a_manual_clock_held_answers_wait_for_the_clock(
+    http: aiohttp.ClientSession,
+) -> None:
+    """``slow`` and ``hold`` wait on the emulator's clock: with a manual clock, until the test
+    moves it that far (a poll held in flight without racing real time)."""
+    import asyncio
+
+    async with Emulator(api_keys={KEY}, clock="manual") as emu:
+        emu.faults.once("balance", "delay", seconds=10)
+        emu.faults.once("balance", "refuse", err_code=ErrCode.INVALID_PARAMETER, hold=20)
+        slow = asyncio.ensure_future(call(http, emu, "GET", Paths.BALANCE))
+        while len(emu.requests_to("balance")) < 1:
+            await asyncio.sleep(0.01)
+        refused = asyncio.ensure_future(call(http, emu, "GET", Paths.BALANCE))
+        while len(emu.requests_to("balance")) < 2:
+            await asyncio.sleep(0.01)
+        emu.advance(10)
+        assert (await slow)[1]["ErrCode"] == 0
+        assert not refused.done()
+        emu.advance(10)
+        assert (await refused)[1]["ErrCode"] == ErrCode.INVALID_PARAMETER
+
+
 def test_a_rule_at_a_rate_fires_about_that_often() -> None:
     faults = FaultConfig(seed=3)
     rule = faults.add("/openapi/v2/video/result/", "error_500", rate=0.25)
