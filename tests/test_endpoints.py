@@ -422,7 +422,7 @@ async def test_text_to_video_body_exactly(emulator: Emulator, client: PixVerse) 
         "seed": 0,
     }
     video = await job.wait()
-    assert (video.output_width, video.output_height, video.seed) == (1920, 1080, 0)
+    assert (video.output_width, video.output_height, video.seed) == (1080, 1080, 0)  # 1:1 at 1080p
 
 
 async def test_transition_switches_are_json_booleans(
