@@ -25,6 +25,7 @@ from .credits import PriceTable, cost_answer, refund_time
 from .faults import FaultConfig, answer_with_fault
 from .live_routes import CREDIT_KEY_PATHS, LiveRoutes
 from .media_faults import MediaFaults
+from .rate_limit import RequestRateLimit, rate_limit_from
 from .responses import (
     ErrorResponse,
     envelope,
@@ -97,9 +98,13 @@ class EmulatorConfig:
     webhook_faults: WebhookFaults = field(default_factory=WebhookFaults)
     #: Key order of the signed fields: "body" or "sorted" (PixVerse's examples show both).
     webhook_key_order: str = "body"
+    #: API requests one key may make per window (see :mod:`.rate_limit`); None: no limit.
+    #: Also given as ``(requests, seconds)`` or ``"requests/seconds"``.
+    rate_limit: RequestRateLimit | None = None
 
     def __post_init__(self) -> None:
         self.webhooks = endpoints_from(self.webhooks)
+        self.rate_limit = rate_limit_from(self.rate_limit)
         if self.webhook_key_order not in ("body", "sorted"):
             raise ValueError("webhook_key_order must be 'body' or 'sorted'")
 
@@ -183,6 +188,12 @@ class EmulatorApp:
             uuid.UUID(record.trace_id)
         except ValueError:
             return error(ErrCode.INVALID_PARAMETER, "Ai-trace-id must be a UUID", status=400)
+        limit = self.config.rate_limit
+        wait = None if limit is None else limit.admit(key, now=self._loop_time())
+        if wait is not None:  # the service does nothing
+            limited = ErrorResponse(text="too many requests for this API key", status=429)
+            limited.headers["Retry-After"] = str(wait)
+            return limited
         fault = self.config.faults.draw(request.path)
         record.fault = None if fault is None else fault.kind
         return await answer_with_fault(fault, request, handler)
