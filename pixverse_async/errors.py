@@ -351,8 +351,8 @@ def error_for_code(
 
     HTTP 429 is always a :class:`RateLimitError` (PixVerse has a per-account request-rate
     limit whose answer it does not publish). Otherwise a known ``err_code`` picks its class
-    from :data:`ERROR_CODE_TABLE`; an unknown one falls back by HTTP status (4xx: :class:`InvalidParameterError`, 5xx: :class:`ServerError`,
-    429: :class:`RateLimitError`) and keeps its code.
+    from :data:`ERROR_CODE_TABLE`; an unknown one falls back by HTTP status (4xx:
+    :class:`InvalidParameterError`, 5xx: :class:`ServerError`) and keeps its code.
     """
     cls = ERROR_CODE_TABLE.get(err_code) if err_code is not None else None
     if http_status == 429 and not (cls is not None and issubclass(cls, RateLimitError)):
