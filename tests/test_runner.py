@@ -112,6 +112,29 @@ async def test_service_concurrency_limit_answers_are_absorbed_not_failed() -> No
         assert progress[-1].succeeded == 30
 
 
+async def test_a_request_rate_limit_is_held_for_its_retry_after_with_jobs_in_flight() -> None:
+    # PixVerse's "Per-account request and concurrency limits" page: a request-rate limit
+    # besides 500044. A finishing job frees no request budget, so its Retry-After is waited.
+    slow_polls = PollPolicy(first_delay=1.5, interval=0.5, factor=1.0, max_delay=0.5, jitter=0.0)
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=1.0, rate_limit=(3, 1.0)) as emu,
+        client_for(emu, slow_polls) as client,
+    ):
+        hold = RetryPolicy(max_retries=7, base_delay=0.05)
+        outcomes = await client.runner(concurrency=5, hold=hold).gather(
+            [t2v(f"p{i}") for i in range(5)]
+        )
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+        submits = emu.state.requests_to(Paths.TEXT_TO_VIDEO)
+        limited = [r for r in submits if r.status == 429]
+        assert limited, "the rate limit was never hit; the test proves nothing"
+        first = limited[0].at
+        # the two held submits wait the 1 s asked, not the hold's 0.05 s base delay
+        assert all(r.at - first >= 0.9 for r in submits if r.status == 200 and r.at > first)
+        assert len(limited) <= 4
+        assert len(emu.state.generations) == 5
+
+
 async def test_status_request_rate_can_be_capped() -> None:
     async with (
         Emulator(api_keys={API_KEY}, generation_seconds=1.0) as emu,
