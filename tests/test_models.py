@@ -727,7 +727,7 @@ def test_unknown_model_passes_through_with_debug_log(caplog: pytest.LogCaptureFi
     ],
 )
 def test_unknown_model_skips_only_model_specific_checks(overrides: dict[str, Any]) -> None:
-    for model in ("v6", "c1", "v9"):
+    for model in ("c1", "v9"):
         build(TextToVideo, model=model, **overrides)
         build(
             Extend,
@@ -748,7 +748,7 @@ def test_unknown_model_skips_only_model_specific_checks(overrides: dict[str, Any
 )
 def test_unknown_model_keeps_every_other_check(overrides: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as info:
-        build(TextToVideo, model="v6", **overrides)
+        build(TextToVideo, model="c1", **overrides)
     assert info.value.field == field
 
 
@@ -1297,7 +1297,7 @@ def test_unknown_values_are_sent_as_written(overrides: dict[str, Any]) -> None:
 def test_model_rules_are_one_table_with_a_source_per_row() -> None:
     from pixverse_async.types import MODEL_RULES
 
-    assert set(MODEL_RULES) == {"v3.5", "v4", "v4.5", "v5", "v5.5", "v5.6"}
+    assert set(MODEL_RULES) == {"v3.5", "v4", "v4.5", "v5", "v5.5", "v5.6", "v6"}
     assert all(row.source for row in MODEL_RULES.values())
     for row in MODEL_RULES.values():
         for feature in row.features:
@@ -1325,3 +1325,66 @@ def test_transport_options_are_not_sent_nor_compared() -> None:
     options = tuned.options()
     assert options is not None and options.max_retries == 0 and options.timeout == 3.0
     assert plain.options() is None
+
+
+# --- v6 and c1 (LIVE-API: "Read again on 2026-12-05") ---------------------------------------
+# v6: PixVerse's v6 parameter matrix (platform docs, confirmed): text, image, transition and
+# extend; duration 1-15 ("1080p supports up to 15s"); the eight aspect ratios on text-to-video;
+# generate_audio_switch on all four; generate_multi_clip_switch on text and image only.
+V6_KINDS = (TextToVideo, ImageToVideo, Transition, Extend)
+
+
+@pytest.mark.parametrize("cls", V6_KINDS)
+def test_v6_takes_1_to_15_seconds_at_every_quality(cls: type[Any]) -> None:
+    for duration in (1, 8, 15):
+        for quality in Vocab.QUALITIES:
+            req = build(cls, model="v6", duration=duration, quality=quality)
+            assert to_json(req)["duration"] == duration
+    with pytest.raises(ValidationError) as info:
+        build(cls, model="v6", duration=16)
+    assert (info.value.field, info.value.rule) == (
+        "duration",
+        "must be " + ", ".join(str(d) for d in range(1, 16)) + " seconds on model v6 (got 16)",
+    )
+
+
+@pytest.mark.parametrize("cls", V6_KINDS)
+def test_v6_takes_generate_audio_switch_on_all_four(cls: type[Any]) -> None:
+    assert to_json(build(cls, model="v6", generate_audio_switch=True))["generate_audio_switch"]
+
+
+def test_v6_multi_clip_on_text_and_image_only() -> None:
+    for cls in (TextToVideo, ImageToVideo):
+        req = build(cls, model="v6", generate_multi_clip_switch=True)
+        assert to_json(req)["generate_multi_clip_switch"] is True
+    with pytest.raises(ValidationError) as info:
+        build(Transition, model="v6", generate_multi_clip_switch=True)
+    assert info.value.field == "generate_multi_clip_switch"
+    assert "image_to_video and text_to_video" in info.value.rule
+    build(Transition, model="v6", generate_multi_clip_switch=False)  # off is not asking for it
+    build(Transition, model="v5.5", generate_multi_clip_switch=True)  # a v6 rule only
+
+
+@pytest.mark.parametrize("ratio", Vocab.ASPECT_RATIOS)
+def test_v6_text_to_video_takes_the_eight_aspect_ratios(ratio: str) -> None:
+    req = build(TextToVideo, model="v6", aspect_ratio=ratio, duration=15, quality="1080p")
+    assert isinstance(req.aspect_ratio, AspectRatio)
+    assert to_json(req)["aspect_ratio"] == ratio
+
+
+def test_c1_reference_to_video_sends_reported_limits_as_written() -> None:
+    # c1 reference-to-video (reported only, several third parties): 1-7 references
+    # {type: subject|background, img_id, ref_name}, ref_name at most 30 bytes, "@ref_name " in
+    # the prompt. Reported limits are not refusals: 8 references and a 31-byte name are sent.
+    names = [f"r{i}" for i in range(7)] + ["n" * 31]
+    refs = [
+        {"type": "subject" if i % 2 else "background", "img_id": i + 1, "ref_name": name}
+        for i, name in enumerate(names)
+    ]
+    prompt = " ".join(f"@{name} " for name in names)
+    req = Fusion(image_references=refs, prompt=prompt, model="c1", duration=12, seed=1,
+                 quality="1080p", aspect_ratio="21:9")  # fmt: skip
+    body = to_json(req)
+    assert len(body["image_references"]) == 8 and body["model"] == "c1"
+    assert body["image_references"][7] == {"type": "subject", "img_id": 8, "ref_name": "n" * 31}
+    assert (body["duration"], body["aspect_ratio"]) == (12, "21:9")

@@ -44,9 +44,10 @@ Decisions (where the pages are silent or contradict themselves)
 * Models: any non-empty string is accepted (v6, c1, ...). Model-specific rules are one row per
   model in ``MODEL_LIMITS`` (LIVE-API.md and NOTES.md): durations (5/8; 5/8/10 on v5.5), the
   durations 1080p keeps, where fast motion works, the fields a model does not take (motion
-  mode on v5, style past v3.5, the v5.5 fields before v5.5). A model without a row (v6, c1,
-  unknown) only needs a positive integer duration. The vocabularies (quality, aspect ratio
-  with the reported 3:2, 2:3, 21:9, styles, thinking types) always apply.
+  mode on v5, style past v3.5, the v5.5 fields before v5.5; v6: 1 to 15 s, multi-clip only on
+  text and image). A model without a row (c1, unknown) only needs a positive integer
+  duration. The vocabularies (quality, aspect ratio with the reported 3:2, 2:3, 21:9, styles,
+  thinking types) always apply.
 * ``webhook_id`` is a string; ``generate_audio_switch`` and ``generate_multi_clip_switch``
   are booleans; ``thinking_type`` is enabled, disabled or auto.
 * Mimic (motion control): ``img_id`` and exactly one of ``video_media_id`` /
@@ -354,8 +355,8 @@ class _ModelLimits:
 _V5_5_FIELDS = ("generate_audio_switch", "generate_multi_clip_switch", "thinking_type")
 _V4_ERA = _ModelLimits((5, 8), (5,), (5,), False, refused=("style", *_V5_5_FIELDS))
 
-#: Model-specific rules, one row per model (LIVE-API.md "Models and their limits"; NOTES.md).
-#: v6 and c1 have pages but only reported limits: no row, accepted as sent.
+#: Model-specific rules, one row per model (LIVE-API.md "Models and their limits"; NOTES.md;
+#: v6: PixVerse's v6 parameter matrix). c1 has a page but only reported limits: no row.
 MODEL_LIMITS: Final[Mapping[str, _ModelLimits]] = {
     "v3.5": _ModelLimits((5, 8), (5,), (5,), False, refused=_V5_5_FIELDS),
     "v4": _V4_ERA,
@@ -363,7 +364,20 @@ MODEL_LIMITS: Final[Mapping[str, _ModelLimits]] = {
     "v5": _ModelLimits((5, 8), (5,), refused=("motion_mode", "style", *_V5_5_FIELDS)),
     "v5.5": _ModelLimits((5, 8, 10), (5, 8), allowed=_V5_5_FIELDS, refused=("style",)),
     "v5.6": _ModelLimits(allowed=("generate_audio_switch",), refused=("style",)),
+    "v6": _ModelLimits(
+        tuple(range(1, 16)),
+        tuple(range(1, 16)),
+        allowed=("generate_audio_switch", "generate_multi_clip_switch"),
+    ),
 }
+
+
+def _no_multi_clip_on_v6(body: Mapping[str, object]) -> Rejection | None:
+    """v6 takes ``generate_multi_clip_switch`` on text- and image-to-video only."""
+    value = body.get("generate_multi_clip_switch")
+    if body.get("model") == "v6" and not _absent(value) and value is not False:
+        return _invalid("generate_multi_clip_switch", "is not supported here on model v6")
+    return None
 
 
 def _limits(body: Mapping[str, object]) -> tuple[str, _ModelLimits] | None:
@@ -605,7 +619,7 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             *_V5_5,
             _WEBHOOK_ID,
         ),
-        _GENERATION_RULES,
+        (*_GENERATION_RULES, _no_multi_clip_on_v6),
     ),
     Paths.MULTI_TRANSITION: _Endpoint(
         (
@@ -626,6 +640,7 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _MODEL,
             _MOTION_MODE,
             _STYLE,
+            _Field("generate_audio_switch", _boolean),
             _WEBHOOK_ID,
         ),
         (_ONE_VIDEO, _duration_rule, _feature_rule, _motion_rule),

@@ -467,6 +467,7 @@ class GenerationRequest(PaidRequest):
             duration=getattr(self, "duration", None),
             quality=getattr(self, "quality", None),
             features=features,
+            kind=self.kind,
         )
 
 
@@ -686,7 +687,8 @@ class Extend(GenerationRequest):
     """``POST /openapi/v2/video/extend/generate``: continue a video.
 
     Exactly one of ``source_video_id`` (a generated video) and ``video_media_id`` (an uploaded
-    one). The page makes ``seed`` required.
+    one). The page makes ``seed`` required. ``generate_audio_switch`` is on v6's extend
+    (PixVerse's v6 parameter matrix); the model table says which models take it.
 
     >>> from pixverse_async.types import Extend
     >>> Extend(source_video_id=9, prompt="across the universe", seed=123123, model="v4.5").kind
@@ -709,6 +711,7 @@ class Extend(GenerationRequest):
         default=None, converter=_to_motion_mode, validator=_motion_mode
     )
     style: Style | str | None = attrs.field(default=None, converter=_to_style, validator=_style)
+    generate_audio_switch: bool | None = attrs.field(default=None, validator=boolean)
 
     def __attrs_post_init__(self) -> None:
         exactly_one("source_video_id", self.source_video_id, "video_media_id", self.video_media_id)

@@ -19,7 +19,9 @@ A row says, for each rule, what its source says, and nothing where the source is
 [5, 8, 10]
 >>> MODEL_RULES["v5"].features["motion_mode"]
 False
->>> "v6" in MODEL_RULES  # limits only reported: no model-specific checks
+>>> sorted(MODEL_RULES["v6"].durations)[-1]  # 1 to 15 s, 1080p included
+15
+>>> "c1" in MODEL_RULES  # limits only reported: no model-specific checks
 False
 """
 
@@ -31,7 +33,7 @@ import attrs
 
 from ..errors import ValidationError
 
-__all__ = ["FEATURES", "MODEL_RULES", "ModelRules", "check_model"]
+__all__ = ["FEATURES", "MODEL_RULES", "MULTI_CLIP_KINDS", "ModelRules", "check_model"]
 
 #: The request fields whose availability depends on the model.
 FEATURES = (
@@ -56,6 +58,7 @@ class ModelRules:
 
 
 _T2V_PAGE = "PixVerse text-to-video page, current version (LIVE-API.md)"
+_V6_MATRIX = "PixVerse platform docs, v6 parameter matrix (read 2026-12-05)"
 _NOTES = "spec pages (NOTES.md, Generation limits)"
 _NO_NEW_FIELDS = {  # the page names the models these fields work on; these are not among them
     "generate_audio_switch": False,
@@ -76,8 +79,8 @@ def _v4_family(style: bool) -> ModelRules:
     )
 
 
-#: One row per model a confirmed source describes. v6 and c1 have pages but only reported
-#: limits (1 to 15 s, up to 1080p): no row, so no model-specific check.
+#: One row per model a confirmed source describes. c1 has a page but only reported limits
+#: (1 to 15 s, up to 1080p): no row, so no model-specific check.
 MODEL_RULES: Mapping[str, ModelRules] = {
     # style only on v3.5 (text-to-video page)
     "v3.5": _v4_family(style=True),
@@ -107,6 +110,21 @@ MODEL_RULES: Mapping[str, ModelRules] = {
         source=_T2V_PAGE,
         features={"style": False, "generate_audio_switch": True},
     ),
+    # text, image, transition and extend; 1 to 15 s ("1080p supports up to 15s"); audio on
+    # all four; multi-clip on text and image only (transition and extend: see
+    # MULTI_CLIP_KINDS); the page is silent on style, motion mode and thinking: not checked
+    "v6": ModelRules(
+        source=_V6_MATRIX,
+        durations=frozenset(range(1, 16)),
+        durations_at_1080p=frozenset(range(1, 16)),
+        features={"generate_audio_switch": True, "generate_multi_clip_switch": True},
+    ),
+}
+
+#: The v6 parameter matrix offers ``generate_multi_clip_switch`` on text- and image-to-video
+#: only: on v6 the other kinds refuse it.
+MULTI_CLIP_KINDS: Mapping[str, frozenset[str]] = {
+    "v6": frozenset({"text_to_video", "image_to_video"}),
 }
 
 
@@ -121,10 +139,12 @@ def check_model(
     duration: int | None = None,
     quality: str | None = None,
     features: Mapping[str, object] | None = None,
+    kind: str | None = None,
 ) -> None:
     """Refuse what the row of ``model`` rules out; do nothing for a model without a row.
 
-    ``quality`` and the feature values are wire values (strings) or str enum members.
+    ``quality`` and the feature values are wire values (strings) or str enum members;
+    ``kind`` is the request's kind (``"transition"``...), for rules tied to an endpoint.
 
     >>> from pixverse_async.types import check_model
     >>> check_model("v5.5", duration=10, quality="1080p")
@@ -154,6 +174,14 @@ def check_model(
     for name, value in (features or {}).items():
         if _is_set(value) and rules.features.get(name) is False:
             raise ValidationError(name, f"not supported on model {model}", value)
+    kinds = MULTI_CLIP_KINDS.get(model)
+    multi_clip = (features or {}).get("generate_multi_clip_switch")
+    if kind is not None and kinds is not None and kind not in kinds and _is_set(multi_clip):
+        raise ValidationError(
+            "generate_multi_clip_switch",
+            f"only on {' and '.join(sorted(kinds))} with model {model}",
+            multi_clip,
+        )
     if (features or {}).get("motion_mode") == "fast":
         fast = rules.fast_motion_durations
         if fast is not None and duration is not None and duration not in fast:
