@@ -94,6 +94,7 @@ VALID: dict[str, dict[str, Any]] = {
     Paths.MIMIC: {"img_id": 1, "quality": "720p", "video_media_id": 2},
     Paths.IMAGE_TEMPLATE: {"img_ids": [1, 2], "template_id": 300000000000001},
     Paths.VIDEO_UPSCALE: {"source_video_id": 7},
+    Paths.VIDEO_MODIFY: {"source_video_id": 7, "prompt": "remove @selection0"},
 }
 
 GENERATION_PATHS = (Paths.TEXT_TO_VIDEO, Paths.IMAGE_TO_VIDEO, Paths.TRANSITION)
@@ -132,6 +133,7 @@ def test_every_json_generation_path_has_a_validator_and_references() -> None:
         Paths.MIMIC,
         Paths.IMAGE_TEMPLATE,
         Paths.VIDEO_UPSCALE,
+        Paths.VIDEO_MODIFY,
     }
     assert set(VALIDATORS) == expected
     assert set(REFERENCES) == expected

@@ -39,6 +39,7 @@ from pixverse_async.models import (
     MediaUpload,
     Mimic,
     Model,
+    Modify,
     MotionMode,
     MultiTransition,
     MultiTransitionFrame,
@@ -122,6 +123,7 @@ BASE: dict[type[Any], dict[str, Any]] = {
     Swap: {"video_media_id": 3, "mask_id": "12", "img_id": 4, "quality": "360p"},
     LipSync: {"source_video_id": 1, "audio_media_id": 2},
     SoundEffect: {"source_video_id": 123123},
+    Modify: {"source_video_id": 5, "prompt": "replace @selection0 with @img0"},
 }
 
 
@@ -775,6 +777,7 @@ def test_request_kinds_cover_every_generation_endpoint() -> None:
         "lip_sync": (LipSync, Paths.LIP_SYNC),
         "sound_effect": (SoundEffect, Paths.SOUND_EFFECT),
         "mimic": (Mimic, Paths.MIMIC),
+        "modify": (Modify, Paths.VIDEO_MODIFY),
     }
     assert set(REQUEST_KINDS) == set(expected)
     for kind, (cls, path) in expected.items():
@@ -1388,3 +1391,40 @@ def test_c1_reference_to_video_sends_reported_limits_as_written() -> None:
     assert len(body["image_references"]) == 8 and body["model"] == "c1"
     assert body["image_references"][7] == {"type": "subject", "img_id": 8, "ref_name": "n" * 31}
     assert (body["duration"], body["aspect_ratio"]) == (12, "21:9")
+
+
+# --- modify: PixVerse's how-to-use-modify page (read 2026-12-05, confirmed) -----------------
+
+
+def test_modify_takes_exactly_one_of_the_two_video_sources() -> None:
+    # "source_video_id and video_media_id are mutually exclusive"
+    with pytest.raises(ValidationError) as info:
+        Modify(source_video_id=5, video_media_id=6, prompt="remove @selection0")
+    assert (info.value.field, info.value.rule) == (
+        "source_video_id",
+        "exactly one of source_video_id or video_media_id is allowed (got both)",
+    )
+    with pytest.raises(ValidationError) as info:
+        Modify(prompt="remove @selection0")
+    assert info.value.field == "source_video_id"
+    assert to_json(Modify(video_media_id=6, prompt="remove @selection0")) == {
+        "video_media_id": 6,
+        "prompt": "remove @selection0",
+    }
+
+
+def test_modify_sends_the_reported_limits_and_unpublished_fields_as_written() -> None:
+    # reported only: quality 360p-720p, at most 5 reference images, keyframe time in ms
+    extra = {"img_ids": [1, 2, 3, 4, 5, 6], "keyframe_time": 1500, "selections": [{"id": 0}]}
+    req = Modify(
+        source_video_id=5,
+        prompt="@selection0 and @selection1 become @img0 and @img5",
+        quality="1080p",
+        extra_body=extra,
+    )
+    body = to_json(req)
+    assert body["quality"] == "1080p" and req.quality is Quality.P1080
+    assert body.items() >= extra.items()
+    with pytest.raises(ValidationError) as info:
+        Modify(source_video_id=5, prompt=" ")
+    assert info.value.field == "prompt"

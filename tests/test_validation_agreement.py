@@ -195,6 +195,10 @@ BASES: dict[str, list[dict[str, Any]]] = {
         {"img_id": 1, "video_media_id": 2},
         {"img_id": 1, "source_video_id": 2, "quality": "720p", "webhook_id": "9"},
     ],
+    "modify": [
+        {"source_video_id": 1, "prompt": "remove @selection0"},
+        {"video_media_id": 1, "prompt": "@selection0 wears @img0", "quality": "540p"},
+    ],
     "sound_effect": [
         {"source_video_id": 1},
         {"video_media_id": 1, "original_sound_switch": True, "sound_effect_content": "birds"},

@@ -52,7 +52,9 @@ Decisions (where the pages are silent or contradict themselves)
   are booleans; ``thinking_type`` is enabled, disabled or auto.
 * Mimic (motion control): ``img_id`` and exactly one of ``video_media_id`` /
   ``source_video_id``; image template: a non-empty ``img_ids`` and a ``template_id``; the
-  reported upscale endpoint: one video source (its fields are not published).
+  reported upscale endpoint: one video source (its fields are not published). Modify: exactly
+  one of ``source_video_id`` / ``video_media_id`` and a prompt; its other fields (areas,
+  images, keyframe) are not published and pass.
 * Transition: only prompt, model, duration, quality, first_frame_img, last_frame_img are
   required; the switches are optional booleans (NOTES). Extend and fusion keep their pages'
   required lists, ``seed`` included.
@@ -668,6 +670,16 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
         ),
         (_exactly_one("video_media_id", "source_video_id"),),
     ),
+    Paths.VIDEO_MODIFY: _Endpoint(  # how-to-use-modify page: the sources are exclusive
+        (
+            _SOURCE_VIDEO_ID,
+            _VIDEO_MEDIA_ID,
+            _prompt(),
+            _Field("quality", _one_of(Vocab.QUALITIES)),  # optional; 1080p only reported out
+            _WEBHOOK_ID,
+        ),
+        (_ONE_VIDEO,),
+    ),
     Paths.VIDEO_UPSCALE: _Endpoint(  # reported only: the emulator asks for one video source
         (_SOURCE_VIDEO_ID, _VIDEO_MEDIA_ID, _WEBHOOK_ID),
         (_ONE_VIDEO,),
@@ -779,6 +791,7 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     Paths.MIMIC: (("img_id", RefKind.IMAGE), *_VIDEO_SOURCES),
     Paths.IMAGE_TEMPLATE: (("img_ids[]", RefKind.IMAGE), ("template_id", RefKind.TEMPLATE)),
     Paths.VIDEO_UPSCALE: _VIDEO_SOURCES,
+    Paths.VIDEO_MODIFY: _VIDEO_SOURCES,
 }
 """Per path, ``(pattern, kind)`` pairs; ``name[]`` walks a list, ``a[].b`` a list of objects."""
 
