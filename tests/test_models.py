@@ -1330,7 +1330,7 @@ def test_transport_options_are_not_sent_nor_compared() -> None:
     assert plain.options() is None
 
 
-# --- v6 and c1 (LIVE-API: "Read again on 2026-12-05") ---------------------------------------
+# --- v6 and c1: PixVerse's pages as read on 2026-12-05 ----------------------------------
 # v6: PixVerse's v6 parameter matrix (platform docs, confirmed): text, image, transition and
 # extend; duration 1-15 ("1080p supports up to 15s"); the eight aspect ratios on text-to-video;
 # generate_audio_switch on all four; generate_multi_clip_switch on text and image only.

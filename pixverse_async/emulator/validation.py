@@ -357,7 +357,7 @@ class _ModelLimits:
 _V5_5_FIELDS = ("generate_audio_switch", "generate_multi_clip_switch", "thinking_type")
 _V4_ERA = _ModelLimits((5, 8), (5,), (5,), False, refused=("style", *_V5_5_FIELDS))
 
-#: Model-specific rules, one row per model (LIVE-API.md "Models and their limits"; NOTES.md;
+#: Model-specific rules, one row per model (PixVerse's text-to-video page; the spec notes;
 #: v6: PixVerse's v6 parameter matrix). c1 has a page but only reported limits: no row.
 MODEL_LIMITS: Final[Mapping[str, _ModelLimits]] = {
     "v3.5": _ModelLimits((5, 8), (5,), (5,), False, refused=_V5_5_FIELDS),
