@@ -841,7 +841,7 @@ def test_page_queries() -> None:
 
 # Full requests (every optional field the page has) so each key is checked against the spec.
 SCHEMA_SAMPLES: list[GenerationRequest] = [
-    *(build(cls) for cls in BASE),
+    *(build(cls) for cls in BASE if cls is not Modify),  # modify is beyond the spec pages
     build(
         TextToVideo,
         model="v3.5",
