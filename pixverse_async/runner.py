@@ -793,8 +793,9 @@ class _Run:
         # in a row; the dispatcher, not a sleeping loop, sends the request again.
         self.hold_streak += 1
         delay = self.runner.hold.wait(self.hold_streak, getattr(exc, "retry_after", None))
-        if self.in_flight > 0 and isinstance(exc, RateLimitError):
-            delay = min(delay, self.runner.hold.base_delay)  # a finishing job frees a slot sooner
+        if self.in_flight > 0 and isinstance(exc, RateLimitError) and exc.retry_after is None:
+            # a finishing job frees a slot sooner; a Retry-After (a request-rate limit) is waited
+            delay = min(delay, self.runner.hold.base_delay)
         job.not_before = self.loop.time() + delay
         self.queue.appendleft(job)
         self.wake_dispatcher.set()
