@@ -254,7 +254,8 @@ async def poll_until_done(
     that arrived another way (a webhook) within ``seconds``, or None; a done one ends the
     wait without a poll.
 
-    Transient failures of ``fetch`` (:data:`TRANSIENT_POLL_ERRORS`) are polled through; when
+    Transient failures of ``fetch`` (:data:`TRANSIENT_POLL_ERRORS`) are polled through, the
+    next poll no sooner than a rate limit's ``retry_after``; when
     the schedule's deadline passes, its :class:`JobTimeoutError` is raised with the last
     status seen (``status_of`` of the last answer). Cancelling the awaiting task stops it.
     """
@@ -272,10 +273,12 @@ async def poll_until_done(
         if early is not None and is_done(early):
             schedule.finished(loop.time(), exact=True)
             return early
+        asked = 0.0  # a rate limit's Retry-After the client did not wait out itself
         try:
             answer = await fetch()
         except TRANSIENT_POLL_ERRORS as exc:
             logger.debug("status of %s failed, polling on: %s", job_id, exc)
+            asked = getattr(exc, "retry_after", None) or 0.0
         else:
             last = answer
             if is_done(answer):
@@ -285,7 +288,7 @@ async def poll_until_done(
         due = schedule.after_poll(now)
         if due is None:
             raise schedule.timeout_error(job_id, None if last is None else status_of(last), now)
-        early = await pause(max(0.0, due - now))
+        early = await pause(max(0.0, due - now, asked))
 
 
 @attrs.frozen(kw_only=True)

@@ -877,7 +877,7 @@ class _Run:
             video, raw = await self.videos._status_raw(job.video_id)
         except TRANSIENT_POLL_ERRORS as exc:
             logger.debug("status of video %s failed, polling on: %s", job.video_id, exc)
-            self._poll_again(job)
+            self._poll_again(job, getattr(exc, "retry_after", None) or 0.0)
             return
         except PixVerseError as exc:
             await self._finish_job(job, error=exc)
@@ -910,7 +910,8 @@ class _Run:
         self._release()
         self._emit(self._outcome(job, OutcomeState.SUCCEEDED, video=video))
 
-    def _poll_again(self, job: _Job) -> None:
+    def _poll_again(self, job: _Job, retry_after: float = 0.0) -> None:
+        """Schedule the next poll, no sooner than ``retry_after`` (a rate limit's ask)."""
         assert job.schedule is not None and job.video_id is not None
         now = self.loop.time()
         due = job.schedule.after_poll(now)
@@ -921,7 +922,7 @@ class _Run:
             self._release()  # the journal keeps it SUBMITTED: a rerun polls again
             self._emit(self._outcome(job, OutcomeState.FAILED, error=timeout))
             return
-        self._schedule_poll(job, due)
+        self._schedule_poll(job, max(due, now + retry_after))
 
     async def _finish_job(
         self, job: _Job, *, error: PixVerseError, video: Video | None = None

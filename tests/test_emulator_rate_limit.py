@@ -68,3 +68,19 @@ def test_the_emulator_command_takes_a_rate_limit() -> None:
     for bad in ("five/2", "0/1", "5/0", "5/-1"):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["--rate-limit", bad])
+
+
+async def test_a_status_poll_past_the_limit_waits_the_retry_after() -> None:
+    # the client does not wait 2 s itself (retry_after_cap=0.5): the poll loop does
+    retry = RetryPolicy(max_retries=2, retry_after_cap=0.5)
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0.05, rate_limit=(2, 2.0)) as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=retry, poll=FAST_POLL) as client,
+    ):
+        job = await client.videos.text_to_video(prompt="a paper boat")
+        video = await job.wait()
+        assert video.is_successful
+    polls = emu.state.requests_to(Paths.VIDEO_RESULT_PREFIX)
+    limited = [r for r in polls if r.status == 429]
+    assert len(limited) == 1  # not one every 10 ms until the window moved
+    assert polls[-1].at - limited[0].at >= 1.95

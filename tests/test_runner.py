@@ -131,6 +131,21 @@ async def test_a_rate_limit_retry_after_is_waited_even_with_jobs_in_flight() -> 
         assert len(emu.state.generations) == 2
 
 
+async def test_a_status_poll_past_a_rate_limit_waits_its_retry_after() -> None:
+    # the client does not wait 2 s itself (retry_after_cap=0.5): the runner's poll does
+    retry = RetryPolicy(max_retries=2, retry_after_cap=0.5)
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0.3, rate_limit=(2, 2.0)) as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=POLL, retry=retry) as client,
+    ):
+        (outcome,) = await client.runner(learner=False).gather([t2v("a")])
+        assert outcome.ok, outcome.error
+    polls = emu.state.requests_to(Paths.VIDEO_RESULT_PREFIX)
+    limited = [r for r in polls if r.status == 429]
+    assert len(limited) == 1  # not one every 20 ms until the window moved
+    assert polls[-1].at - limited[0].at >= 1.95
+
+
 async def test_status_request_rate_can_be_capped() -> None:
     async with (
         Emulator(api_keys={API_KEY}, generation_seconds=1.0) as emu,
