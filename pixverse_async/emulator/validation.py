@@ -81,6 +81,7 @@ Decisions (where the pages are silent or contradict themselves)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -352,6 +353,7 @@ class _ModelLimits:
     fast_at_1080p: bool | None = None
     allowed: tuple[str, ...] = ()  # fields the pages name for this model
     refused: tuple[str, ...] = ()  # fields the pages say this model does not take
+    only_on: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # its paths
 
 
 _V5_5_FIELDS = ("generate_audio_switch", "generate_multi_clip_switch", "thinking_type")
@@ -370,16 +372,26 @@ MODEL_LIMITS: Final[Mapping[str, _ModelLimits]] = {
         tuple(range(1, 16)),
         tuple(range(1, 16)),
         allowed=("generate_audio_switch", "generate_multi_clip_switch"),
+        only_on={"generate_multi_clip_switch": (Paths.TEXT_TO_VIDEO, Paths.IMAGE_TO_VIDEO)},
     ),
 }
 
 
-def _no_multi_clip_on_v6(body: Mapping[str, object]) -> Rejection | None:
-    """v6 takes ``generate_multi_clip_switch`` on text- and image-to-video only."""
-    value = body.get("generate_multi_clip_switch")
-    if body.get("model") == "v6" and not _absent(value) and value is not False:
-        return _invalid("generate_multi_clip_switch", "is not supported here on model v6")
-    return None
+def _only_on_rule(path: str) -> Callable[[Mapping[str, object]], Rejection | None]:
+    """The rule of ``path`` for fields a model takes on some endpoints only."""
+
+    def rule(body: Mapping[str, object]) -> Rejection | None:
+        found = _limits(body)
+        if found is None:
+            return None
+        model, limits = found
+        for name, paths in limits.only_on.items():
+            value = body.get(name)
+            if path not in paths and not _absent(value) and value is not False:
+                return _invalid(name, f"is not supported on this endpoint with model {model}")
+        return None
+
+    return rule
 
 
 def _limits(body: Mapping[str, object]) -> tuple[str, _ModelLimits] | None:
@@ -621,7 +633,7 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             *_V5_5,
             _WEBHOOK_ID,
         ),
-        (*_GENERATION_RULES, _no_multi_clip_on_v6),
+        (*_GENERATION_RULES, _only_on_rule(Paths.TRANSITION)),
     ),
     Paths.MULTI_TRANSITION: _Endpoint(
         (

@@ -13,6 +13,8 @@ A row says, for each rule, what its source says, and nothing where the source is
 - ``features``: request fields the source ties to models: ``True`` where it says the model
   has the feature, ``False`` where it says the model lacks it; a field absent from the row is
   unknown for that model, and never refused.
+- ``feature_kinds``: a feature the source offers on some kinds of request only (v6's
+  multi-clip switch: text- and image-to-video), mapped to those kinds.
 
 >>> from pixverse_async.types import MODEL_RULES
 >>> sorted(MODEL_RULES["v5.5"].durations)
@@ -33,7 +35,7 @@ import attrs
 
 from ..errors import ValidationError
 
-__all__ = ["FEATURES", "MODEL_RULES", "MULTI_CLIP_KINDS", "ModelRules", "check_model"]
+__all__ = ["FEATURES", "MODEL_RULES", "ModelRules", "check_model"]
 
 #: The request fields whose availability depends on the model.
 FEATURES = (
@@ -55,6 +57,7 @@ class ModelRules:
     fast_motion_durations: frozenset[int] | None = None
     fast_motion_at_1080p: bool | None = None
     features: Mapping[str, bool] = attrs.field(factory=dict)
+    feature_kinds: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
 
 
 _T2V_PAGE = "PixVerse text-to-video page, current version (LIVE-API.md)"
@@ -111,20 +114,17 @@ MODEL_RULES: Mapping[str, ModelRules] = {
         features={"style": False, "generate_audio_switch": True},
     ),
     # text, image, transition and extend; 1 to 15 s ("1080p supports up to 15s"); audio on
-    # all four; multi-clip on text and image only (transition and extend: see
-    # MULTI_CLIP_KINDS); the page is silent on style, motion mode and thinking: not checked
+    # all four; multi-clip on text and image only; the page is silent on style, motion mode
+    # and thinking: not checked
     "v6": ModelRules(
         source=_V6_MATRIX,
         durations=frozenset(range(1, 16)),
         durations_at_1080p=frozenset(range(1, 16)),
         features={"generate_audio_switch": True, "generate_multi_clip_switch": True},
+        feature_kinds={
+            "generate_multi_clip_switch": frozenset({"text_to_video", "image_to_video"})
+        },
     ),
-}
-
-#: The v6 parameter matrix offers ``generate_multi_clip_switch`` on text- and image-to-video
-#: only: on v6 the other kinds refuse it.
-MULTI_CLIP_KINDS: Mapping[str, frozenset[str]] = {
-    "v6": frozenset({"text_to_video", "image_to_video"}),
 }
 
 
@@ -174,14 +174,11 @@ def check_model(
     for name, value in (features or {}).items():
         if _is_set(value) and rules.features.get(name) is False:
             raise ValidationError(name, f"not supported on model {model}", value)
-    kinds = MULTI_CLIP_KINDS.get(model)
-    multi_clip = (features or {}).get("generate_multi_clip_switch")
-    if kind is not None and kinds is not None and kind not in kinds and _is_set(multi_clip):
-        raise ValidationError(
-            "generate_multi_clip_switch",
-            f"only on {' and '.join(sorted(kinds))} with model {model}",
-            multi_clip,
-        )
+        kinds = rules.feature_kinds.get(name)
+        if _is_set(value) and kind is not None and kinds is not None and kind not in kinds:
+            raise ValidationError(
+                name, f"only on {' and '.join(sorted(kinds))} with model {model}", value
+            )
     if (features or {}).get("motion_mode") == "fast":
         fast = rules.fast_motion_durations
         if fast is not None and duration is not None and duration not in fast:
