@@ -121,7 +121,9 @@ class Limits:
     SEED_MAX: Final = 2147483647
     TTS_CONTENT_MAX_CHARS: Final = 140
     IMAGE_MAX_BYTES: Final = 20 * 1024 * 1024  # "less than 20MB": strictly below
-    IMAGE_MAX_SIDE_PX: Final = 4000
+    # "max 20MB and max 10000px" (PixVerse's llm.txt page, read 2026-12-05); the FAQ's older
+    # 4000 x 4000 px is out of date
+    IMAGE_MAX_SIDE_PX: Final = 10000
     MEDIA_MAX_BYTES: Final = 50 * 1024 * 1024  # "up to 50MB": inclusive
     MEDIA_MAX_SECONDS: Final = 30
     MEDIA_MAX_SIDE_PX: Final = 1920

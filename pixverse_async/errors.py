@@ -381,11 +381,14 @@ def error_for_code(
 ) -> APIError:
     """Build the typed exception for an error answer.
 
-    A known ``err_code`` picks its class from :data:`ERROR_CODE_TABLE`; an unknown one falls
-    back by HTTP status (4xx: :class:`InvalidParameterError`, 5xx: :class:`ServerError`,
-    429: :class:`RateLimitError`) and keeps its code.
+    HTTP 429 is always a :class:`RateLimitError` (PixVerse has a per-account request-rate
+    limit whose answer it does not publish). Otherwise a known ``err_code`` picks its class
+    from :data:`ERROR_CODE_TABLE`; an unknown one falls back by HTTP status (4xx:
+    :class:`InvalidParameterError`, 5xx: :class:`ServerError`) and keeps its code.
     """
     cls = ERROR_CODE_TABLE.get(err_code) if err_code is not None else None
+    if http_status == 429 and not (cls is not None and issubclass(cls, RateLimitError)):
+        cls = RateLimitError  # whatever code a 429 carries, the service did not act: slow down
     if cls is None:
         cls = _class_for_status(http_status, err_code)
     return cls(

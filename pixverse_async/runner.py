@@ -852,8 +852,9 @@ class _Run:
         # in a row; the dispatcher, not a sleeping loop, sends the request again.
         self.hold_streak += 1
         delay = self.runner.hold.wait(self.hold_streak, getattr(exc, "retry_after", None))
-        if self.in_flight > 0 and isinstance(exc, RateLimitError):
-            delay = min(delay, self.runner.hold.base_delay)  # a finishing job frees a slot sooner
+        if self.in_flight > 0 and isinstance(exc, RateLimitError) and exc.retry_after is None:
+            # a finishing job frees a slot sooner; a Retry-After (a request-rate limit) is waited
+            delay = min(delay, self.runner.hold.base_delay)
         job.not_before = self.loop.time() + delay
         self.queue.appendleft(job)
         self.wake_dispatcher.set()
@@ -1019,7 +1020,7 @@ class _Run:
             if self._late(job):
                 return
             logger.debug("status of video %s failed, polling on: %s", job.video_id, exc)
-            await self._poll_again(job)
+            await self._poll_again(job, getattr(exc, "retry_after", None) or 0.0)
             return
         except PixVerseError as exc:
             await self._end(job, OutcomeState.FAILED, error=exc, record=self._failed(job, exc))
@@ -1049,12 +1050,13 @@ class _Run:
             record=lambda: self.journal.mark_succeeded(job.key, raw),
         )  # fmt: skip
 
-    async def _poll_again(self, job: _Job) -> None:
+    async def _poll_again(self, job: _Job, retry_after: float = 0.0) -> None:
+        """Schedule the next poll, no sooner than ``retry_after`` (a rate limit's ask)."""
         assert job.schedule is not None and job.video_id is not None
         now = self.loop.time()
         due = job.schedule.after_poll(now)
         if due is not None:
-            self._schedule_poll(job, due)
+            self._schedule_poll(job, max(due, now + retry_after))
         elif job.reported:  # 10 minutes since its submit: the service no longer counts it
             logger.info("video %s still generating after 10 minutes: no longer watched",
                         job.video_id)  # fmt: skip

@@ -94,6 +94,7 @@ VALID: dict[str, dict[str, Any]] = {
     Paths.MIMIC: {"img_id": 1, "quality": "720p", "video_media_id": 2},
     Paths.IMAGE_TEMPLATE: {"img_ids": [1, 2], "template_id": 300000000000001},
     Paths.VIDEO_UPSCALE: {"source_video_id": 7},
+    Paths.VIDEO_MODIFY: {"source_video_id": 7, "prompt": "remove @selection0"},
 }
 
 GENERATION_PATHS = (Paths.TEXT_TO_VIDEO, Paths.IMAGE_TO_VIDEO, Paths.TRANSITION)
@@ -132,6 +133,7 @@ def test_every_json_generation_path_has_a_validator_and_references() -> None:
         Paths.MIMIC,
         Paths.IMAGE_TEMPLATE,
         Paths.VIDEO_UPSCALE,
+        Paths.VIDEO_MODIFY,
     }
     assert set(VALIDATORS) == expected
     assert set(REFERENCES) == expected
@@ -178,10 +180,10 @@ def test_valid_body_is_accepted(path: str) -> None:
             body(Paths.TEXT_TO_VIDEO, seed=None, style=None, negative_prompt="", motion_mode=None),
         ),
         # unknown models are accepted, and model-specific rules are skipped for them
-        (Paths.TEXT_TO_VIDEO, body(Paths.TEXT_TO_VIDEO, model="v6", duration=10)),
+        (Paths.TEXT_TO_VIDEO, body(Paths.TEXT_TO_VIDEO, model="c1", duration=10)),
         (
             Paths.TEXT_TO_VIDEO,
-            body(Paths.TEXT_TO_VIDEO, model="v6", style="clay", motion_mode="normal"),
+            body(Paths.TEXT_TO_VIDEO, model="c1", style="clay", motion_mode="normal"),
         ),
         # unknown extra keys are ignored
         (
@@ -539,7 +541,7 @@ def test_v5_5_allows_10_seconds_but_not_at_1080p(path: str) -> None:
 
 
 @pytest.mark.parametrize("path", [*GENERATION_PATHS, Paths.EXTEND, Paths.FUSION])
-@pytest.mark.parametrize("model", ["v5.6", "v6", "c1", "v9"])
+@pytest.mark.parametrize("model", ["v5.6", "c1", "v9"])
 def test_models_without_published_limits_take_any_duration(path: str, model: str) -> None:
     for duration in (1, 6, 10, 15):
         assert VALIDATORS[path](body(path, model=model, duration=duration)) is None
@@ -567,7 +569,7 @@ def test_v5_5_fields_follow_the_model_table(path: str) -> None:
     if path != Paths.TRANSITION:
         new["thinking_type"] = "auto"
     assert VALIDATORS[path](body(path, model="v5.5", **new)) is None
-    assert VALIDATORS[path](body(path, model="v6", **new)) is None
+    assert VALIDATORS[path](body(path, model="c1", **new)) is None
     assert VALIDATORS[path](body(path, model="v5.6", generate_audio_switch=True)) is None
     refused = body(path, model="v5", generate_audio_switch=True)
     check(path, refused, INVALID, "generate_audio_switch")
@@ -869,3 +871,26 @@ def test_64_bit_unsigned_ids_are_accepted() -> None:
     path = Paths.IMAGE_TO_VIDEO
     assert VALIDATORS[path](body(path, img_id=2**64 - 1)) is None
     check(path, body(path, img_id=2**64), INVALID, "img_id")
+
+
+# v6: PixVerse's v6 parameter matrix (platform docs, read 2026-12-05, confirmed): text, image,
+# transition and extend; duration 1-15 ("1080p supports up to 15s"); generate_audio_switch on
+# all four; generate_multi_clip_switch on text and image only.
+@pytest.mark.parametrize("path", [*GENERATION_PATHS, Paths.EXTEND])
+def test_v6_takes_1_to_15_seconds_and_audio_on_all_four(path: str) -> None:
+    for duration in (1, 7, 15):
+        for quality in ("360p", "1080p"):
+            v6 = body(path, model="v6", duration=duration, quality=quality)
+            assert VALIDATORS[path](v6) is None
+    check(path, body(path, model="v6", duration=16), INVALID, "duration")
+    assert VALIDATORS[path](body(path, model="v6", generate_audio_switch=True)) is None
+
+
+@pytest.mark.parametrize("path", GENERATION_PATHS)
+def test_v6_multi_clip_only_on_text_and_image(path: str) -> None:
+    v6 = body(path, model="v6", generate_multi_clip_switch=True)
+    if path == Paths.TRANSITION:
+        check(path, v6, INVALID, "generate_multi_clip_switch")
+    else:
+        assert VALIDATORS[path](v6) is None
+    assert VALIDATORS[path]({**v6, "generate_multi_clip_switch": False}) is None

@@ -216,6 +216,7 @@ BASE: dict[str, dict[str, Any]] = {
     "lip_sync": {"source_video_id": VIDEO, "audio_media_id": AUDIO},
     "sound_effect": {"source_video_id": VIDEO},
     "mimic": {"img_id": IMAGE, "video_media_id": MEDIA, "quality": "540p"},
+    "modify": {"source_video_id": VIDEO, "prompt": "remove @selection0"},
 }
 
 
@@ -365,11 +366,16 @@ ROUND_TRIPS: dict[str, Callable[[Refs], dict[str, Any]]] = {
         "sound_effect_content": "rain",
     },
     "mimic": lambda r: {"img_id": r.image, "video_media_id": r.media, "quality": "720p"},
+    "modify": lambda r: {
+        "video_media_id": r.media,
+        "prompt": "swap @selection0 for @img0",
+        "quality": "720p",
+    },
 }
 
 
 def test_round_trips_cover_every_generation_kind() -> None:
-    assert set(ROUND_TRIPS) == set(GENERATION_KINDS) and len(GENERATION_KINDS) == 11
+    assert set(ROUND_TRIPS) == set(GENERATION_KINDS) and len(GENERATION_KINDS) == 12
 
 
 @pytest.mark.parametrize("form", ["keywords", "object"])
@@ -422,7 +428,7 @@ async def test_text_to_video_body_exactly(emulator: Emulator, client: PixVerse) 
         "seed": 0,
     }
     video = await job.wait()
-    assert (video.output_width, video.output_height, video.seed) == (1920, 1080, 0)
+    assert (video.output_width, video.output_height, video.seed) == (1080, 1080, 0)  # 1:1 at 1080p
 
 
 async def test_transition_switches_are_json_booleans(
@@ -966,6 +972,11 @@ RULES: list[tuple[str, dict[str, Any], str, int | ClientOnly]] = [
     ("mimic", {"img_id": DROP}, "img_id", EMPTY),
     ("mimic", {"video_media_id": DROP}, "video_media_id", EMPTY),
     ("mimic", {"img_id": "1"}, "img_id", WRONG),
+    # modify: the how-to-use-modify page makes the two video sources mutually exclusive
+    ("modify", {"source_video_id": DROP}, "source_video_id", EMPTY),
+    ("modify", {"video_media_id": MEDIA}, "source_video_id", INVALID),
+    ("modify", {"prompt": DROP}, "prompt", EMPTY),
+    ("modify", {"prompt": LONG}, "prompt", TOO_LONG),
     ("sound_effect", {"original_sound_switch": "yes"}, "original_sound_switch", WRONG),
     ("sound_effect", {"original_sound_switch": ""}, "original_sound_switch", WRONG),
     ("sound_effect", {"sound_effect_content": 5}, "sound_effect_content", WRONG),

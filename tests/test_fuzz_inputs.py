@@ -72,6 +72,7 @@ BASE: dict[str, dict[str, Any]] = {
     "restyle": {"source_video_id": 5, "restyle_id": 3},
     "swap": {"video_media_id": 3, "mask_id": "12", "img_id": 4, "quality": "360p"},
     "mimic": {"img_id": 1, "video_media_id": 2},
+    "modify": {"source_video_id": 5, "prompt": "remove @selection0"},
     "lip_sync": {"source_video_id": 1, "audio_media_id": 2},
     "sound_effect": {"source_video_id": 12},
 }  # fmt: skip

@@ -17,7 +17,7 @@ from pixverse_async import (
 )
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator
-from pixverse_async.emulator.videos import render
+from pixverse_async.emulator.videos import frame_size, render
 from pixverse_async.models import VideoStatus
 
 from .conftest import API_KEY, FAST_POLL, FAST_RETRY
@@ -118,7 +118,7 @@ async def test_download_streams_the_mp4_atomically(client: PixVerse, tmp_path: P
     saved = await client.videos.download(
         video, tmp_path / "boat.mp4", progress=lambda s, t: seen.append((s, t))
     )
-    expected = render(FIELDS["quality"], FIELDS["duration"])
+    expected = render(*frame_size(FIELDS["quality"], FIELDS["aspect_ratio"]), FIELDS["duration"])
     assert saved == tmp_path / "boat.mp4" and saved.read_bytes() == expected
     assert not (tmp_path / "boat.mp4.part").exists()
     assert seen[-1] == (len(expected), len(expected))
@@ -139,7 +139,7 @@ async def test_download_resumes_a_partial_file_with_range(
 ) -> None:
     job = await client.videos.text_to_video(prompt="a boat", **FIELDS)
     video = await job.wait()
-    expected = render(FIELDS["quality"], FIELDS["duration"])
+    expected = render(*frame_size(FIELDS["quality"], FIELDS["aspect_ratio"]), FIELDS["duration"])
     (tmp_path / "boat.mp4.part").write_bytes(expected[:1000])
     saved = await client.videos.download(video, tmp_path / "boat.mp4")
     assert saved.read_bytes() == expected

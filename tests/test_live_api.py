@@ -261,6 +261,34 @@ async def test_select_mask_takes_the_call_options(emulator: Emulator, client: Pi
     assert result.keyframe_id == 1
 
 
+async def test_reported_only_limits_reach_the_service_as_written(
+    emulator: Emulator, client: PixVerse
+) -> None:
+    # c1 reference-to-video (third-party reports only): "1-7 references", "ref_name at most
+    # 30 bytes"; modify (how-to-use-modify page, reported part): "quality 360p/540p/720p
+    # only". Reported is not a refusal: each is sent as written and the service decides.
+    names = [f"ref{i}" for i in range(7)] + ["n" * 31]
+    refs = [{"type": "subject", "img_id": image(emulator), "ref_name": n} for n in names]
+    prompt = "".join(f"@{n} " for n in names)
+    job = await client.videos.fusion(
+        image_references=refs, prompt=prompt, model="c1", duration=12, seed=3
+    )
+    sent = emulator.state.generations[job.video_id].body
+    assert sent["image_references"] == refs and sent["model"] == "c1"
+    video = await job.wait()
+    job = await client.videos.modify(
+        source_video_id=video.id, prompt="@selection0 holds @img0", quality="1080p"
+    )
+    sent = emulator.state.generations[job.video_id].body
+    assert sent == {"source_video_id": video.id, "prompt": "@selection0 holds @img0",
+                    "quality": "1080p"}  # fmt: skip
+    with pytest.raises(ValidationError):  # the confirmed rule: the two sources exclude
+        await client.videos.modify(
+            source_video_id=video.id, video_media_id=media_video(emulator), prompt="x"
+        )
+    assert len(emulator.state.requests_to(Paths.VIDEO_MODIFY)) == 1
+
+
 def test_the_readme_sample_of_todays_api_runs_as_pasted(tmp_path: Path) -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("### Today's API") :]

@@ -39,6 +39,7 @@ from pixverse_async.models import (
     MediaUpload,
     Mimic,
     Model,
+    Modify,
     MotionMode,
     MultiTransition,
     MultiTransitionFrame,
@@ -122,6 +123,7 @@ BASE: dict[type[Any], dict[str, Any]] = {
     Swap: {"video_media_id": 3, "mask_id": "12", "img_id": 4, "quality": "360p"},
     LipSync: {"source_video_id": 1, "audio_media_id": 2},
     SoundEffect: {"source_video_id": 123123},
+    Modify: {"source_video_id": 5, "prompt": "replace @selection0 with @img0"},
 }
 
 
@@ -727,7 +729,7 @@ def test_unknown_model_passes_through_with_debug_log(caplog: pytest.LogCaptureFi
     ],
 )
 def test_unknown_model_skips_only_model_specific_checks(overrides: dict[str, Any]) -> None:
-    for model in ("v6", "c1", "v9"):
+    for model in ("c1", "v9"):
         build(TextToVideo, model=model, **overrides)
         build(
             Extend,
@@ -748,7 +750,7 @@ def test_unknown_model_skips_only_model_specific_checks(overrides: dict[str, Any
 )
 def test_unknown_model_keeps_every_other_check(overrides: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as info:
-        build(TextToVideo, model="v6", **overrides)
+        build(TextToVideo, model="c1", **overrides)
     assert info.value.field == field
 
 
@@ -775,6 +777,7 @@ def test_request_kinds_cover_every_generation_endpoint() -> None:
         "lip_sync": (LipSync, Paths.LIP_SYNC),
         "sound_effect": (SoundEffect, Paths.SOUND_EFFECT),
         "mimic": (Mimic, Paths.MIMIC),
+        "modify": (Modify, Paths.VIDEO_MODIFY),
     }
     assert set(REQUEST_KINDS) == set(expected)
     for kind, (cls, path) in expected.items():
@@ -838,7 +841,7 @@ def test_page_queries() -> None:
 
 # Full requests (every optional field the page has) so each key is checked against the spec.
 SCHEMA_SAMPLES: list[GenerationRequest] = [
-    *(build(cls) for cls in BASE),
+    *(build(cls) for cls in BASE if cls is not Modify),  # modify is beyond the spec pages
     build(
         TextToVideo,
         model="v3.5",
@@ -1297,7 +1300,7 @@ def test_unknown_values_are_sent_as_written(overrides: dict[str, Any]) -> None:
 def test_model_rules_are_one_table_with_a_source_per_row() -> None:
     from pixverse_async.types import MODEL_RULES
 
-    assert set(MODEL_RULES) == {"v3.5", "v4", "v4.5", "v5", "v5.5", "v5.6"}
+    assert set(MODEL_RULES) == {"v3.5", "v4", "v4.5", "v5", "v5.5", "v5.6", "v6"}
     assert all(row.source for row in MODEL_RULES.values())
     for row in MODEL_RULES.values():
         for feature in row.features:
@@ -1325,3 +1328,103 @@ def test_transport_options_are_not_sent_nor_compared() -> None:
     options = tuned.options()
     assert options is not None and options.max_retries == 0 and options.timeout == 3.0
     assert plain.options() is None
+
+
+# --- v6 and c1: PixVerse's pages as read on 2026-12-05 ----------------------------------
+# v6: PixVerse's v6 parameter matrix (platform docs, confirmed): text, image, transition and
+# extend; duration 1-15 ("1080p supports up to 15s"); the eight aspect ratios on text-to-video;
+# generate_audio_switch on all four; generate_multi_clip_switch on text and image only.
+V6_KINDS = (TextToVideo, ImageToVideo, Transition, Extend)
+
+
+@pytest.mark.parametrize("cls", V6_KINDS)
+def test_v6_takes_1_to_15_seconds_at_every_quality(cls: type[Any]) -> None:
+    for duration in (1, 8, 15):
+        for quality in Vocab.QUALITIES:
+            req = build(cls, model="v6", duration=duration, quality=quality)
+            assert to_json(req)["duration"] == duration
+    with pytest.raises(ValidationError) as info:
+        build(cls, model="v6", duration=16)
+    assert (info.value.field, info.value.rule) == (
+        "duration",
+        "must be " + ", ".join(str(d) for d in range(1, 16)) + " seconds on model v6 (got 16)",
+    )
+
+
+@pytest.mark.parametrize("cls", V6_KINDS)
+def test_v6_takes_generate_audio_switch_on_all_four(cls: type[Any]) -> None:
+    assert to_json(build(cls, model="v6", generate_audio_switch=True))["generate_audio_switch"]
+
+
+def test_v6_multi_clip_on_text_and_image_only() -> None:
+    for cls in (TextToVideo, ImageToVideo):
+        req = build(cls, model="v6", generate_multi_clip_switch=True)
+        assert to_json(req)["generate_multi_clip_switch"] is True
+    with pytest.raises(ValidationError) as info:
+        build(Transition, model="v6", generate_multi_clip_switch=True)
+    assert info.value.field == "generate_multi_clip_switch"
+    assert "image_to_video and text_to_video" in info.value.rule
+    build(Transition, model="v6", generate_multi_clip_switch=False)  # off is not asking for it
+    build(Transition, model="v5.5", generate_multi_clip_switch=True)  # a v6 rule only
+
+
+@pytest.mark.parametrize("ratio", Vocab.ASPECT_RATIOS)
+def test_v6_text_to_video_takes_the_eight_aspect_ratios(ratio: str) -> None:
+    req = build(TextToVideo, model="v6", aspect_ratio=ratio, duration=15, quality="1080p")
+    assert isinstance(req.aspect_ratio, AspectRatio)
+    assert to_json(req)["aspect_ratio"] == ratio
+
+
+def test_c1_reference_to_video_sends_reported_limits_as_written() -> None:
+    # c1 reference-to-video (reported only, several third parties): 1-7 references
+    # {type: subject|background, img_id, ref_name}, ref_name at most 30 bytes, "@ref_name " in
+    # the prompt. Reported limits are not refusals: 8 references and a 31-byte name are sent.
+    names = [f"r{i}" for i in range(7)] + ["n" * 31]
+    refs = [
+        {"type": "subject" if i % 2 else "background", "img_id": i + 1, "ref_name": name}
+        for i, name in enumerate(names)
+    ]
+    prompt = " ".join(f"@{name} " for name in names)
+    req = Fusion(image_references=refs, prompt=prompt, model="c1", duration=12, seed=1,
+                 quality="1080p", aspect_ratio="21:9")  # fmt: skip
+    body = to_json(req)
+    assert len(body["image_references"]) == 8 and body["model"] == "c1"
+    assert body["image_references"][7] == {"type": "subject", "img_id": 8, "ref_name": "n" * 31}
+    assert (body["duration"], body["aspect_ratio"]) == (12, "21:9")
+
+
+# --- modify: PixVerse's how-to-use-modify page (read 2026-12-05, confirmed) -----------------
+
+
+def test_modify_takes_exactly_one_of_the_two_video_sources() -> None:
+    # "source_video_id and video_media_id are mutually exclusive"
+    with pytest.raises(ValidationError) as info:
+        Modify(source_video_id=5, video_media_id=6, prompt="remove @selection0")
+    assert (info.value.field, info.value.rule) == (
+        "source_video_id",
+        "exactly one of source_video_id or video_media_id is allowed (got both)",
+    )
+    with pytest.raises(ValidationError) as info:
+        Modify(prompt="remove @selection0")
+    assert info.value.field == "source_video_id"
+    assert to_json(Modify(video_media_id=6, prompt="remove @selection0")) == {
+        "video_media_id": 6,
+        "prompt": "remove @selection0",
+    }
+
+
+def test_modify_sends_the_reported_limits_and_unpublished_fields_as_written() -> None:
+    # reported only: quality 360p-720p, at most 5 reference images, keyframe time in ms
+    extra = {"img_ids": [1, 2, 3, 4, 5, 6], "keyframe_time": 1500, "selections": [{"id": 0}]}
+    req = Modify(
+        source_video_id=5,
+        prompt="@selection0 and @selection1 become @img0 and @img5",
+        quality="1080p",
+        extra_body=extra,
+    )
+    body = to_json(req)
+    assert body["quality"] == "1080p" and req.quality is Quality.P1080
+    assert body.items() >= extra.items()
+    with pytest.raises(ValidationError) as info:
+        Modify(source_video_id=5, prompt=" ")
+    assert info.value.field == "prompt"

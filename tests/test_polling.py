@@ -163,3 +163,14 @@ async def test_wait_with_a_learner_polls_first_at_the_learned_time() -> None:
 def _fields(prompt: str) -> dict[str, object]:
     return {"prompt": prompt, "model": "v5", "duration": 5, "quality": "540p",
             "aspect_ratio": "16:9"}  # fmt: skip
+
+
+def test_the_default_schedule_keeps_to_pixverses_3_to_5_seconds() -> None:
+    # PixVerse's llm.txt page: "poll the get-status endpoint every 3-5s until status=1"
+    policy = PollPolicy()
+    assert 3.0 <= policy.base_delay(0) <= 5.0  # the first poll
+    assert 3.0 <= policy.base_delay(1) <= 5.0  # the second
+    waits = [policy.delay(n) for _ in range(200) for n in range(12)]
+    assert min(waits) >= 3.0  # never more often than every 3 s, jitter included
+    assert max(policy.base_delay(n) for n in range(50)) == 15.0  # under load: at most 15 s
+    assert [round(policy.base_delay(n), 2) for n in range(4)] == [5.0, 3.5, 5.25, 7.88]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pixverse_async import PixVerse
 from pixverse_async.emulator import Emulator
-from pixverse_async.emulator.videos import render
+from pixverse_async.emulator.videos import frame_size, render
 
 from .conftest import API_KEY, FAST_POLL
 from .test_upload_checks import png, wav
@@ -105,7 +105,9 @@ async def test_every_call_of_the_readme_tour_works(tmp_path: Path) -> None:
             out = tmp_path / "out"
             out.mkdir()
             saved = await client.videos.download(final, out)
-            assert saved.read_bytes() == render("540p", 5)  # a sound effect keeps 5 s
+            assert saved.read_bytes() == render(
+                *frame_size("540p", "16:9"), 5
+            )  # a sound effect: 5 s
             status = await client.videos.get(final.id)
             assert status.is_successful
 

@@ -112,6 +112,40 @@ async def test_service_concurrency_limit_answers_are_absorbed_not_failed() -> No
         assert progress[-1].succeeded == 30
 
 
+async def test_a_rate_limit_retry_after_is_waited_even_with_jobs_in_flight() -> None:
+    # PixVerse's "Per-account request and concurrency limits" page: a request-rate limit
+    # besides 500044. A job finishing frees no request budget: the held submit waits the
+    # Retry-After the service asked for, and the rate limit is no failure.
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0.1) as emu,
+        client_for(emu) as client,
+    ):
+        emu.faults.add("text_to_video", "rate_limit", times=1, retry_after=2)
+        hold = RetryPolicy(max_retries=7, base_delay=0.05)
+        outcomes = await client.runner(concurrency=2, hold=hold).gather([t2v("a"), t2v("b")])
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+        limited, *sent = emu.state.requests_to(Paths.TEXT_TO_VIDEO)
+        assert limited.status == 429 and [r.status for r in sent] == [200, 200]
+        # the other job was in flight (and done after ~0.1 s) when the first was held
+        assert max(r.at for r in sent) - limited.at >= 1.95
+        assert len(emu.state.generations) == 2
+
+
+async def test_a_status_poll_past_a_rate_limit_waits_its_retry_after() -> None:
+    # the client does not wait 2 s itself (retry_after_cap=0.5): the runner's poll does
+    retry = RetryPolicy(max_retries=2, retry_after_cap=0.5)
+    async with (
+        Emulator(api_keys={API_KEY}, generation_seconds=0.3, rate_limit=(2, 2.0)) as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=POLL, retry=retry) as client,
+    ):
+        (outcome,) = await client.runner(learner=False).gather([t2v("a")])
+        assert outcome.ok, outcome.error
+    polls = emu.state.requests_to(Paths.VIDEO_RESULT_PREFIX)
+    limited = [r for r in polls if r.status == 429]
+    assert len(limited) == 1  # not one every 20 ms until the window moved
+    assert polls[-1].at - limited[0].at >= 1.95
+
+
 async def test_status_request_rate_can_be_capped() -> None:
     async with (
         Emulator(api_keys={API_KEY}, generation_seconds=1.0) as emu,

@@ -352,6 +352,39 @@ async def test_retry_after_beyond_the_cap_raises_with_the_delay(
     assert len(scripted.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"ErrCode": 400017, "ErrMsg": "too many requests"},  # a code that means something else
+        {"ErrCode": 123456, "ErrMsg": "rate limited"},  # a code nobody documented
+        {"err_code": 500100, "err_msg": "slow down", "resp": ""},  # the lowercase envelope
+        "Too Many Requests",  # no envelope at all (a gateway)
+    ],
+)
+@pytest.mark.parametrize("call", [get, post])
+async def test_any_http_429_is_a_rate_limit_never_a_failure_of_the_request(
+    scripted: ScriptedServer, scripted_client: PixVerse, body: object, call: object
+) -> None:
+    # PixVerse's "Per-account request and concurrency limits" page: a request-rate limit
+    # exists, its answer is not published; whatever a 429 carries, the service did not act
+    async def limited(_: web.Request) -> web.StreamResponse:
+        headers = {"Retry-After": "0"}
+        if isinstance(body, str):
+            return web.Response(text=body, status=429, headers=headers)
+        return web.json_response(body, status=429, headers=headers)
+
+    scripted.add(limited)
+    scripted.json({"ErrCode": 0, "ErrMsg": "ok", "Resp": {"video_id": 7}})
+    assert await call(scripted_client) == {"video_id": 7}  # type: ignore[operator]
+    assert len(scripted.requests) == 2  # retried, paid or not
+    scripted.add(limited)
+    with pytest.raises(RateLimitError) as info:
+        await call(scripted_client, max_retries=0)  # type: ignore[operator]
+    assert (info.value.http_status, info.value.retry_after) == (429, 0)
+    if isinstance(body, dict):
+        assert info.value.err_code == (body.get("ErrCode") or body.get("err_code"))
+
+
 # Lifecycle ----------------------------------------------------------------------------------
 
 

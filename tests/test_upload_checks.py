@@ -234,13 +234,14 @@ async def test_isobmff_brand_and_extension(tmp_path: Path) -> None:
 async def test_dimensions_each_format(
     tmp_path: Path, name: str, maker: Callable[[int, int], bytes]
 ) -> None:
-    for w, h in ((1, 1), (640, 480), (4000, 4000), (3999, 17)):
+    # 4001-10000 px included: PixVerse's llm.txt page (2026-12-05) says "max 10000px"
+    for w, h in ((1, 1), (640, 480), (4001, 4001), (6000, 10), (10000, 10000), (3999, 17)):
         info = await inspect_upload(write(tmp_path, name, maker(w, h)), kind="image")
         assert (info.width, info.height) == (w, h)
 
 
 @pytest.mark.parametrize("maker", [png, jpeg, webp_vp8l, webp_vp8x])
-@pytest.mark.parametrize(("w", "h"), [(4001, 10), (10, 4001), (4001, 4001)])
+@pytest.mark.parametrize(("w", "h"), [(10001, 10), (10, 10001), (10001, 10001)])
 async def test_dimension_limit(
     tmp_path: Path, maker: Callable[[int, int], bytes], w: int, h: int
 ) -> None:
@@ -248,14 +249,14 @@ async def test_dimension_limit(
     with pytest.raises(ImageDimensionsError) as err:
         await inspect_upload(write(tmp_path, "big" + ext, maker(w, h)), kind="image")
     assert (err.value.width, err.value.height) == (w, h)
-    assert f"{w}x{h} px" in str(err.value) and "4000x4000" in str(err.value)
+    assert f"{w}x{h} px" in str(err.value) and "10000x10000" in str(err.value)
     assert str(err.value).startswith(str(tmp_path / ("big" + ext)) + ": ")
 
 
 async def test_vp8_dimension_limit() -> None:
-    # VP8 stores 14-bit sizes, so 4001 fits and must be caught
+    # VP8 stores 14-bit sizes, so 10001 fits and must be caught
     with pytest.raises(ImageDimensionsError):
-        await inspect_upload(webp_vp8(4001, 100), kind="image", name="x.webp")
+        await inspect_upload(webp_vp8(10001, 100), kind="image", name="x.webp")
 
 
 async def test_jpeg_segment_scanning() -> None:

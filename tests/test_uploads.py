@@ -287,8 +287,8 @@ def bad_files(tmp: Path) -> list[tuple[str, Path, type[Exception]]]:
         ("image", write(tmp, "cat.png", jpeg()), ExtensionMismatchError),
         ("image", write(tmp, "cut.png", png()[:20]), TruncatedFileError),
         ("image", write(tmp, "cut.jpg", jpeg()[:12]), TruncatedFileError),
-        ("image", write(tmp, "wide.png", png(4001, 10)), ImageDimensionsError),
-        ("image", write(tmp, "tall.jpg", jpeg(10, 4001)), ImageDimensionsError),
+        ("image", write(tmp, "wide.png", png(10001, 10)), ImageDimensionsError),
+        ("image", write(tmp, "tall.jpg", jpeg(10, 10001)), ImageDimensionsError),
         ("media", write(tmp, "empty.mp4", b""), EmptyFileError),
         (
             "media",
@@ -300,6 +300,20 @@ def bad_files(tmp: Path) -> list[tuple[str, Path, type[Exception]]]:
         ("media", write(tmp, "song.mp3", ADTS_FRAME), ExtensionMismatchError),
         ("media", write(tmp, "cut.mp4", ftyp(b"isom", b"isom", b"mp42")[:20]), TruncatedFileError),
     ]
+
+
+async def test_image_dimensions_up_to_10000_px_upload(
+    client: PixVerse, emulator: Emulator, tmp_path: Path
+) -> None:
+    # PixVerse's llm.txt page (read 2026-12-05): "JPG/PNG/WebP, max 20MB and max 10000px";
+    # the FAQ's 4000 x 4000 px is out of date, so 4001-10000 px must reach the service
+    for w, h in ((6000, 10), (10000, 10000)):
+        image = await client.images.upload(write(tmp_path, f"{w}x{h}.png", png(w, h)))
+        assert emulator.state.uploads[image.img_id].kind == "image"
+    with pytest.raises(ImageDimensionsError) as err:
+        await client.images.upload(write(tmp_path, "wider.png", png(10001, 10)))
+    assert (err.value.width, err.value.max_side) == (10001, Limits.IMAGE_MAX_SIDE_PX)
+    assert len(emulator.state.requests_to(Paths.IMAGE_UPLOAD)) == 2  # nothing sent for 10001
 
 
 async def test_client_checks_send_nothing(
@@ -363,10 +377,10 @@ RAW_REJECTS = [
     (Paths.IMAGE_UPLOAD, "image", jpeg()[:12], ErrCode.IMAGE_UNREADABLE),
     (Paths.IMAGE_UPLOAD, "image", b"\xff\xd8\xff\xd9" + bytes(20), ErrCode.IMAGE_UNREADABLE),
     (Paths.IMAGE_UPLOAD, "image", webp_vp8x()[:-2], ErrCode.IMAGE_UNREADABLE),
-    (Paths.IMAGE_UPLOAD, "image", png(4001, 10), ErrCode.IMAGE_BAD_DIMENSIONS),
-    (Paths.IMAGE_UPLOAD, "image", jpeg(10, 4001), ErrCode.IMAGE_BAD_DIMENSIONS),
-    (Paths.IMAGE_UPLOAD, "image", webp_vp8(4001, 10), ErrCode.IMAGE_BAD_DIMENSIONS),
-    (Paths.IMAGE_UPLOAD, "image", webp_vp8x(4001, 4001), ErrCode.IMAGE_BAD_DIMENSIONS),
+    (Paths.IMAGE_UPLOAD, "image", png(10001, 10), ErrCode.IMAGE_BAD_DIMENSIONS),
+    (Paths.IMAGE_UPLOAD, "image", jpeg(10, 10001), ErrCode.IMAGE_BAD_DIMENSIONS),
+    (Paths.IMAGE_UPLOAD, "image", webp_vp8(10001, 10), ErrCode.IMAGE_BAD_DIMENSIONS),
+    (Paths.IMAGE_UPLOAD, "image", webp_vp8x(10001, 10001), ErrCode.IMAGE_BAD_DIMENSIONS),
     (Paths.IMAGE_UPLOAD, "image", b"", ErrCode.EMPTY_PARAMETER),
     (Paths.IMAGE_UPLOAD, "file", png(), ErrCode.EMPTY_PARAMETER),
     (Paths.MEDIA_UPLOAD, "file", png(), ErrCode.INVALID_PARAMETER),

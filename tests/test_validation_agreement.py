@@ -195,6 +195,10 @@ BASES: dict[str, list[dict[str, Any]]] = {
         {"img_id": 1, "video_media_id": 2},
         {"img_id": 1, "source_video_id": 2, "quality": "720p", "webhook_id": "9"},
     ],
+    "modify": [
+        {"source_video_id": 1, "prompt": "remove @selection0"},
+        {"video_media_id": 1, "prompt": "@selection0 wears @img0", "quality": "540p"},
+    ],
     "sound_effect": [
         {"source_video_id": 1},
         {"video_media_id": 1, "original_sound_switch": True, "sound_effect_content": "birds"},
@@ -360,7 +364,7 @@ DIVERGENCES = [
             and bool(value.strip())
             and (len(value) > 64 or any(ch.isspace() for ch in value))
         ),
-        _set("v6"),  # still a model neither side knows, so the same rules apply
+        _set("v9"),  # still a model neither side knows, so the same rules apply
     ),
     Divergence(
         "blank_value",
@@ -639,7 +643,7 @@ DIVERGENCE_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
     ("id_range", "image_to_video", base("image_to_video", img_id=0)),
     ("id_range", "restyle", base("restyle", restyle_id=0)),
     ("id_range", "image_to_video", base("image_to_video", 1, img_ids=[7, 0])),
-    ("int32_counters", "text_to_video", base("text_to_video", model="v6", duration=2**31)),
+    ("int32_counters", "text_to_video", base("text_to_video", model="c1", duration=2**31)),
     ("int32_counters", "swap", base("swap", 1, keyframe_id=2**40)),
     ("model_name", "text_to_video", base("text_to_video", model="v 6")),
     ("blank_value", "text_to_video", base("text_to_video", motion_mode="")),
@@ -693,7 +697,7 @@ def test_each_divergence_is_real_and_documented(name: str, kind: str, body: dict
         ("multi_transition", base("multi_transition", multi_transition=[
             {"img_id": 1, "duration": 3}, {"img_id": 2, "duration": 0}])),
         # unknown models skip only the model-specific rules, on both sides
-        ("text_to_video", base("text_to_video", model="v6", duration=10, style="clay",
+        ("text_to_video", base("text_to_video", model="c1", duration=10, style="clay",
                                motion_mode="normal")),
         ("extend", base("extend", 1, model="v5.5", motion_mode="normal")),
         # 64-bit unsigned ids (LIVE-API.md)

@@ -36,6 +36,7 @@ GENERATE_KINDS: dict[str, str] = {
     "lip-sync": "lip_sync",
     "sound-effect": "sound_effect",
     "mimic": "mimic",
+    "modify": "modify",
 }
 
 #: Every request class the command line builds, by kind (generations, and mask selection).

@@ -11,6 +11,7 @@ from .app import EmulatorConfig
 from .clock import EmulatorClock
 from .faults import Fault, FaultConfig, FaultRule
 from .media_faults import MediaFaults, MediaRequest
+from .rate_limit import RequestRateLimit
 from .server import Emulator
 from .state import EmulatorState, Generation, RequestRecord
 
@@ -25,5 +26,6 @@ __all__ = [
     "Generation",
     "MediaFaults",
     "MediaRequest",
+    "RequestRateLimit",
     "RequestRecord",
 ]

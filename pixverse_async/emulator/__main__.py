@@ -10,8 +10,16 @@ import sys
 
 from .app import EmulatorConfig
 from .faults import FaultConfig
+from .rate_limit import RequestRateLimit, parse_rate_limit
 from .server import Emulator
 from .webhooks import WebhookEndpoint, parse_webhook_option
+
+
+def _rate_limit(text: str) -> RequestRateLimit:
+    try:
+        return parse_rate_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _webhook(text: str) -> tuple[str, WebhookEndpoint]:
@@ -56,6 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="generations one key may run at once (default 100)",
     )
     parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        metavar="REQUESTS/SECONDS",
+        help="API requests one key may make per window, e.g. 10/1; more are answered HTTP 429"
+        " with Retry-After (default: no limit)",
+    )
+    parser.add_argument(
         "--fault-rate",
         type=float,
         default=0.0,
@@ -87,6 +103,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         api_keys=frozenset(args.api_keys) if args.api_keys else EmulatorConfig().api_keys,
         generation_seconds=args.generation_seconds,
         max_concurrent_generations=args.concurrency_limit,
+        rate_limit=args.rate_limit,
         failure_rate=args.failure_rate,
         faults=FaultConfig.uniform(args.fault_rate, seed=args.seed),
         seed=args.seed,

@@ -25,6 +25,7 @@ from .credits import PriceTable, cost_answer, refund_time
 from .faults import FaultConfig, answer_with_fault
 from .live_routes import CREDIT_KEY_PATHS, LiveRoutes
 from .media_faults import MediaFaults
+from .rate_limit import RequestRateLimit, rate_limit_from
 from .responses import (
     ErrorResponse,
     envelope,
@@ -35,7 +36,7 @@ from .responses import (
 from .state import EmulatorState, Generation, MaskSelection, RequestRecord, parse_id
 from .upload_routes import UploadRoutes
 from .validation import VALIDATORS, referenced_ids, validate_list_query
-from .videos import DEFAULT_QUALITY, QUALITY_SIZE, render
+from .videos import DEFAULT_QUALITY, frame_size, render
 from .webhooks import WebhookEndpoint, WebhookFaults, WebhookSender, endpoints_from
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -97,9 +98,13 @@ class EmulatorConfig:
     webhook_faults: WebhookFaults = field(default_factory=WebhookFaults)
     #: Key order of the signed fields: "body" or "sorted" (PixVerse's examples show both).
     webhook_key_order: str = "body"
+    #: API requests one key may make per window (see :mod:`.rate_limit`); None: no limit.
+    #: Also given as ``(requests, seconds)`` or ``"requests/seconds"``.
+    rate_limit: RequestRateLimit | None = None
 
     def __post_init__(self) -> None:
         self.webhooks = endpoints_from(self.webhooks)
+        self.rate_limit = rate_limit_from(self.rate_limit)
         if self.webhook_key_order not in ("body", "sorted"):
             raise ValueError("webhook_key_order must be 'body' or 'sorted'")
 
@@ -183,6 +188,12 @@ class EmulatorApp:
             uuid.UUID(record.trace_id)
         except ValueError:
             return error(ErrCode.INVALID_PARAMETER, "Ai-trace-id must be a UUID", status=400)
+        limit = self.config.rate_limit
+        wait = None if limit is None else limit.admit(key, now=self._loop_time())
+        if wait is not None:  # the service does nothing
+            limited = ErrorResponse(text="too many requests for this API key", status=429)
+            limited.headers["Retry-After"] = str(wait)
+            return limited
         fault = self.config.faults.draw(request.path)
         record.fault = None if fault is None else fault.kind
         return await answer_with_fault(fault, request, handler, self.clock)
@@ -272,7 +283,7 @@ class EmulatorApp:
             return error(ErrCode.CONCURRENCY_LIMIT, "concurrent generation limit reached")
         quality = str(body.get("quality", DEFAULT_QUALITY))
         duration = body.get("duration", 5) if isinstance(body.get("duration"), int) else 5
-        width, height = QUALITY_SIZE.get(quality, QUALITY_SIZE[DEFAULT_QUALITY])
+        width, height = frame_size(quality, body.get("aspect_ratio"))
         video_id = self.state.next_id()
         done_at = now + self._generation_seconds(body)
         outcome = self.config.faults.draw_outcome(request.path) or self._outcome(body)
@@ -306,7 +317,7 @@ class EmulatorApp:
         self.webhooks.schedule(
             generation,
             url=self._video_url(generation),
-            size=len(render(generation.quality, generation.duration)),
+            size=len(render(generation.width, generation.height, generation.duration)),
         )
         self.live.remember(api_key, generation.trace_id, generation.video_id)
         return envelope({"video_id": video_id, **cost_answer(credits, field_name=cost_key)})
@@ -385,12 +396,12 @@ class EmulatorApp:
                 "url": self._video_url(gen) if ok else "",
                 "outputWidth": gen.width if ok else 0,
                 "outputHeight": gen.height if ok else 0,
-                "size": len(render(gen.quality, gen.duration)) if ok else 0,
+                "size": len(render(gen.width, gen.height, gen.duration)) if ok else 0,
                 "seed": gen.seed,
                 "style": gen.body.get("style", ""),
                 "prompt": gen.body.get("prompt", ""),
                 "negative_prompt": gen.body.get("negative_prompt", ""),
-                "resolution_ratio": gen.height,
+                "resolution_ratio": min(gen.width, gen.height),
                 "create_time": _iso(gen.created_at),
                 "modify_time": _iso(gen.done_at if done else gen.created_at),
             }
@@ -433,11 +444,11 @@ class EmulatorApp:
         gen = None if video_id is None else self.state.generations.get(video_id)
         if gen is None:
             raise web.HTTPNotFound()
-        path = self.storage / "videos" / f"{gen.quality}-{gen.duration}s.mp4"
-        if not path.exists():  # written once per quality and duration; served with ranges
+        path = self.storage / "videos" / f"{gen.width}x{gen.height}-{gen.duration}s.mp4"
+        if not path.exists():  # written once per size and duration; served with ranges
             path.parent.mkdir(exist_ok=True)
             partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
-            partial.write_bytes(render(gen.quality, gen.duration))
+            partial.write_bytes(render(gen.width, gen.height, gen.duration))
             partial.replace(path)
         faulty = await self.config.media_faults.respond(request, path)
         if faulty is not None:

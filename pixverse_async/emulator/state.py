@@ -63,7 +63,7 @@ class Generation:
     seed: int
     width: int
     height: int
-    #: The quality and whole seconds the served MP4 has (see :mod:`.videos`).
+    #: The quality asked, and the whole seconds the served MP4 lasts (see :mod:`.videos`).
     quality: str = "540p"
     duration: int = 5
 

@@ -24,7 +24,7 @@ neither file nor URL (or an empty file)     400011       400011
 file over the limit (HTTP 413, cut off)     500030       500030
 header cut short or corrupt                 500031       500031
 not an accepted format (sniffed)            500032       400017
-image wider or taller than 4000 px          500033       --
+image wider or taller than 10000 px         500033       --
 file and URL both given, duplicate parts,   400017       400017
 URL not http(s), URL extension unknown,
 body not multipart, field too long

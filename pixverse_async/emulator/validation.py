@@ -44,14 +44,17 @@ Decisions (where the pages are silent or contradict themselves)
 * Models: any non-empty string is accepted (v6, c1, ...). Model-specific rules are one row per
   model in ``MODEL_LIMITS`` (LIVE-API.md and NOTES.md): durations (5/8; 5/8/10 on v5.5), the
   durations 1080p keeps, where fast motion works, the fields a model does not take (motion
-  mode on v5, style past v3.5, the v5.5 fields before v5.5). A model without a row (v6, c1,
-  unknown) only needs a positive integer duration. The vocabularies (quality, aspect ratio
-  with the reported 3:2, 2:3, 21:9, styles, thinking types) always apply.
+  mode on v5, style past v3.5, the v5.5 fields before v5.5; v6: 1 to 15 s, multi-clip only on
+  text and image). A model without a row (c1, unknown) only needs a positive integer
+  duration. The vocabularies (quality, aspect ratio with the reported 3:2, 2:3, 21:9, styles,
+  thinking types) always apply.
 * ``webhook_id`` is a string; ``generate_audio_switch`` and ``generate_multi_clip_switch``
   are booleans; ``thinking_type`` is enabled, disabled or auto.
 * Mimic (motion control): ``img_id`` and exactly one of ``video_media_id`` /
   ``source_video_id``; image template: a non-empty ``img_ids`` and a ``template_id``; the
-  reported upscale endpoint: one video source (its fields are not published).
+  reported upscale endpoint: one video source (its fields are not published). Modify: exactly
+  one of ``source_video_id`` / ``video_media_id`` and a prompt; its other fields (areas,
+  images, keyframe) are not published and pass.
 * Transition: only prompt, model, duration, quality, first_frame_img, last_frame_img are
   required; the switches are optional booleans (NOTES). Extend and fusion keep their pages'
   required lists, ``seed`` included.
@@ -78,6 +81,7 @@ Decisions (where the pages are silent or contradict themselves)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -349,13 +353,14 @@ class _ModelLimits:
     fast_at_1080p: bool | None = None
     allowed: tuple[str, ...] = ()  # fields the pages name for this model
     refused: tuple[str, ...] = ()  # fields the pages say this model does not take
+    only_on: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # its paths
 
 
 _V5_5_FIELDS = ("generate_audio_switch", "generate_multi_clip_switch", "thinking_type")
 _V4_ERA = _ModelLimits((5, 8), (5,), (5,), False, refused=("style", *_V5_5_FIELDS))
 
-#: Model-specific rules, one row per model (LIVE-API.md "Models and their limits"; NOTES.md).
-#: v6 and c1 have pages but only reported limits: no row, accepted as sent.
+#: Model-specific rules, one row per model (PixVerse's text-to-video page; the spec notes;
+#: v6: PixVerse's v6 parameter matrix). c1 has a page but only reported limits: no row.
 MODEL_LIMITS: Final[Mapping[str, _ModelLimits]] = {
     "v3.5": _ModelLimits((5, 8), (5,), (5,), False, refused=_V5_5_FIELDS),
     "v4": _V4_ERA,
@@ -363,7 +368,30 @@ MODEL_LIMITS: Final[Mapping[str, _ModelLimits]] = {
     "v5": _ModelLimits((5, 8), (5,), refused=("motion_mode", "style", *_V5_5_FIELDS)),
     "v5.5": _ModelLimits((5, 8, 10), (5, 8), allowed=_V5_5_FIELDS, refused=("style",)),
     "v5.6": _ModelLimits(allowed=("generate_audio_switch",), refused=("style",)),
+    "v6": _ModelLimits(
+        tuple(range(1, 16)),
+        tuple(range(1, 16)),
+        allowed=("generate_audio_switch", "generate_multi_clip_switch"),
+        only_on={"generate_multi_clip_switch": (Paths.TEXT_TO_VIDEO, Paths.IMAGE_TO_VIDEO)},
+    ),
 }
+
+
+def _only_on_rule(path: str) -> Callable[[Mapping[str, object]], Rejection | None]:
+    """The rule of ``path`` for fields a model takes on some endpoints only."""
+
+    def rule(body: Mapping[str, object]) -> Rejection | None:
+        found = _limits(body)
+        if found is None:
+            return None
+        model, limits = found
+        for name, paths in limits.only_on.items():
+            value = body.get(name)
+            if path not in paths and not _absent(value) and value is not False:
+                return _invalid(name, f"is not supported on this endpoint with model {model}")
+        return None
+
+    return rule
 
 
 def _limits(body: Mapping[str, object]) -> tuple[str, _ModelLimits] | None:
@@ -605,7 +633,7 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             *_V5_5,
             _WEBHOOK_ID,
         ),
-        _GENERATION_RULES,
+        (*_GENERATION_RULES, _only_on_rule(Paths.TRANSITION)),
     ),
     Paths.MULTI_TRANSITION: _Endpoint(
         (
@@ -626,6 +654,7 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _MODEL,
             _MOTION_MODE,
             _STYLE,
+            _Field("generate_audio_switch", _boolean),
             _WEBHOOK_ID,
         ),
         (_ONE_VIDEO, _duration_rule, _feature_rule, _motion_rule),
@@ -652,6 +681,16 @@ VALIDATORS: dict[str, Callable[[Any], Rejection | None]] = {
             _WEBHOOK_ID,
         ),
         (_exactly_one("video_media_id", "source_video_id"),),
+    ),
+    Paths.VIDEO_MODIFY: _Endpoint(  # how-to-use-modify page: the sources are exclusive
+        (
+            _SOURCE_VIDEO_ID,
+            _VIDEO_MEDIA_ID,
+            _prompt(),
+            _Field("quality", _one_of(Vocab.QUALITIES)),  # optional; 1080p only reported out
+            _WEBHOOK_ID,
+        ),
+        (_ONE_VIDEO,),
     ),
     Paths.VIDEO_UPSCALE: _Endpoint(  # reported only: the emulator asks for one video source
         (_SOURCE_VIDEO_ID, _VIDEO_MEDIA_ID, _WEBHOOK_ID),
@@ -764,6 +803,7 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     Paths.MIMIC: (("img_id", RefKind.IMAGE), *_VIDEO_SOURCES),
     Paths.IMAGE_TEMPLATE: (("img_ids[]", RefKind.IMAGE), ("template_id", RefKind.TEMPLATE)),
     Paths.VIDEO_UPSCALE: _VIDEO_SOURCES,
+    Paths.VIDEO_MODIFY: _VIDEO_SOURCES,
 }
 """Per path, ``(pattern, kind)`` pairs; ``name[]`` walks a list, ``a[].b`` a list of objects."""
 

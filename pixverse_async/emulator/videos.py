@@ -1,11 +1,14 @@
 """The MP4 files the emulator serves: one black frame of the requested size and duration.
 
-Each quality has a one-frame H.264 MP4 in ``assets/`` (``black-540p.mp4``: 960x540, 1.6 KB),
-made once with ffmpeg::
+A video's size follows its request: the quality is the short side (``720p``: 720 px) and the
+aspect ratio sets the long one, so ``9:16`` at 720p is 720x1280 and ``21:9`` at 1080p is
+2520x1080 (:func:`frame_size`); a request without an aspect ratio is 16:9. Each size, for every
+quality and aspect ratio PixVerse lists, has a one-frame H.264 MP4 in ``assets/``
+(``black-960x540.mp4``: 1.6 KB), made once with ffmpeg, for each ``W`` x ``H``::
 
-    ffmpeg -f lavfi -i color=c=black:s=960x540:r=1 -frames:v 1 -c:v libx264 -preset veryslow \
+    ffmpeg -f lavfi -i color=c=black:s=WxH:r=1 -frames:v 1 -c:v libx264 -preset veryslow \
         -crf 51 -bf 0 -pix_fmt yuv420p -an -map_metadata -1 -fflags +bitexact \
-        -flags +bitexact black-540p.mp4
+        -flags +bitexact black-WxH.mp4
 
 A video of ``n`` seconds is that file with the
 frame shown for ``n`` seconds: the durations in ``mvhd``, ``tkhd``, ``mdhd``, ``elst`` and the
@@ -13,7 +16,9 @@ one ``stts`` entry are rewritten in place, so any whole duration (v6 takes 1 to 
 multi-transition up to 30 s) plays as long as the request asked, at the size the status
 reports. No ffmpeg is needed at run time.
 
->>> header = read_header(render("720p", 8))
+>>> frame_size("720p", "9:16")
+(720, 1280)
+>>> header = read_header(render(*frame_size("720p", "16:9"), 8))
 >>> (header.width, header.height, header.duration)
 (1280, 720, 8.0)
 """
@@ -26,9 +31,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
-#: Output size of each quality (the status's ``outputWidth`` x ``outputHeight``).
-QUALITY_SIZE = {"360p": (640, 360), "540p": (960, 540), "720p": (1280, 720), "1080p": (1920, 1080)}
+from ..constants import Vocab
+
 DEFAULT_QUALITY = "540p"
+DEFAULT_ASPECT_RATIO = "16:9"
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf"}
 
 
@@ -112,13 +118,27 @@ def with_duration(template: bytes, seconds: int) -> bytes:
     return bytes(data)
 
 
-@functools.lru_cache(maxsize=8)
-def _template(quality: str) -> bytes:
-    name = f"black-{quality if quality in QUALITY_SIZE else DEFAULT_QUALITY}.mp4"
+def frame_size(quality: object, aspect_ratio: object) -> tuple[int, int]:
+    """Width and height of a video: the quality's lines on the short side, the ratio's long
+    side; a quality or ratio PixVerse does not list gives 540p or 16:9."""
+    if quality not in Vocab.QUALITIES:
+        quality = DEFAULT_QUALITY
+    if aspect_ratio not in Vocab.ASPECT_RATIOS:
+        aspect_ratio = DEFAULT_ASPECT_RATIO
+    short = int(str(quality).removesuffix("p"))
+    across, down = (int(n) for n in str(aspect_ratio).split(":"))
+    if across >= down:
+        return short * across // down, short
+    return short, short * down // across
+
+
+@functools.lru_cache(maxsize=32)
+def _template(width: int, height: int) -> bytes:
+    name = f"black-{width}x{height}.mp4"
     return (resources.files("pixverse_async.emulator") / "assets" / name).read_bytes()
 
 
 @functools.lru_cache(maxsize=256)
-def render(quality: str, seconds: int) -> bytes:
-    """The MP4 of a ``quality`` video lasting ``seconds`` (an unknown quality: 540p)."""
-    return with_duration(_template(quality), seconds)
+def render(width: int, height: int, seconds: int) -> bytes:
+    """The MP4 of a ``width`` x ``height`` video (a :func:`frame_size`) lasting ``seconds``."""
+    return with_duration(_template(width, height), seconds)

@@ -143,7 +143,7 @@ class Images:
         ``source`` is a path, ``bytes``, an :class:`~pixverse_async.uploads.AsyncSizedSource`
         or an ``http(s)://`` URL (sent as ``image_url`` for the service to fetch; nothing is
         checked or streamed, and ``progress`` and ``name`` are not used). The image must be
-        PNG, JPEG or WebP by content, under 20 MiB and at most 4000 x 4000 px; a file that
+        PNG, JPEG or WebP by content, under 20 MiB and at most 10000 x 10000 px; a file that
         breaks a rule raises a :class:`~pixverse_async.uploads.UploadError` (a
         :class:`~pixverse_async.ValidationError`) before anything is sent, and one that
         changes while it streams raises :class:`~pixverse_async.uploads.FileChangedError`.

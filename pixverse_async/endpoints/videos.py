@@ -23,6 +23,7 @@ from ..models import (
     MaskSelection,
     MaskSelectionResult,
     Mimic,
+    Modify,
     MultiTransition,
     PaidRequest,
     Restyle,
@@ -93,6 +94,7 @@ class Videos:
     lip_sync = generation_method(LipSync)
     sound_effect = generation_method(SoundEffect)
     mimic = generation_method(Mimic)
+    modify = generation_method(Modify)
 
     async def _generate(
         self, cls: type[GenerationRequest], request: Any = None, /, **fields: Any
@@ -171,8 +173,8 @@ class Videos:
 
         ``body`` is sent as the JSON body, unchecked; the answer must carry a ``video_id``
         (and ``credit`` or ``credits``), as every PixVerse generation does. The job polls and
-        downloads like any other. For the reported upscale, avatar and modify endpoints
-        (LIVE-API.md), whose fields are not published.
+        downloads like any other. For the reported upscale and avatar endpoints, whose
+        fields are not published.
 
         Example::
 

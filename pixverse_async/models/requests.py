@@ -96,6 +96,7 @@ __all__ = [
     "MaskSelection",
     "ImageTemplate",
     "Mimic",
+    "Modify",
     "Swap",
     "LipSync",
     "SoundEffect",
@@ -144,6 +145,10 @@ def _to_model(value: Model | str) -> Model | str:
 
 
 def _to_quality(value: Quality | str) -> Quality | str:
+    return _QUALITIES.get(value, value) if value.__class__ is str else value
+
+
+def _to_optional_quality(value: Quality | str | None) -> Quality | str | None:
     return _QUALITIES.get(value, value) if value.__class__ is str else value
 
 
@@ -305,6 +310,7 @@ def _open(enum_cls: type[Any], *, optional: bool = False) -> Any:
 
 _model = _open(Model)
 _quality = _open(Quality)
+_optional_quality = _open(Quality, optional=True)
 _aspect_ratio = _open(AspectRatio)
 _motion_mode = _open(MotionMode, optional=True)
 _style = _open(Style, optional=True)
@@ -467,6 +473,7 @@ class GenerationRequest(PaidRequest):
             duration=getattr(self, "duration", None),
             quality=getattr(self, "quality", None),
             features=features,
+            kind=self.kind,
         )
 
 
@@ -686,7 +693,8 @@ class Extend(GenerationRequest):
     """``POST /openapi/v2/video/extend/generate``: continue a video.
 
     Exactly one of ``source_video_id`` (a generated video) and ``video_media_id`` (an uploaded
-    one). The page makes ``seed`` required.
+    one). The page makes ``seed`` required. ``generate_audio_switch`` is on v6's extend
+    (PixVerse's v6 parameter matrix); the model table says which models take it.
 
     >>> from pixverse_async.types import Extend
     >>> Extend(source_video_id=9, prompt="across the universe", seed=123123, model="v4.5").kind
@@ -709,6 +717,7 @@ class Extend(GenerationRequest):
         default=None, converter=_to_motion_mode, validator=_motion_mode
     )
     style: Style | str | None = attrs.field(default=None, converter=_to_style, validator=_style)
+    generate_audio_switch: bool | None = attrs.field(default=None, validator=boolean)
 
     def __attrs_post_init__(self) -> None:
         exactly_one("source_video_id", self.source_video_id, "video_media_id", self.video_media_id)
@@ -933,6 +942,40 @@ class Mimic(GenerationRequest):
 
 
 @attrs.frozen(kw_only=True, field_transformer=_ordered)
+class Modify(GenerationRequest):
+    """``POST /openapi/v2/video/modify/generate``: change part of a video by prompt.
+
+    PixVerse's how-to-use-modify page names seven uses: swapping one subject, swapping up to
+    three selected areas at once, adding something, removing something, "type anything",
+    replacing text, and restyling. Exactly one of ``source_video_id`` (a generated video) and
+    ``video_media_id`` (an uploaded one): the page makes them mutually exclusive. The prompt
+    names the selected areas ``@selection0``, ``@selection1``, ... and the reference images
+    ``@img0``, ``@img1``, ... . The page reports more (quality 360p to 720p only, at most 5
+    reference images, a keyframe time in milliseconds) without confirming it, so none of it
+    is refused, and the fields that carry areas, images and the keyframe are not published:
+    send them in ``extra_body``.
+
+    >>> from pixverse_async.types import Modify, to_json
+    >>> to_json(Modify(source_video_id=5, prompt="replace @selection0 with @img0",
+    ...                extra_body={"img_ids": [7]}))
+    {'prompt': 'replace @selection0 with @img0', 'source_video_id': 5, 'img_ids': [7]}
+    """
+
+    path: ClassVar[str] = Paths.VIDEO_MODIFY
+    kind: ClassVar[str] = "modify"
+
+    source_video_id: int | None = attrs.field(default=None, validator=_optional_id)
+    video_media_id: int | None = attrs.field(default=None, validator=_optional_id)
+    prompt: str = attrs.field(validator=_prompt)
+    quality: Quality | str | None = attrs.field(
+        default=None, converter=_to_optional_quality, validator=_optional_quality
+    )
+
+    def __attrs_post_init__(self) -> None:
+        exactly_one("source_video_id", self.source_video_id, "video_media_id", self.video_media_id)
+
+
+@attrs.frozen(kw_only=True, field_transformer=_ordered)
 class LipSync(GenerationRequest):
     """``POST /openapi/v2/video/lip_sync/generate``.
 
@@ -1061,6 +1104,7 @@ REQUEST_KINDS: dict[str, type[GenerationRequest]] = {
         LipSync,
         SoundEffect,
         Mimic,
+        Modify,
     )
 }
 

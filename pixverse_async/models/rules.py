@@ -13,13 +13,17 @@ A row says, for each rule, what its source says, and nothing where the source is
 - ``features``: request fields the source ties to models: ``True`` where it says the model
   has the feature, ``False`` where it says the model lacks it; a field absent from the row is
   unknown for that model, and never refused.
+- ``feature_kinds``: a feature the source offers on some kinds of request only (v6's
+  multi-clip switch: text- and image-to-video), mapped to those kinds.
 
 >>> from pixverse_async.types import MODEL_RULES
 >>> sorted(MODEL_RULES["v5.5"].durations)
 [5, 8, 10]
 >>> MODEL_RULES["v5"].features["motion_mode"]
 False
->>> "v6" in MODEL_RULES  # limits only reported: no model-specific checks
+>>> sorted(MODEL_RULES["v6"].durations)[-1]  # 1 to 15 s, 1080p included
+15
+>>> "c1" in MODEL_RULES  # limits only reported: no model-specific checks
 False
 """
 
@@ -53,9 +57,11 @@ class ModelRules:
     fast_motion_durations: frozenset[int] | None = None
     fast_motion_at_1080p: bool | None = None
     features: Mapping[str, bool] = attrs.field(factory=dict)
+    feature_kinds: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
 
 
 _T2V_PAGE = "PixVerse text-to-video page, current version (LIVE-API.md)"
+_V6_MATRIX = "PixVerse platform docs, v6 parameter matrix (read 2026-12-05)"
 _NOTES = "spec pages (NOTES.md, Generation limits)"
 _NO_NEW_FIELDS = {  # the page names the models these fields work on; these are not among them
     "generate_audio_switch": False,
@@ -76,8 +82,8 @@ def _v4_family(style: bool) -> ModelRules:
     )
 
 
-#: One row per model a confirmed source describes. v6 and c1 have pages but only reported
-#: limits (1 to 15 s, up to 1080p): no row, so no model-specific check.
+#: One row per model a confirmed source describes. c1 has a page but only reported limits
+#: (1 to 15 s, up to 1080p): no row, so no model-specific check.
 MODEL_RULES: Mapping[str, ModelRules] = {
     # style only on v3.5 (text-to-video page)
     "v3.5": _v4_family(style=True),
@@ -107,6 +113,18 @@ MODEL_RULES: Mapping[str, ModelRules] = {
         source=_T2V_PAGE,
         features={"style": False, "generate_audio_switch": True},
     ),
+    # text, image, transition and extend; 1 to 15 s ("1080p supports up to 15s"); audio on
+    # all four; multi-clip on text and image only; the page is silent on style, motion mode
+    # and thinking: not checked
+    "v6": ModelRules(
+        source=_V6_MATRIX,
+        durations=frozenset(range(1, 16)),
+        durations_at_1080p=frozenset(range(1, 16)),
+        features={"generate_audio_switch": True, "generate_multi_clip_switch": True},
+        feature_kinds={
+            "generate_multi_clip_switch": frozenset({"text_to_video", "image_to_video"})
+        },
+    ),
 }
 
 
@@ -121,10 +139,12 @@ def check_model(
     duration: int | None = None,
     quality: str | None = None,
     features: Mapping[str, object] | None = None,
+    kind: str | None = None,
 ) -> None:
     """Refuse what the row of ``model`` rules out; do nothing for a model without a row.
 
-    ``quality`` and the feature values are wire values (strings) or str enum members.
+    ``quality`` and the feature values are wire values (strings) or str enum members;
+    ``kind`` is the request's kind (``"transition"``...), for rules tied to an endpoint.
 
     >>> from pixverse_async.types import check_model
     >>> check_model("v5.5", duration=10, quality="1080p")
@@ -154,6 +174,11 @@ def check_model(
     for name, value in (features or {}).items():
         if _is_set(value) and rules.features.get(name) is False:
             raise ValidationError(name, f"not supported on model {model}", value)
+        kinds = rules.feature_kinds.get(name)
+        if _is_set(value) and kind is not None and kinds is not None and kind not in kinds:
+            raise ValidationError(
+                name, f"only on {' and '.join(sorted(kinds))} with model {model}", value
+            )
     if (features or {}).get("motion_mode") == "fast":
         fast = rules.fast_motion_durations
         if fast is not None and duration is not None and duration not in fast:

@@ -131,7 +131,7 @@ class ExtensionMismatchError(UploadError):
 
 
 class ImageDimensionsError(UploadError):
-    """The image is wider or taller than the API allows (4000 x 4000 px)."""
+    """The image is wider or taller than the API allows (10000 x 10000 px)."""
 
     def __init__(
         self, field: str, source_name: str, *, width: int, height: int, max_side: int

@@ -281,7 +281,7 @@ async def inspect_upload(
     """Check a file against the upload rules before anything is sent; describe it.
 
     ``kind="image"`` checks against ``POST /openapi/v2/image/upload`` (PNG, JPEG or WebP,
-    under 20 MiB, at most 4000 x 4000 px); ``kind="media"`` against
+    under 20 MiB, at most 10000 x 10000 px); ``kind="media"`` against
     ``POST /openapi/v2/media/upload`` (MP4, MOV, WebM, MP3, WAV, M4A or AAC, at most 50 MiB).
     ``name`` overrides the file name sent (default: the path's base name, the stream's
     ``filename``, or ``"upload"``).
@@ -300,7 +300,7 @@ async def inspect_upload(
        MP4, MOV and M4A share one container, so among them the ``ftyp`` brand decides when
        it is specific (``qt``, ``M4A``) and the extension when it is generic (``isom``...);
     4. headers that claim more bytes than the file has, or that cannot be parsed:
-       :class:`TruncatedFileError`; images wider or taller than 4000 px:
+       :class:`TruncatedFileError`; images wider or taller than 10000 px:
        :class:`ImageDimensionsError`.
 
     A file that is shorter than measured while being read raises :class:`FileChangedError`.
