@@ -47,7 +47,14 @@ from ..client import PixVerse
 from ..errors import JobError, PixVerseError
 from ..jobs import GenerationJob, raise_for_terminal
 from ..models import Video, from_json
-from ..polling import PollPolicy, PollSchedule, SafetyNet, poll_until_done
+from ..polling import (
+    PollLearner,
+    PollPolicy,
+    PollSchedule,
+    SafetyNet,
+    learning_key,
+    poll_until_done,
+)
 from .calls import GeneratedVideo, GenerationCall, trace_id_for
 from .failures import application_error
 from .store import End, PendingActivity, TokenStore
@@ -91,7 +98,10 @@ class GenerationActivities:
       hub's); a request naming its own keeps it;
     - ``safety_net``: when the completer first polls a video whose delivery has not come
       (default :class:`~pixverse_async.SafetyNet`); use the completer's;
-    - ``heartbeat_every``: the longest pause between heartbeats of a polling activity.
+    - ``heartbeat_every``: the longest pause between heartbeats of a polling activity;
+    - ``learner``: for polling activities, learns each kind's typical generation time and
+      polls first near it, as the job runner does (True: one of this object's own; a
+      :class:`~pixverse_async.PollLearner` to share; False: the policy's times only).
     """
 
     def __init__(
@@ -102,6 +112,7 @@ class GenerationActivities:
         webhook_id: str | None = None,
         safety_net: SafetyNet | None = None,
         heartbeat_every: float = 10.0,
+        learner: PollLearner | bool = True,
     ) -> None:
         if not heartbeat_every > 0:
             raise ValueError("heartbeat_every must be a number of seconds > 0")
@@ -111,6 +122,9 @@ class GenerationActivities:
         self.webhook_id = webhook_id or (hub.webhook_id if hub is not None else None)
         self.safety_net = safety_net or (hub.safety_net if hub is not None else SafetyNet())
         self.heartbeat_every = heartbeat_every
+        self.learner: PollLearner | None = (
+            PollLearner() if learner is True else learner if learner is not False else None
+        )
 
     def __repr__(self) -> str:
         mode = "webhook" if self.store is not None else "poll"
@@ -155,7 +169,10 @@ class GenerationActivities:
 
     async def _poll(self, job: GenerationJob, trace_id: str) -> GeneratedVideo:
         loop = asyncio.get_running_loop()
-        schedule = PollSchedule.begin(self.client.videos.poll, loop.time())
+        key = learning_key(job.request) if self.learner is not None else None
+        schedule = PollSchedule.begin(
+            self.client.videos.poll, loop.time(), learner=self.learner, key=key
+        )
         try:
             video = await poll_until_done(
                 lambda: self.client.videos.get(job.video_id),
