@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import doctest
+import importlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -233,7 +236,17 @@ def test_failures_are_retryable_only_when_a_retry_can_succeed() -> None:
 
 async def test_a_task_token_never_shows_in_a_repr() -> None:
     pending = PendingActivity(video_id=1, task_token=b"secret-token", trace_id="t")
-    assert "secret-token" not in repr(pending)
+    store = MemoryTokenStore()
+    await store.record(pending, check_at=0.0)
+    assert "secret-token" not in repr(pending) + repr(store)
+
+
+@pytest.mark.parametrize("module", ["calls", "store", "failures"])
+def test_the_module_examples_run(module: str) -> None:
+    mod = importlib.import_module(f"pixverse_async.temporal.{module}")
+    assert doctest.testmod(mod).failed == 0
+    example = textwrap.dedent(mod.__doc__.split("Example::\n", 1)[1])
+    exec(compile(example, f"{module} example", "exec"), {})
 
 
 # --- the PostgreSQL token store ------------------------------------------------------------

@@ -96,7 +96,7 @@ class MemoryTokenStore:
     """A :class:`TokenStore` in this process's memory: for a worker that also serves the
     webhook route (one replica), tests and examples. Lost when the process ends."""
 
-    _rows: dict[int, _Row] = attrs.field(factory=dict, init=False)
+    _rows: dict[int, _Row] = attrs.field(factory=dict, init=False, repr=False)
 
     def __len__(self) -> int:
         """Activities waiting (ends kept without a token are not counted)."""
