@@ -73,6 +73,8 @@ class Batch:
     folder: str | None = None
     #: How long one generation may take before its attempt is retried (same trace id).
     generation_timeout: float = 3600.0
+    #: For polling activities (they heartbeat): how soon one whose worker died is retried.
+    heartbeat_timeout: float | None = None
     max_attempts: int = 10
 
 
@@ -143,6 +145,9 @@ class GenerationBatch:
                 GenerationActivities.generate,
                 call,
                 start_to_close_timeout=timedelta(seconds=batch.generation_timeout),
+                heartbeat_timeout=None
+                if batch.heartbeat_timeout is None
+                else timedelta(seconds=batch.heartbeat_timeout),
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=1), maximum_attempts=batch.max_attempts
                 ),
@@ -262,6 +267,7 @@ async def demo(args: argparse.Namespace) -> int:
                 max_in_flight=args.in_flight,
                 max_credits=args.max_credits,
                 folder=args.out,
+                heartbeat_timeout=10.0 if args.poll else None,  # they heartbeat every 1 s
             )
             print(f"emulator at {emu.base_url}; Temporal at {args.temporal}")
             # A queue of its own: no other run's worker takes this batch's tasks.

@@ -54,7 +54,7 @@ from pixverse_async.temporal import (
 )
 from pixverse_async.types import Extend, ImageToVideo, TextToVideo, Transition
 
-from .conftest import API_KEY, FAST_RETRY
+from .conftest import API_KEY, FAST_POLL, FAST_RETRY
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -134,7 +134,9 @@ async def harness(
     emulator.setdefault("webhook_retry_scale", 0.001)
     async with (
         Emulator(api_keys={API_KEY}, **emulator) as emu,
-        PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client,
+        PixVerse(
+            api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY, poll=FAST_POLL
+        ) as client,
     ):
         completer = ActivityCompleter(temporal, store, client, safety_net=net, sweep_every=0.1)
         async with webhook_route(secret, completer) as url, completer:
@@ -365,6 +367,24 @@ async def test_a_failed_or_moderated_video_fails_its_activity_without_retry(
     ]
     assert len(failures) == 3
     assert all(f.application_failure_info.non_retryable for f in failures)
+
+
+async def test_a_polling_activity_heartbeats_through_a_generation_longer_than_its_timeout(
+    temporal_address: str,
+) -> None:
+    batch = Batch(calls(2, estimate=30), max_in_flight=2, heartbeat_timeout=1.0)
+    async with harness(temporal_address, poll=True, generation_seconds=3.0) as h:
+        handle = await h.start(batch)
+        report = await asyncio.wait_for(handle.result(), 60)
+        events = [e async for e in handle.fetch_history_events()]
+        submits = h.emu.requests_to("text_to_video", "POST")
+    assert len(generated(report)) == 2 and len(submits) == 2
+    started = [
+        e.activity_task_started_event_attributes
+        for e in events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert [s.attempt for s in started] == [1, 1]  # no heartbeat timeout, no retry
 
 
 async def test_without_a_store_the_activity_polls(temporal_address: str) -> None:
