@@ -396,7 +396,8 @@ async def test_without_a_store_the_activity_polls(temporal_address: str) -> None
     assert status_requests >= 3 and h.emu.state.webhook_deliveries == []
 
 
-def _start_worker(address: str, base_url: str, dsn: str, schema: str, queue: str) -> Any:
+def _start_worker(address: str, base_url: str, dsn: str, schema: str, queue: str, log: Any) -> Any:
+    """The example's worker alone, in a child process writing to ``log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXVERSE_")}
     env.update(PIXVERSE_API_KEY=API_KEY, PIXVERSE_BASE_URL=base_url, PYTHONPATH=str(ROOT))
     command = [
@@ -414,12 +415,13 @@ def _start_worker(address: str, base_url: str, dsn: str, schema: str, queue: str
         "--task-queue",
         queue,
     ]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
 async def test_a_worker_killed_mid_run_pays_for_no_generation_twice(
-    temporal_address: str, postgres_dsn: str, pg_schema: str
+    temporal_address: str, postgres_dsn: str, pg_schema: str, tmp_path: Path
 ) -> None:
+    log_path = tmp_path / "worker.log"
     async with (
         PostgresTokenStore(postgres_dsn, schema=pg_schema) as store,
         harness(
@@ -429,11 +431,14 @@ async def test_a_worker_killed_mid_run_pays_for_no_generation_twice(
             net=SafetyNet(factor=1.0, expected=2.0, interval=1.0),
             generation_seconds=0.3,
         ) as h,
+        contextlib.AsyncExitStack() as stack,
     ):
         # Every submit is answered 0.3 s after the generation was made: a worker killed
         # then never hears its video id, and its retried activity submits again.
         h.emu.faults.add("text_to_video", "slow", seconds=0.3)
-        worker = _start_worker(temporal_address, h.emu.base_url, postgres_dsn, pg_schema, h.queue)
+        args = (temporal_address, h.emu.base_url, postgres_dsn, pg_schema, h.queue)
+        log = stack.enter_context(log_path.open("ab"))
+        worker = _start_worker(*args, log)
         try:
             handles = [
                 await h.start(
@@ -449,12 +454,12 @@ async def test_a_worker_killed_mid_run_pays_for_no_generation_twice(
             worker.send_signal(signal.SIGKILL)
             await asyncio.to_thread(worker.wait)
             killed_at = len(h.emu.state.generations)
-            worker = _start_worker(
-                temporal_address, h.emu.base_url, postgres_dsn, pg_schema, h.queue
-            )
+            worker = _start_worker(*args, log)
             reports = await asyncio.wait_for(
                 asyncio.gather(*(handle.result() for handle in handles)), 80
             )
+        except asyncio.TimeoutError:
+            pytest.fail("the workflows did not complete; the worker said:\n" + log_path.read_text())
         finally:
             worker.kill()
             await asyncio.to_thread(worker.wait)
