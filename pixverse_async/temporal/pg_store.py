@@ -9,6 +9,10 @@ comes second sees the first; the safety net's claim of overdue videos skips rows
 replica holds (``FOR UPDATE SKIP LOCKED``). An operation that loses its connection is retried
 on a new one for up to ``reconnect_timeout`` seconds (each is safe to repeat).
 
+A task token completes its activity for whoever also has access to the Temporal namespace:
+keep the table as private as the namespace (the store never logs a token, nor shows one in a
+repr).
+
 Example::
 
     from pixverse_async.temporal import PostgresTokenStore
