@@ -15,9 +15,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -73,26 +75,32 @@ def temporal_address() -> Iterator[str]:
     address = f"127.0.0.1:{_free_port()}"
     command = [cli, "server", "start-dev", "--headless", "--ip", "127.0.0.1"]
     command += ["--port", address.rsplit(":", 1)[1], "--log-level", "error"]
-    server = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(cli, address):
-            if server.poll() is not None:
-                stderr = server.stderr.read().decode(errors="replace") if server.stderr else ""
-                pytest.fail(f"the Temporal dev server exited ({server.returncode}): {stderr}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"the Temporal dev server did not answer at {address} in time")
-            time.sleep(0.2)  # waiting for a process to come up, not racing a result
-        yield address
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a full pipe would stall it
+        server = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
+        )
         try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        if server.stderr is not None:
-            server.stderr.close()
+            _wait_until_it_answers(cli, address, server, errors)
+            yield address
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+
+
+def _wait_until_it_answers(
+    cli: str, address: str, server: subprocess.Popen[bytes], errors: IO[bytes]
+) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not _answers(cli, address):
+        if server.poll() is not None:
+            errors.seek(0)
+            said = errors.read().decode(errors="replace")
+            pytest.fail(f"the Temporal dev server exited ({server.returncode}): {said}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the Temporal dev server did not answer at {address} in time")
+        time.sleep(0.2)  # waiting for a process to come up, not racing a result
