@@ -51,7 +51,7 @@ from pixverse_async.webhooks import CompletionHub, webhook_handler
 from ._util import ROOT, results_section, self_cpu_seconds, table
 from .bench_runner import scaled_default_policy, scaled_safety_net
 
-sys.path.insert(0, str(ROOT / "examples"))  # the sample workflow's module
+sys.path.append(str(ROOT / "examples"))  # the sample workflow's module
 import temporal_batch
 
 API_KEY = "bench-key"

@@ -58,7 +58,7 @@ from .conftest import API_KEY, FAST_POLL, FAST_RETRY
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-sys.path.insert(0, str(EXAMPLES))  # the workflow's module, also for the workflow sandbox
+sys.path.append(str(EXAMPLES))  # the workflow's module, also for the workflow sandbox
 import temporal_batch  # noqa: E402
 from temporal_batch import Batch, GenerationBatch, Report, calls  # noqa: E402
 
