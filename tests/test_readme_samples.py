@@ -4,7 +4,8 @@ Each sample is written to a file as it stands in README.md and run with ``PIXVER
 ``PIXVERSE_BASE_URL`` and ``PIXVERSE_POLL_INTERVAL`` pointing at an emulator this test serves
 (and, for a sample that reads ``DATABASE_URL``, that set to the PostgreSQL of ``tests/pg.py``:
 skipped without one, failed under ``CI=true``; ``PIXVERSE_WEBHOOK_SECRET`` for one that reads
-it), in a folder holding the files the README says the samples read (``cat.png``,
+it; ``TEMPORAL_ADDRESS``, the Temporal server of ``tests/temporal_server.py``, for one that
+reads it), in a folder holding the files the README says the samples read (``cat.png``,
 ``dog.png``, ``room.png``, ``voice.mp3``). Nothing else is defined for them.
 """
 
@@ -64,6 +65,8 @@ async def test_a_readme_sample_runs_as_pasted(
         database["DATABASE_URL"] = request.getfixturevalue("postgres_dsn")
     if "PIXVERSE_WEBHOOK_SECRET" in sample:
         database["PIXVERSE_WEBHOOK_SECRET"] = "whsec-readme-sample"
+    if "TEMPORAL_ADDRESS" in sample:  # the Temporal sample: the session's server
+        database["TEMPORAL_ADDRESS"] = request.getfixturevalue("temporal_address")
     script = tmp_path / "sample.py"
     script.write_text(sample, encoding="utf-8")
     async with Emulator(api_keys={API_KEY}, generation_seconds=0.05) as emu:
