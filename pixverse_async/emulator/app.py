@@ -97,6 +97,9 @@ class EmulatorConfig:
     webhook_faults: WebhookFaults = field(default_factory=WebhookFaults)
     #: Key order of the signed fields: "body" or "sorted" (PixVerse's examples show both).
     webhook_key_order: str = "body"
+    #: A submit under a trace id the key already used answers the first result and charges
+    #: nothing (PixVerse documents it); False models a service that would generate again.
+    dedup_trace_ids: bool = True
 
     def __post_init__(self) -> None:
         self.webhooks = endpoints_from(self.webhooks)
@@ -261,7 +264,7 @@ class EmulatorApp:
         paths = (*CREDIT_KEY_PATHS, *self.config.credit_field_paths)
         cost_key = "credit" if request.path in paths else "credits"
         earlier = self.live.earlier_video(api_key, request.headers.get(TRACE_ID_HEADER))
-        if earlier is not None:  # a reused trace id generates no second video
+        if earlier is not None and self.config.dedup_trace_ids:  # no second video
             first = self.state.generations[earlier]
             return envelope({"video_id": first.video_id, cost_key: first.credits})
         refused = self._admit(request, body)
