@@ -171,6 +171,7 @@ class _Job:
     counted: bool = False  # its credits are in the progress
     reserved: int = 0
     watch: CompletionWatch | None = None
+    trace_id: str | None = None  # the entry's, for life: every send of it goes under it
 
 
 _DONE = object()
@@ -499,6 +500,7 @@ class _Run:
 
     def _admit(self, job: _Job, entry: JournalEntry | None) -> None:
         state = entry.state if entry is not None else JournalState.PENDING
+        job.trace_id = entry.trace_id if entry is not None else None
         if self.shared is not None and state in _UNFINISHED:
             # Sent or polled once this worker claims it. SENDING too: a living worker (maybe
             # this one) is sending it; a dead worker's send becomes UNKNOWN at its take-over.
@@ -660,11 +662,16 @@ class _Run:
         job.reserved = 0
 
     async def _submit(self, job: _Job) -> None:
-        trace_id = str(uuid.uuid4())
+        # Generated once, at the first send; a later send (a hold, a requeued UNKNOWN entry)
+        # is a resend under it, which PixVerse answers with the first result if there was one.
+        trace_id = job.trace_id = job.trace_id or str(uuid.uuid4())
         job.attempts += 1
         if self.shared is None:
-            await self.journal.mark_sending(job.key, trace_id)
-        elif not await self.shared.mark_sending(job, trace_id):
+            entry = await self.journal.mark_sending(job.key, trace_id)
+            trace_id = job.trace_id = entry.trace_id or trace_id
+        elif await self.shared.mark_sending(job, trace_id):
+            trace_id = job.trace_id or trace_id
+        else:
             # The account's shared limit is full: back to the queue until something finishes.
             await self._unreserve(job)
             job.attempts -= 1
@@ -675,7 +682,10 @@ class _Run:
             return
         try:
             resp, watch = await self.videos._submit_watched(
-                job.request, max_retries=0, trace_id=trace_id
+                job.request,
+                max_retries=0,
+                trace_id=trace_id,
+                on_resend=lambda: self.journal.mark_resent(job.key),
             )
         except RateLimitError as exc:  # the service did not act: hold and try later
             await self._unreserve(job)

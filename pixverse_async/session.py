@@ -37,7 +37,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 import aiohttp
@@ -101,6 +101,7 @@ class _Attempt:
     options: RequestOptions | None = None
     #: Resends allowed when the outcome is unknown (0: raise SubmissionUnknownError at once).
     resends: int = 0
+    on_resend: Callable[[], Awaitable[object]] | None = None
     number: int = 0
     #: An attempt's outcome was unknown: every later failure leaves it unknown too.
     ambiguous: bool = False
@@ -243,6 +244,7 @@ class Session:
         trace_id: str | None = None,
         body_error: Callable[[BaseException], PixVerseError | None] | None = None,
         resend_ambiguous: bool = False,
+        on_resend: Callable[[], Awaitable[object]] | None = None,
     ) -> Any:
         """Make one logical call and return the envelope's ``Resp``.
 
@@ -261,7 +263,7 @@ class Session:
         reused trace id with the first submit's result) resends the body under the same
         trace id when the outcome is unknown, up to the policy's ``resends`` times, before
         raising :class:`~pixverse_async.errors.SubmissionUnknownError`; a 5xx answer counts
-        as unknown then.
+        as unknown then. ``on_resend`` is awaited before each resend (the runner journals it).
         """
         headers = self._headers(trace_id)
         timeout = self.timeout
@@ -297,6 +299,7 @@ class Session:
             body_error,
             options,
             self.retry.resends if resend_ambiguous and paid and body is None else 0,
+            on_resend,
         )
         return await call_with_retries(
             self.retry, self._attempt, attempt, max_retries=max_retries, resends=attempt.resends
@@ -304,6 +307,8 @@ class Session:
 
     async def _attempt(self, attempt: _Attempt) -> Any:
         session = self.client_session()
+        if attempt.ambiguous and attempt.on_resend is not None:
+            await attempt.on_resend()
         attempt.number += 1
         started = time.monotonic()
         sent_body = attempt.data if attempt.body is None else attempt.body()

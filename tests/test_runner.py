@@ -170,6 +170,34 @@ async def test_ambiguous_submits_are_reported_and_never_resubmitted(tmp_path: Pa
         assert len(emu.state.generations) == 2
 
 
+async def test_a_requeued_unknown_request_is_resent_under_its_trace_id(tmp_path: Path) -> None:
+    # Requeue used to clear the trace id: the rerun generated (and paid for) a second video.
+    journal_path = tmp_path / "j.sqlite"
+    faults = FaultConfig(reset=1.0, paths=(Paths.TEXT_TO_VIDEO,))
+    async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
+        async with client_for(emu) as client:
+            first = await client.runner(journal=journal_path).gather([t2v("a"), t2v("b")])
+        assert [o.state for o in first] == [OutcomeState.UNKNOWN] * 2
+        traces = {g.body["prompt"]: g.trace_id for g in emu.state.generations.values()}
+        emu.config.faults = FaultConfig()
+        async with Journal(journal_path) as journal:
+            for outcome in first:
+                await journal.requeue(outcome.key)
+        async with client_for(emu) as client:
+            again = await client.runner(journal=journal_path).gather([t2v("a"), t2v("b")])
+        assert all(o.ok for o in again)
+        assert len(emu.state.generations) == 2  # the first sends' videos, not new ones
+        assert {o.video_id for o in again} == set(emu.state.generations)
+        async with Journal(journal_path) as journal:
+            entries = {e.body["prompt"]: e for e in await journal.entries()}
+        sends = FAST_RETRY.resends + 1  # the first run's send and its resends, then one more
+        for prompt, entry in entries.items():
+            assert entry.trace_id == traces[prompt] and entry.resends == sends
+            records = [r for r in emu.state.requests_to(Paths.TEXT_TO_VIDEO)
+                       if r.trace_id == entry.trace_id]  # fmt: skip
+            assert len(records) == sends + 1
+
+
 async def test_same_request_twice_in_a_batch_is_two_generations() -> None:
     async with Emulator(api_keys={API_KEY}) as emu, client_for(emu) as client:
         outcomes = await client.runner().gather([t2v("same"), t2v("same")])

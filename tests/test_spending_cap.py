@@ -60,8 +60,14 @@ def peak_spend(emu: Emulator, key: str) -> int:
     return peak
 
 
-def client_for(emu: Emulator, key: str = API_KEY) -> PixVerse:
-    return PixVerse(api_key=key, base_url=emu.base_url, poll=POLL, retry=FAST_RETRY)
+def client_for(emu: Emulator, key: str = API_KEY, *, resend_ambiguous: bool = True) -> PixVerse:
+    return PixVerse(
+        api_key=key,
+        base_url=emu.base_url,
+        poll=POLL,
+        retry=FAST_RETRY,
+        resend_ambiguous=resend_ambiguous,
+    )
 
 
 def assert_accounted(
@@ -249,7 +255,8 @@ async def test_submits_with_an_unknown_outcome_count_as_spent() -> None:
         for i, key in enumerate(keys):
             requests = batch(80, seed=100 + i)
             cap = rng.randint(0, cost(table, requests))
-            async with client_for(emu, key) as client:
+            # Without resends, so that outcomes stay unknown (with them, resends answer).
+            async with client_for(emu, key, resend_ambiguous=False) as client:
                 runner = client.runner(
                     concurrency=64, max_credits=cap, costs=CostEstimator(default=HIGH)
                 )

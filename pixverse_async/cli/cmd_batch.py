@@ -16,7 +16,8 @@ With ``--journal postgresql://...`` the batch lives in PostgreSQL: start the sam
 several machines with the same ``--batch NAME`` and they share the work (each request is sent
 by one of them; ``--concurrency`` is then the account's limit for all of them together). When
 one dies, the others take over its requests after ``--lease`` seconds; one it was sending
-becomes unknown (``pixverse journal requeue KEY`` pays for it again, explicitly). There
+becomes unknown (``pixverse journal requeue KEY`` or ``--retry-unknown`` sends it again under
+its own trace id, which PixVerse answers with the first video if there was one). There
 ``--max-credits N`` is the batch's cap: all the workers together spend at most ``N`` (give
 each the same ``--max-credits`` and ``--prices``).
 """
@@ -267,8 +268,9 @@ def register(
     batch.add_argument(
         "--retry-unknown",
         action="store_true",
-        help="submit again the requests whose outcome is unknown (check first that the service "
-        "created no video for them: a duplicate is paid twice)",
+        help="send again the requests whose outcome is unknown, each under its own trace id: "
+        "PixVerse answers with the video the first send created, if any, so none is paid twice "
+        "(unless the batch ran with --no-resend against a service that does not do so)",
     )
     batch.add_argument(
         "--max-credits",

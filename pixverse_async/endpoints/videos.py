@@ -164,6 +164,7 @@ class Videos:
         max_retries: int | None,
         trace_id: str | None,
         resend_ambiguous: bool | None = None,
+        on_resend: Callable[[], Awaitable[object]] | None = None,
     ) -> Any:
         """The service's ``Resp`` to ``request`` (the job runner journals around this)."""
         webhook_id = self.webhook_id_for(request)
@@ -178,6 +179,7 @@ class Videos:
             trace_id=trace_id,
             options=request.options(),
             resend_ambiguous=resend_ambiguous is not False,
+            on_resend=on_resend,
         )
 
     async def generate(
@@ -287,6 +289,7 @@ class Videos:
         max_retries: int | None,
         trace_id: str | None,
         resend_ambiguous: bool | None = None,
+        on_resend: Callable[[], Awaitable[object]] | None = None,
     ) -> tuple[Any, CompletionWatch | None]:
         """Submit; with a hub and a webhook it receives, also watch the new video for its
         event (the submit is marked in flight, so an event that beats the answer is held)."""
@@ -297,6 +300,7 @@ class Videos:
                 max_retries=max_retries,
                 trace_id=trace_id,
                 resend_ambiguous=resend_ambiguous,
+                on_resend=on_resend,
             )
 
         return await self._watched(self.webhook_id_for(request), send)
