@@ -172,6 +172,7 @@ class _Job:
     reserved: int = 0
     watch: CompletionWatch | None = None
     trace_id: str | None = None  # the entry's, for life: every send of it goes under it
+    late_resends: int = 0  # held and sent again after its outcome stayed unknown
 
 
 _DONE = object()
@@ -596,7 +597,10 @@ class _Run:
                     wait_for = job.not_before - now
                     break
                 self.queue.popleft()  # before any await: the queue's head may change meanwhile
-                if self.out_of_credits is not None or self.cap is not None:
+                # A late resend keeps its reservation: it may have been charged already.
+                if not job.late_resends and (
+                    self.out_of_credits is not None or self.cap is not None
+                ):
                     verdict = await self._afford(job)
                     if verdict is Verdict.WAIT:
                         self.queue.appendleft(job)
@@ -700,6 +704,15 @@ class _Run:
             self._emit(self._outcome(job, OutcomeState.NOT_SUBMITTED, error=exc))
             return
         except SubmissionUnknownError as exc:
+            if self._may_resend_later(job):
+                # Recorded, then pending again under its trace id: the next send is a resend
+                # that PixVerse answers with the first result (a run stopped meanwhile leaves
+                # it pending, and the next run resends it).
+                await self.journal.mark_unknown(job.key, exc.trace_id, str(exc))
+                await self.journal.requeue(job.key)
+                job.late_resends += 1
+                self._hold(job, exc)
+                return
             self._settle(job, None)
             await self.journal.mark_unknown(job.key, exc.trace_id, str(exc))
             self._finish_submit()
@@ -752,6 +765,17 @@ class _Run:
             )
         self._schedule_poll(job, job.schedule.first_poll_at())
         self._changed()
+
+    def _may_resend_later(self, job: _Job) -> bool:
+        """Whether a submit whose outcome stayed unknown through the session's resends is
+        held and resent later in this run (the network may have recovered by then): with
+        resends on, up to ``hold.max_retries`` times; not on a PostgreSQL batch, whose
+        other workers could claim the requeued entry meanwhile."""
+        return (
+            self.shared is None
+            and self.videos._session.retry.resends > 0
+            and job.late_resends < self.runner.hold.max_retries
+        )
 
     def _settle(self, job: _Job, credits: int | None) -> None:
         """The service answered (``credits``: the cost it said) or may have acted: the

@@ -137,3 +137,34 @@ def test_the_cli_resends_unless_told_not_to(
     err = capsys.readouterr().err
     assert len(live.state.requests_to(GENERATE)) == sent and len(live.state.generations) == 1
     assert ("SubmissionUnknownError" in err) is bool(flag)
+
+
+async def test_a_faulty_batch_reports_the_credits_the_ledger_charged() -> None:
+    # Issue 21: the runner reported 4,940 credits against 5,220 on the ledger (the generations
+    # behind submits whose answer was lost). Resent, every such submit is answered: with its
+    # credits. Failures and moderations are refunded on both sides.
+    mixed = FaultConfig(
+        error_500=0.06, html_502=0.06, reset=0.06, concurrency_limited=0.02, seed=21
+    )
+    async with Emulator(
+        api_keys={API_KEY}, faults=mixed, failure_rate=0.05, moderation_rate=0.05, seed=21
+    ) as emu:
+        # Six resends: the chance that all seven sends of one submit meet a fault is 1 in 10^4.
+        retry = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.02, resends=6)
+        async with PixVerse(
+            api_key=API_KEY, base_url=emu.base_url, retry=retry, poll=FAST_POLL
+        ) as client:
+            requests = [TextToVideo(prompt=f"ledger {i}", **FIELDS) for i in range(120)]
+            async with client.runner(concurrency=16).run(requests) as stream:
+                outcomes = [o async for o in stream]
+                progress = stream.progress
+        lost = {g.body["prompt"] for g in emu.state.generations.values()} - {
+            o.request.prompt for o in outcomes if o.video_id is not None
+        }
+        assert sum(1 for r in emu.state.requests if r.fault in ("html_502", "reset")) > 10
+        assert not lost  # every generation reached its caller
+        assert progress.credits_refunded > 0
+        assert progress.credits_spent == emu.state.ledger.spent(API_KEY)
+        assert (
+            sum((o.credits or 0) - o.credits_refunded for o in outcomes) == progress.credits_spent
+        )
