@@ -53,10 +53,17 @@ class SpendingCapError(PixVerseError):
         self.max_credits = max_credits
         self.committed = committed
         self.estimate = estimate
-        cost = "an unknown cost" if estimate is None else f"an estimated {estimate} credits"
+        if estimate is None:
+            super().__init__(
+                f"no price is known for this request, so it could take the spend over the "
+                f"spending cap of {max_credits} credits: give its price (pixverse batch "
+                "--prices FILE, or CostEstimator(price=...)), or allow one such request to be "
+                "paid to learn it (--allow-unpriced, allow_unpriced=True)"
+            )
+            return
         super().__init__(
-            f"{cost} would not fit under the spending cap of {max_credits} "
-            f"credits ({committed} spent or reserved)"
+            f"an estimated {estimate} credits would not fit under the spending cap of "
+            f"{max_credits} credits ({committed} spent or reserved)"
         )
 
 

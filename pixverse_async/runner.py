@@ -197,8 +197,10 @@ class JobRunner:
       a PostgreSQL journal, every worker's of the batch: the cap is the batch's) over it;
       the requests that do not fit end :attr:`OutcomeState.NOT_SUBMITTED`.
     - ``costs``: the :class:`~pixverse_async.costs.CostEstimator` the cap estimates unknown
-      costs with (give it a ``price`` function or a conservative ``default``); it learns the
-      costs the service answers.
+      costs with (PixVerse's published prices by default; give it a ``price`` function for
+      the rest); it learns the costs the service answers. Under the cap a request nothing
+      can price is not sent (it ends NOT_SUBMITTED saying so), unless ``allow_unpriced``:
+      then one per kind is sent alone to learn its price, and may cost more than is left.
 
     A submit answered with insufficient balance (500090) charged nothing: that request and
     every one not yet sent end :attr:`OutcomeState.NOT_SUBMITTED`; the submitted ones are
@@ -236,6 +238,7 @@ class JobRunner:
         max_credits: int | None = None,
         costs: CostEstimator | None = None,
         batch: str | None = None,
+        allow_unpriced: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -255,6 +258,7 @@ class JobRunner:
         )
         self.max_credits = max_credits
         self.costs = costs if costs is not None else CostEstimator()
+        self.allow_unpriced = allow_unpriced
 
     def run(self, requests: Iterable[Any] | AsyncIterable[Any]) -> RunStream:
         """Outcomes in completion order, as an async iterator and async context manager."""
@@ -383,7 +387,11 @@ class _Run:
                 )
                 self.journal = owned
             if self.runner.max_credits is not None:
-                self.cap = SpendingCap(self.runner.max_credits, self.runner.costs)
+                self.cap = SpendingCap(
+                    self.runner.max_credits,
+                    self.runner.costs,
+                    allow_unpriced=self.runner.allow_unpriced,
+                )
                 self.cap.count_journal(await self.journal.entries())
             store = shared_store(self.journal)
             if store is not None:

@@ -6,9 +6,14 @@ what the journal recorded for earlier runs) and the *reserve* (the estimated cos
 request sent whose cost is not known yet). A request is sent only if its estimate fits in
 what is left: ``spend + reserve + estimate <= max_credits``. Estimates come from a
 :class:`~pixverse_async.costs.CostEstimator`: the highest cost seen for the same kind, model,
-quality and duration, else its price function, else its default. A request nothing can
-price is sent alone, reserving all that is left, so that its answer teaches the price
-(with neither a price function nor a default, that one request may cost more than is left).
+quality and duration, else its price function, else PixVerse's published prices, else its
+default. A charge above its estimate becomes the estimate for its kind at once.
+
+A request nothing can price is **not sent**: it ends not submitted with a reason saying what
+would let it run (a price: ``--prices FILE``, a price function). With ``allow_unpriced=True``
+one such request per kind is sent alone, reserving all that is left, so that its answer
+teaches the price: each may cost more than is left, so the most the batch can go over the
+cap is what those requests cost beyond it (:meth:`SpendingCap.unpriced_kinds` counts them).
 
 A request that does not fit waits while other requests are in flight (their answers and
 refunds may make room) and is *capped* once nothing is: it ends not submitted.
@@ -51,6 +56,11 @@ Example::
     (<Verdict.WAIT: 'wait'>, 0)
     >>> cap.decide("text_to_video", body, in_flight=0)   # nothing can: not submitted
     (<Verdict.CAP: 'cap'>, 0)
+    >>> unknown = {"model": "v9", "quality": "540p", "duration": 5}
+    >>> SpendingCap(100).decide("text_to_video", unknown, in_flight=0)   # no price: not sent
+    (<Verdict.CAP: 'cap'>, 0)
+    >>> SpendingCap(100, allow_unpriced=True).decide("text_to_video", unknown, in_flight=0)
+    (<Verdict.SEND: 'send'>, 100)
 """
 
 from __future__ import annotations
@@ -61,7 +71,7 @@ from typing import Any, Final
 
 import attrs
 
-from .costs import CostEstimator, Spend, is_refunded
+from .costs import CostEstimator, Spend, cost_key, is_refunded
 from .errors import SpendingCapError
 from .journal import JournalEntry, JournalState
 from .journal.pg_spending import BatchSpend
@@ -103,6 +113,8 @@ class SpendingCap:
     estimator: CostEstimator = attrs.field(factory=CostEstimator)
     spend: Spend = attrs.field(factory=Spend)
     reserved: int = 0
+    #: Send a request nothing can price alone, reserving all that is left (it may cost more).
+    allow_unpriced: bool = False
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 0:
@@ -139,12 +151,23 @@ class SpendingCap:
         """Whether the request may be sent now and, if so, the credits it reserves."""
         room = self.limit - self.committed
         estimate = self.estimator.estimate(kind, body)
-        if estimate is None:  # sent alone, reserving all that is left
-            if room > 0 and self.reserved == 0:
+        if estimate is None:
+            if not self.allow_unpriced:
+                return Verdict.CAP, 0  # nothing will price it: not sent
+            if room > 0 and self.reserved == 0:  # sent alone, reserving all that is left
                 return Verdict.SEND, room
         elif estimate <= room:
             return Verdict.SEND, estimate
         return (Verdict.WAIT if in_flight else Verdict.CAP), 0
+
+    def unpriced_kinds(self, requests: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """How many requests of ``(kind, body)`` this cap may send without a price: one per
+        cost key nothing prices (each may cost more than is left) with ``allow_unpriced``,
+        else none. The most the spend can exceed the cap by is what those cost beyond it."""
+        if not self.allow_unpriced:
+            return 0
+        keys = {cost_key(k, b) for k, b in requests if self.estimator.estimate(k, b) is None}
+        return len(keys)
 
     def error(self, kind: str, body: Mapping[str, Any]) -> SpendingCapError:
         """The error a capped request ends with."""

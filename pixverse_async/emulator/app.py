@@ -279,7 +279,7 @@ class EmulatorApp:
         video_id = self.state.next_id()
         done_at = now + self._generation_seconds(body)
         outcome = self.config.faults.draw_outcome(request.path) or self._outcome(body)
-        credits = self.config.prices.price(body)
+        credits = self.config.prices.price(body, request.path)
         refund_at = refund_time(outcome, done_at)
         charged = self.state.ledger.charge(
             api_key, credits, video_id=video_id, refund_at=refund_at, now=now
