@@ -12,6 +12,13 @@ Per way: videos the caller got; requests generated twice; requests paid for (a g
 exists) but reported failed or unknown to the caller; for the runner, the credits its
 outcomes report against the emulator's ledger (charged minus refunded).
 
+A second table runs capped batches through the runner (concurrency 64, 10 % of generations
+failing and refunded, no price function), the emulator's ledger the judge of the peak spend:
+20 batches whose prices no table knows (random prices on models PixVerse publishes none for),
+20 where the emulator charges random prices for models the SDK's published table prices (the
+table is wrong: how far a wrong price can take a cap), and caps of 100 and 500 with the
+emulator charging PixVerse's published v5 prices.
+
 Run: ``python -m benchmarks.bench_faults [--n 300 --concurrency 16 --rate 0.2 --seed 21]``.
 """
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -28,6 +36,7 @@ import aiohttp
 
 from pixverse_async import PixVerse, PixVerseError, PollPolicy, RetryPolicy, TextToVideo
 from pixverse_async.emulator import Emulator, FaultConfig
+from pixverse_async.emulator.credits import PriceTable
 
 from ._util import table
 
@@ -136,6 +145,73 @@ async def measure(n: int, concurrency: int, rate: float, seed: int, dedup: bool)
     return rows
 
 
+def _requests(rng: random.Random, models: Sequence[str], n: int, tag: str) -> list[TextToVideo]:
+    combos = [(q, d) for q in ("360p", "540p", "720p", "1080p") for d in (5, 8)
+              if (q, d) != ("1080p", 8)]  # fmt: skip
+    out = []
+    for i in range(n):
+        quality, duration = rng.choice(combos)
+        out.append(TextToVideo(prompt=f"{tag} {i}", model=rng.choice(models), quality=quality,
+                               duration=duration, aspect_ratio="16:9"))  # fmt: skip
+    return out
+
+
+def _peak(emu: Emulator, key: str) -> int:
+    spend = peak = 0
+    entries = emu.state.ledger.entries(key, now=float("inf"))
+    for entry in sorted(entries, key=lambda e: (e.at, e.kind == "refund")):
+        spend += entry.amount
+        peak = max(peak, spend)
+    return peak
+
+
+async def capped(
+    label: str, table: PriceTable, models: Sequence[str], caps: Sequence[int], seed: int
+) -> list[str]:
+    """One row: ``len(caps)`` capped batches of 100 requests, each on its own key."""
+    rng = random.Random(seed)
+    over = worst = sent = not_sent = 0
+    spent_share: list[float] = []
+    keys = [f"{KEY}-cap{i}" for i in range(len(caps))]
+    async with Emulator(
+        api_keys=set(keys), generation_seconds=0.05, failure_rate=0.1, prices=table, seed=seed
+    ) as emu:
+        for key, cap in zip(keys, caps, strict=True):
+            requests = _requests(rng, models, 100, key)
+            async with PixVerse(api_key=key, base_url=emu.base_url, poll=POLL) as c:
+                outcomes = await c.runner(concurrency=64, max_credits=cap).gather(requests)
+            peak = _peak(emu, key)
+            over += peak > cap
+            worst = max(worst, peak - cap)
+            sent += sum(o.video_id is not None for o in outcomes)
+            not_sent += sum(o.state.value == "not_submitted" for o in outcomes)
+            spent_share.append(peak / cap if cap else 1.0)
+    return [
+        label,
+        str(len(caps)),
+        " ".join(map(str, caps)) if len(caps) <= 2 else f"{min(caps)}-{max(caps)}",
+        str(over),
+        str(max(worst, 0)),
+        f"{min(spent_share):.2f}",
+        str(sent),
+        str(not_sent),
+    ]
+
+
+async def measure_caps(seed: int) -> list[list[str]]:
+    rng = random.Random(seed)
+    caps = [rng.randint(0, 3000) for _ in range(20)]
+    unknown = PriceTable.random(seed=seed, low=5, high=200)
+    return [
+        await capped("unknown prices", unknown, ["v5.5", "v5.6", "v9"], caps, seed),
+        await capped("wrong table", unknown, ["v4.5", "v5"], caps, seed),
+        await capped("published v5", PriceTable.published(), ["v5"], [100, 500], seed),
+    ]
+
+
+CAP_HEADERS = ("prices", "batches", "caps", "over", "most over", "min peak/cap", "sent",
+               "not sent")  # fmt: skip
+
 HEADERS = (
     "way", "resend", "delivered", "twice", "paid+lost", "unknown", "failed", "reported",
     "ledger", "faults",
@@ -158,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" request, emulator dedup by trace id {'off' if args.no_dedup else 'on'}"
     )
     print(table(HEADERS, rows))
+    print()
+    print("capped batches of 100 requests, concurrency 64, 10% failures, no price function")
+    print(table(CAP_HEADERS, asyncio.run(measure_caps(args.seed))))
     return 0
 
 

@@ -126,6 +126,10 @@ class CostEstimator:
         for kind, body, credits in seen:
             self.observe(kind, body, credits)
 
+    def seen(self, kind: str, body: Mapping[str, Any]) -> int | None:
+        """The highest cost the service charged for a request like this one, if any."""
+        return self._seen.get(cost_key(kind, body))
+
     def estimate(self, kind: str, body: Mapping[str, Any]) -> int | None:
         """The estimated cost of a request, or None when nothing can price it."""
         seen = self._seen.get(cost_key(kind, body))

@@ -656,7 +656,7 @@ class _Run:
                     job.request.kind, job.body, in_flight=self.in_flight
                 )
                 if verdict is Verdict.SEND:
-                    self.cap.reserve(amount)
+                    self.cap.reserve(amount, job.request.kind, job.body)
                     job.reserved = amount
             if verdict is not Verdict.CAP:
                 return verdict
@@ -668,7 +668,7 @@ class _Run:
     async def _unreserve(self, job: _Job) -> None:
         """The request was not charged: give its reservation back."""
         if self.cap is not None:
-            self.cap.release(job.reserved)
+            self.cap.release(job.reserved, job.request.kind, job.body)
             if self.shared is not None:
                 await self.shared.release(job)
         job.reserved = 0

@@ -181,7 +181,7 @@ class SharedBatch:
 
         amount = await self.store.spending.reserve(job.key, decide)
         if amount is not None:
-            cap.reserve(amount)
+            cap.reserve(amount, job.request.kind, job.body)
             job.reserved = amount
             return Verdict.SEND
         if verdict is Verdict.WAIT:

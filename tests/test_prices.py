@@ -18,6 +18,7 @@ from pixverse_async.emulator.credits import PriceTable
 from pixverse_async.models import to_json
 from pixverse_async.published_prices import PUBLISHED_PRICES, PUBLISHED_RULES
 from pixverse_async.runner import OutcomeState
+from pixverse_async.spending import SpendingCap, Verdict
 
 from .conftest import API_KEY
 from .test_cli_batch_cost_gallery import dry_run, live, on, write_jobs  # noqa: F401
@@ -226,3 +227,19 @@ def test_the_published_rules_are_the_prices_file_format(tmp_path: Path) -> None:
     path.write_text(json.dumps(PUBLISHED_RULES))
     body = to_json(TextToVideo(prompt="x", quality="720p", duration=8, **V5))
     assert load_prices(path).price("text_to_video", body) == 120
+
+
+def test_a_price_no_charge_confirmed_is_tried_by_one_request_at_a_time() -> None:
+    # A table or a price function may be wrong: 64 requests in flight on a wrong price took a
+    # cap over by 1,141 credits (bench_faults, "wrong table"); one at a time, by one error.
+    cap = SpendingCap(1000, CostEstimator(price=lambda kind, body: 10))
+    body = {"model": "v5", "quality": "540p", "duration": 5}
+    assert cap.decide("text_to_video", body, in_flight=0) == (Verdict.SEND, 10)
+    cap.reserve(10, "text_to_video", body)
+    assert cap.decide("text_to_video", body, in_flight=1) == (Verdict.WAIT, 0)
+    other = {**body, "duration": 8}  # another kind: its own probe
+    assert cap.decide("text_to_video", other, in_flight=1) == (Verdict.SEND, 10)
+    cap.settle(10, 50, "text_to_video", body)  # charged 50: the estimate at once, confirmed
+    assert cap.decide("text_to_video", body, in_flight=1) == (Verdict.SEND, 50)
+    cap.reserve(50, "text_to_video", body)
+    assert cap.decide("text_to_video", body, in_flight=2) == (Verdict.SEND, 50)
