@@ -78,7 +78,7 @@ class RetryPolicy:
     base_delay: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
     max_delay: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
     retry_after_cap: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
-    resends: int = attrs.field(default=3, validator=_retries)
+    resends: int = attrs.field(default=5, validator=_retries)
     resend_window: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
 
     def delay(self, *, attempt: int, rand: float | None = None) -> float:

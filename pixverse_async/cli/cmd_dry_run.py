@@ -233,10 +233,10 @@ def _print_report(report: dict[str, Any], groups: Sequence[Group]) -> None:
         )
     if report["costs_from_journal"]:
         text += f"; {report['costs_from_journal']} earlier costs from the journal"
-    if report["unpriced_lines"]:
-        text += "\nno price for line(s) " + ", ".join(map(str, report["unpriced_lines"]))
     if report["max_credits"] is not None:
         text += f"; spending cap {report['max_credits']} credits"
+    if report["unpriced_lines"]:
+        text += "\nno price for line(s) " + ", ".join(map(str, report["unpriced_lines"]))
     print(text)
     balance = report["balance"]
     if balance is None:

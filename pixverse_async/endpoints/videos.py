@@ -126,7 +126,7 @@ class Videos:
         When the outcome is unknown (a reset or timeout after the request left, a 5xx), the
         same body is resent under the same ``Ai-trace-id``: PixVerse documents that reusing
         it "returns the previous result instead of triggering a new generation", so a resend
-        neither generates nor charges twice. Up to the retry policy's ``resends`` (3) within
+        neither generates nor charges twice. Up to the retry policy's ``resends`` (5) within
         its ``resend_window``; then :class:`~pixverse_async.errors.SubmissionUnknownError`.
         ``resend_ambiguous=False`` (or ``PixVerse(resend_ambiguous=False)``) never resends:
         the error is raised at once, and a 5xx answer is raised as it is. The per-call
