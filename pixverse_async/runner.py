@@ -54,7 +54,7 @@ from .errors import (
     ValidationError,
 )
 from .jobs import raise_for_terminal
-from .journal import Journal, JournalEntry, JournalState, request_key
+from .journal import Journal, JournalEntry, JournalError, JournalState, request_key
 from .limit_rule import grown, shrunk
 from .models import GenerationRequest, GenerationResult, Video, from_json, to_json
 from .polling import TRANSIENT_POLL_ERRORS, PollLearner, PollPolicy, PollSchedule, learning_key
@@ -699,6 +699,8 @@ class _Run:
                 trace_id=trace_id,
                 on_resend=lambda: self.journal.mark_resent(job.key),
             )
+        except JournalError:  # recording a resend failed: stop the run, the entry stays SENDING
+            raise
         except RateLimitError as exc:  # the service did not act: hold and try later
             await self._unreserve(job)
             await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
