@@ -6,7 +6,9 @@ of triggering a new generation"; the emulator models it (``dedup_trace_ids``, on
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +170,18 @@ async def test_a_faulty_batch_reports_the_credits_the_ledger_charged() -> None:
         assert (
             sum((o.credits or 0) - o.credits_refunded for o in outcomes) == progress.credits_spent
         )
+
+
+def test_the_cli_summary_reports_what_the_ledger_charged_after_a_faulty_batch(
+    live: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    live.config.faults = FaultConfig(reset=0.15, html_502=0.15, error_500=0.1, seed=5)
+    live.config.faults.paths = (GENERATE,)
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"kind": "text", "prompt": f"kite {i}", **FIELDS} for i in range(30)]
+    jobs.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert main(["--json", *on(live, "batch", str(jobs))]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]
+    assert summary["succeeded"] == 30 and summary["unknown"] == 0
+    assert sum(1 for r in live.state.requests if r.fault) > 5
+    assert summary["credits_spent"] == live.state.ledger.spent(KEY)
