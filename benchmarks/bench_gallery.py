@@ -6,7 +6,7 @@ Run from the repository root (needs Debian's ``chromium``)::
     python -m benchmarks.bench_gallery --cards 100 --rounds 1
 
 For each size a downloads folder gets one MP4 per succeeded card (hard links to the
-emulator's sample video) and the page is rendered by :func:`pixverse_async.gallery.render`
+emulator's sample video) and the page is rendered by :func:`pixverse_async.batch.gallery.render`
 (80 % succeeded, 15 % failed, 5 % unknown cards). Two variants are opened in headless
 Chromium, interleaved, each in a fresh browser:
 
@@ -30,8 +30,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pixverse_async.batch.gallery import GalleryCard, render
 from pixverse_async.emulator.app import sample_video_path
-from pixverse_async.gallery import GalleryCard, render
 
 from ._util import median, results_section, table
 

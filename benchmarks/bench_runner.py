@@ -52,7 +52,7 @@ from typing import Any
 from aiohttp import web
 
 from pixverse_async import Journal, PixVerse, PollPolicy, TextToVideo
-from pixverse_async.polling import SafetyNet, learning_key
+from pixverse_async.jobs.polling import SafetyNet, learning_key
 from pixverse_async.webhooks import CompletionHub, WebhookEvent, webhook_handler
 
 from ._util import ROOT, emulator, peak_rss_mb, results_section, self_cpu_seconds, table

@@ -54,9 +54,9 @@ from pixverse_async import (
     ValidationError,
 )
 from pixverse_async.emulator import Emulator
-from pixverse_async.jobs import GenerationJob
+from pixverse_async.jobs.generation_job import GenerationJob
+from pixverse_async.jobs.polling import SafetyNet
 from pixverse_async.models import build_request
-from pixverse_async.polling import SafetyNet
 from pixverse_async.webhooks import CompletionHub, WebhookEvent, webhook_handler
 
 CLIENT = web.AppKey("client", PixVerse)

@@ -27,9 +27,9 @@ import time
 from collections.abc import AsyncIterator
 
 from pixverse_async import PixVerse, PollPolicy
+from pixverse_async.batch.runner import Progress
 from pixverse_async.emulator import Emulator
 from pixverse_async.models import TextToVideo
-from pixverse_async.runner import Progress
 
 SUBJECTS = ("a lighthouse", "a paper boat", "a red kite", "a fox", "a city at night")
 MOODS = ("at dawn", "in the rain", "under the stars", "in autumn")

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from pixverse_async import PixVerse, SafetyNet
-    from pixverse_async.costs import is_refunded
+    from pixverse_async.batch.costs import is_refunded
     from pixverse_async.emulator import Emulator
     from pixverse_async.emulator.webhooks import WebhookEndpoint, WebhookFaults
     from pixverse_async.temporal import (

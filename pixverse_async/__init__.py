@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from . import types as types
 from ._version import __version__
+from .batch.runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
 from .client import PixVerse
 from .errors import (
     ERROR_CODE_TABLE,
@@ -49,8 +50,9 @@ from .errors import (
     WebhookVerificationError,
     error_for_code,
 )
-from .image_jobs import ImageJob
-from .jobs import GenerationJob
+from .jobs.generation_job import GenerationJob
+from .jobs.image_job import ImageJob
+from .jobs.polling import PollLearner, PollPolicy, SafetyNet
 from .journal import (
     Journal,
     JournalEntry,
@@ -61,9 +63,7 @@ from .journal import (
     JournalStateError,
 )
 from .options import RequestOptions
-from .polling import PollLearner, PollPolicy, SafetyNet
 from .retry import RetryPolicy
-from .runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
 
 # The models' public home is ``pixverse_async.types``; its names (``types.__all__``) stay
 # importable from the top level for code written before it, but are not in ``__all__``. A star

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import attrs
 
+from .batch.runner import JobRunner
 from .constants import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from .endpoints.account import Account
 from .endpoints.catalogs import Restyles, Speakers
@@ -17,11 +18,10 @@ from .endpoints.images import Images
 from .endpoints.media import Media
 from .endpoints.videos import Videos
 from .errors import ValidationError
-from .jobs import PollPolicy
+from .jobs.generation_job import PollPolicy
+from .jobs.poll_env import poll_from_env
 from .options import Timeout
-from .poll_env import poll_from_env
 from .retry import RetryPolicy, check_max_retries
-from .runner import JobRunner
 from .session import DEFAULT_TIMEOUT, Session
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class PixVerse:
         return clone
 
     def runner(self, *, concurrency: int = 16, **options: Any) -> JobRunner:
-        """A :class:`~pixverse_async.runner.JobRunner` on this client; see its options."""
+        """A :class:`~pixverse_async.batch.runner.JobRunner` on this client; see its options."""
         return JobRunner(self.videos, concurrency=concurrency, **options)
 
     @property

@@ -32,7 +32,7 @@ from .client import PixVerse
 from .emulator import Emulator, EmulatorConfig
 from .emulator.server import OUTCOMES
 from .emulator.threaded import EmulatorThread
-from .jobs import PollPolicy
+from .jobs.generation_job import PollPolicy
 from .retry import RetryPolicy
 
 #: The API key the test emulator accepts and the test client sends.

@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 from pixverse_async import PixVerse, PollPolicy
+from pixverse_async.batch.gallery import write_gallery
 from pixverse_async.emulator import Emulator
-from pixverse_async.gallery import write_gallery
 from pixverse_async.models import TextToVideo
 
 from .chromium import TOP_FRAMES_JS, open_page

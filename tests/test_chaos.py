@@ -14,9 +14,9 @@ from pixverse_async import (
     TextToVideo,
     Transition,
 )
+from pixverse_async.batch.runner import OutcomeState
 from pixverse_async.emulator import Emulator, FaultConfig
 from pixverse_async.emulator.state import Upload
-from pixverse_async.runner import OutcomeState
 
 from .conftest import API_KEY
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from pixverse_async.batch.runner import Progress
 from pixverse_async.cli import main
 from pixverse_async.cli.options import GENERATE_KINDS, field_options
 from pixverse_async.cli.progress import BatchProgress, format_seconds
@@ -28,7 +29,6 @@ from pixverse_async.cli.table import format_table
 from pixverse_async.emulator import Emulator
 from pixverse_async.emulator.threaded import EmulatorThread
 from pixverse_async.models import REQUEST_KINDS
-from pixverse_async.runner import Progress
 
 KEY = "cli-test-key"
 ASSETS = Path(str(resources.files("pixverse_async.emulator") / "assets"))

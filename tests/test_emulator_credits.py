@@ -191,7 +191,9 @@ async def test_ledgers_are_per_key() -> None:
         assert (emu.state.ledger.spent("a"), emu.state.ledger.spent("b")) == (30, 0)
 
 
-@pytest.mark.parametrize("module", ["pixverse_async.emulator.credits", "pixverse_async.costs"])
+@pytest.mark.parametrize(
+    "module", ["pixverse_async.emulator.credits", "pixverse_async.batch.costs"]
+)
 def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

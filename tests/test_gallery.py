@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from pixverse_async import PixVerse
+from pixverse_async.batch.gallery import cards_from_entries, cards_from_outcomes, write_gallery
+from pixverse_async.batch.runner import Outcome
 from pixverse_async.emulator import Emulator
-from pixverse_async.gallery import cards_from_entries, cards_from_outcomes, write_gallery
 from pixverse_async.journal import Journal
 from pixverse_async.models import TextToVideo
-from pixverse_async.runner import Outcome
 
 from .conftest import API_KEY, FAST_POLL, FAST_RETRY
 

@@ -14,12 +14,12 @@ import asyncio
 from pathlib import Path
 
 from pixverse_async import PixVerse
+from pixverse_async.batch.gallery import write_gallery
+from pixverse_async.batch.runner import OutcomeState
 from pixverse_async.emulator import Emulator
 from pixverse_async.emulator.app import sample_video_path
-from pixverse_async.gallery import write_gallery
 from pixverse_async.journal import Journal
 from pixverse_async.models import GenerationRequest, ImageToVideo, TextToVideo
-from pixverse_async.runner import OutcomeState
 
 from .chromium import TOP_FRAMES_JS, open_page
 from .conftest import API_KEY, FAST_POLL, FAST_RETRY

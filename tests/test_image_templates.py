@@ -10,8 +10,8 @@ from pixverse_async import APIError, JobTimeoutError, PixVerse, ValidationError
 from pixverse_async.constants import ErrCode, Paths
 from pixverse_async.emulator import Emulator
 from pixverse_async.emulator.state import Upload
-from pixverse_async.image_jobs import ImageJob
-from pixverse_async.polling import PollPolicy
+from pixverse_async.jobs.image_job import ImageJob
+from pixverse_async.jobs.polling import PollPolicy
 from pixverse_async.types import ImageResult, ImageTemplate, from_json
 
 from .conftest import API_KEY, FAST_POLL

@@ -21,9 +21,9 @@ import aiohttp
 import pytest
 
 from pixverse_async import PixVerse, PollPolicy, RetryPolicy, TextToVideo
+from pixverse_async.batch.runner import OutcomeState
 from pixverse_async.emulator import Emulator, FaultConfig
 from pixverse_async.emulator.app import sample_video_path
-from pixverse_async.runner import OutcomeState
 
 from .conftest import API_KEY, answers_held_until_sent, settled
 

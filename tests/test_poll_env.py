@@ -6,8 +6,9 @@ import doctest
 
 import pytest
 
-from pixverse_async import PixVerse, PollPolicy, ValidationError, poll_env
-from pixverse_async.poll_env import fixed_poll
+from pixverse_async import PixVerse, PollPolicy, ValidationError
+from pixverse_async.jobs import poll_env
+from pixverse_async.jobs.poll_env import fixed_poll
 
 from .conftest import API_KEY
 

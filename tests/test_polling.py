@@ -12,8 +12,8 @@ import pytest
 from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, TextToVideo, TransportError
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator
+from pixverse_async.jobs.polling import PollLearner, PollSchedule, learning_key, poll_until_done
 from pixverse_async.models import VideoStatus
-from pixverse_async.polling import PollLearner, PollSchedule, learning_key, poll_until_done
 
 from .conftest import API_KEY, FAST_RETRY
 

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from pixverse_async import PixVerse, TextToVideo
+from pixverse_async.batch.costs import CostEstimator
+from pixverse_async.batch.published_prices import PUBLISHED_PRICES, PUBLISHED_RULES
+from pixverse_async.batch.runner import OutcomeState
+from pixverse_async.batch.spending import SpendingCap, Verdict
 from pixverse_async.cli import main
-from pixverse_async.costs import CostEstimator
 from pixverse_async.emulator import Emulator
 from pixverse_async.emulator.credits import PriceTable
 from pixverse_async.models import to_json
-from pixverse_async.published_prices import PUBLISHED_PRICES, PUBLISHED_RULES
-from pixverse_async.runner import OutcomeState
-from pixverse_async.spending import SpendingCap, Verdict
 
 from .conftest import API_KEY
 from .test_cli_batch_cost_gallery import dry_run, live, on, write_jobs  # noqa: F401

@@ -188,7 +188,7 @@ def test_models_public_names_match_types() -> None:
 
 
 def test_submodules_are_reachable() -> None:
-    for name in ("errors", "models", "types", "runner", "journal", "jobs", "retry", "emulator"):
+    for name in ("errors", "models", "types", "batch", "journal", "jobs", "retry", "emulator"):
         module = importlib.import_module(f"pixverse_async.{name}")
         assert own_doc(module)
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, RetryPolicy, VideoFailedError
+from pixverse_async.batch.runner import Outcome, OutcomeState, Progress
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator, FaultConfig
+from pixverse_async.jobs.polling import PollLearner, learning_key
 from pixverse_async.journal import Journal, JournalError, JournalState
 from pixverse_async.models import ImageToVideo, TextToVideo, VideoStatus
-from pixverse_async.polling import PollLearner, learning_key
-from pixverse_async.runner import Outcome, OutcomeState, Progress
 
 from .batch_child import KEY as CHILD_KEY
 from .batch_child import batch

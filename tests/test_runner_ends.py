@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from pixverse_async import JobTimeoutError, PixVerse, PollPolicy, TextToVideo
+from pixverse_async.batch.runner import Outcome, OutcomeState, Progress
 from pixverse_async.emulator import Emulator
+from pixverse_async.jobs.polling import SafetyNet
 from pixverse_async.journal import Journal, JournalLeaseError, JournalState
-from pixverse_async.polling import SafetyNet
-from pixverse_async.runner import Outcome, OutcomeState, Progress
 from pixverse_async.webhooks import CompletionHub
 
 from .conftest import API_KEY, FAST_RETRY

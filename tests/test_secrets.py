@@ -29,10 +29,10 @@ from pixverse_async import (
     TransportError,
     ValidationError,
 )
+from pixverse_async.batch.runner import OutcomeState
 from pixverse_async.emulator import Emulator, FaultConfig
 from pixverse_async.emulator.app import sample_video_path
 from pixverse_async.models import Video, VideoStatus
-from pixverse_async.runner import OutcomeState
 
 from .conftest import FAST_POLL, ScriptedServer, answers_held_until_sent
 

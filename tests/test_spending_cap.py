@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from pixverse_async import PixVerse, PollPolicy
+from pixverse_async.batch.costs import CostEstimator
+from pixverse_async.batch.runner import Outcome, OutcomeState, Progress
+from pixverse_async.batch.spending import SpendingCap, Verdict
 from pixverse_async.constants import Paths, Vocab
-from pixverse_async.costs import CostEstimator
 from pixverse_async.emulator import Emulator, FaultConfig
 from pixverse_async.emulator.credits import PriceTable
 from pixverse_async.journal import Journal, JournalState
 from pixverse_async.models import TextToVideo, to_json
-from pixverse_async.runner import Outcome, OutcomeState, Progress
-from pixverse_async.spending import SpendingCap, Verdict
 
 from .conftest import API_KEY, FAST_RETRY
 

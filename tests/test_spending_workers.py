@@ -23,12 +23,12 @@ import attrs
 import pytest
 
 from pixverse_async import PixVerse
-from pixverse_async.costs import CostEstimator
+from pixverse_async.batch.costs import CostEstimator
+from pixverse_async.batch.runner import Outcome, OutcomeState, Progress
 from pixverse_async.emulator import Emulator
 from pixverse_async.emulator.credits import PriceTable
 from pixverse_async.journal import Journal, request_key
 from pixverse_async.models import TextToVideo, to_json
-from pixverse_async.runner import Outcome, OutcomeState, Progress
 
 from .cli_process import pixverse
 from .test_spending_cap import COMBOS, HIGH, LOW, batch, client_for, cost, peak_spend

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from pixverse_async import PixVerse, PollPolicy, TextToVideo, VideoFailedError
+from pixverse_async.batch.runner import Outcome, OutcomeState, Progress, RunStream
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator
 from pixverse_async.emulator.webhooks import WebhookFaults
+from pixverse_async.jobs.polling import SafetyNet
 from pixverse_async.journal import Journal
 from pixverse_async.models import VideoStatus
-from pixverse_async.polling import SafetyNet
-from pixverse_async.runner import Outcome, OutcomeState, Progress, RunStream
 from pixverse_async.webhooks import CompletionHub, WebhookEvent, webhook_handler
 
 from .conftest import API_KEY, FAST_RETRY

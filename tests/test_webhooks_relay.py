@@ -22,11 +22,11 @@ import aiohttp
 import pytest
 
 from pixverse_async import GenerationJob, PixVerse, TextToVideo, VideoFailedError
+from pixverse_async.batch.runner import OutcomeState
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator
+from pixverse_async.jobs.polling import SafetyNet
 from pixverse_async.models import Video, VideoStatus, from_json
-from pixverse_async.polling import SafetyNet
-from pixverse_async.runner import OutcomeState
 from pixverse_async.webhooks import (
     CompletionHub,
     HubClosedError,
@@ -119,7 +119,7 @@ def test_an_end_found_by_a_poll_is_relayed_as_such() -> None:
 @pytest.mark.parametrize(
     "module", ["pixverse_async.webhooks.events", "pixverse_async.webhooks.relay",
                "pixverse_async.webhooks.relay_seal", "pixverse_async.webhooks.hub",
-               "pixverse_async.polling"]
+               "pixverse_async.jobs.polling"]
 )  # fmt: skip
 def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 import asyncpg
 
 from pixverse_async import PixVerse, PollPolicy
+from pixverse_async.batch.runner import OutcomeState
 from pixverse_async.emulator import Emulator
 from pixverse_async.journal import Journal, JournalState, PostgresStore
 from pixverse_async.models import TextToVideo
-from pixverse_async.runner import OutcomeState
 
 from .cli_process import pixverse
 

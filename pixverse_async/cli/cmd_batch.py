@@ -34,11 +34,11 @@ from typing import Any
 
 import attrs
 
-from ..costs import CostEstimator
+from ..batch.costs import CostEstimator
+from ..batch.spending import SpendingCap
 from ..errors import ValidationError
 from ..journal import Journal, JournalState, is_postgres_url
 from ..models import GenerationRequest, build_request, to_json
-from ..spending import SpendingCap
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
 from .cmd_dry_run import run_dry_run, warn_if_cap_above_balance
 from .cmd_gallery import add_arguments as add_gallery_arguments

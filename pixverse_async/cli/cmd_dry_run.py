@@ -18,10 +18,10 @@ from typing import Any
 
 import attrs
 
+from ..batch.costs import CostEstimator, CostKey, cost_key
+from ..batch.entries import read_entries
 from ..client import PixVerse
-from ..costs import CostEstimator, CostKey, cost_key
 from ..errors import PixVerseError
-from ..journal_entries import read_entries
 from ..models import GenerationRequest, to_json
 from .connect import open_client
 from .errors import EXIT_OK, describe

@@ -1,6 +1,6 @@
 """``pixverse batch FILE.jsonl --gallery DIR``: the batch's results gallery, written after it runs.
 
-The page (``DIR/index.html``, see :mod:`pixverse_async.gallery`) is built from the batch's
+The page (``DIR/index.html``, see :mod:`pixverse_async.batch.gallery`) is built from the batch's
 journal, so it shows every request the journal holds, earlier runs included, and is
 rewritten on each run. Videos saved with ``--out`` play from there.
 """
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..gallery import write_gallery
+from ..batch.gallery import write_gallery
 
 
 def add_arguments(batch: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 
 from ..client import PixVerse
-from ..jobs import GenerationJob
+from ..jobs.generation_job import GenerationJob
 from ..models import Video
 from .connect import open_client
 from .output import show_object, video_record

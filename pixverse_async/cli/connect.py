@@ -18,8 +18,8 @@ from ..client import PixVerse
 from ..constants import API_KEY_ENV
 from ..emulator import Emulator
 from ..emulator.__main__ import DEFAULT_API_KEY
-from ..jobs import PollPolicy
-from ..poll_env import fixed_poll
+from ..jobs.generation_job import PollPolicy
+from ..jobs.poll_env import fixed_poll
 from .errors import UsageError
 
 EMULATOR_KEY = "pixverse-emulator-key"

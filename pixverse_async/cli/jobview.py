@@ -14,11 +14,11 @@ from typing import Any
 
 import attrs
 
+from ..batch.costs import CostEstimator
+from ..batch.runner import Outcome, OutcomeState
 from ..client import PixVerse
-from ..costs import CostEstimator
 from ..errors import PixVerseError
 from ..journal import Journal
-from ..runner import Outcome, OutcomeState
 from .errors import describe
 from .output import dumps
 from .progress import BatchProgress

@@ -1,6 +1,6 @@
 """``--prices FILE.json``: prices for cost estimates, written as a list of rules.
 
-The format of PixVerse's published table (:mod:`pixverse_async.price_rules`, which the
+The format of PixVerse's published table (:mod:`pixverse_async.batch.price_rules`, which the
 estimates use anyway): each rule matches any of ``kind``, ``model``, ``quality``,
 ``duration`` and ``when`` (body fields) and gives ``credits``, ``per_second`` or ``per_text``;
 ``"add": true`` makes it a surcharge. The file's rules are tried before the published table,
@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..batch.price_rules import PriceRules
 from ..errors import ValidationError
-from ..price_rules import PriceRules
 from .errors import UsageError
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TextIO
 
-from ..runner import Progress
+from ..batch.runner import Progress
 
 _ERASE = "\r\x1b[K"
 _BAR_WIDTH = 20

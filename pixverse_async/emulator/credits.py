@@ -10,7 +10,7 @@ moderated (status 7), and reports what is left at ``GET /openapi/v2/account/bala
   selection costs :data:`MASK_SELECTION_PRICE`. ``EmulatorConfig(prices=PriceTable(...))``
   replaces the table; :meth:`PriceTable.random` draws one for tests of spending caps, and
   :meth:`PriceTable.published` charges PixVerse's published prices
-  (:mod:`pixverse_async.published_prices`, the SDK's own estimates) for demos and tests that
+  (:mod:`pixverse_async.batch.published_prices`, the SDK's own estimates) for demos and tests that
   want real figures.
 - **The ledger** (:class:`Ledger`, ``emulator.state.ledger``) records, per API key, every
   charge and every refund with its video id. Charges draw on the monthly credits first, then
@@ -51,9 +51,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from ..batch.price_rules import PriceRules
+from ..batch.published_prices import PUBLISHED_PRICES
 from ..constants import Paths, Vocab
-from ..price_rules import PriceRules
-from ..published_prices import PUBLISHED_PRICES
 
 PriceKey = tuple[str, str, int]
 """``(model, quality, duration)``: what a generation's price depends on."""

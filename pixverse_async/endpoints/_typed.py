@@ -16,7 +16,7 @@ from ..models import GenerationRequest
 from ..options import Timeout
 
 if TYPE_CHECKING:
-    from ..jobs import GenerationJob
+    from ..jobs.generation_job import GenerationJob
     from .videos import Videos
 
 P = ParamSpec("P")

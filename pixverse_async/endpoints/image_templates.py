@@ -8,10 +8,10 @@ from typing import Any
 import attrs
 
 from ..constants import Paths
-from ..image_jobs import ImageJob
+from ..jobs.image_job import ImageJob
+from ..jobs.polling import PollPolicy
 from ..models import ImageResult, ImageTemplate, ImageTemplateResult, from_json, to_json
 from ..options import Timeout
-from ..polling import PollPolicy
 from ..session import Session
 from ._coerce import coerce_request
 
@@ -46,7 +46,7 @@ class ImageTemplates:
         """Submit ``POST /openapi/v2/image/template/generate``; paid once accepted.
 
         Takes an :class:`~pixverse_async.types.ImageTemplate` or its fields as keywords, and
-        the per-call options. Returns an :class:`~pixverse_async.image_jobs.ImageJob`.
+        the per-call options. Returns an :class:`~pixverse_async.jobs.image_job.ImageJob`.
         """
         given = {"img_ids": img_ids, "template_id": template_id}
         options = {

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ..constants import Paths
-from ..downloads import DOWNLOAD_TIMEOUT, destination_for, download_to
 from ..errors import PixVerseError, SubmissionUnknownError, ValidationError
-from ..jobs import GenerationJob, PollPolicy
+from ..jobs.downloads import DOWNLOAD_TIMEOUT, destination_for, download_to
+from ..jobs.generation_job import GenerationJob, PollPolicy
 from ..models import (
     Extend,
     Fusion,
@@ -59,7 +59,7 @@ class Videos:
 
     Every generation method takes either a request object or its fields as keywords (typed:
     the method has the request class's signature) and returns a
-    :class:`~pixverse_async.jobs.GenerationJob` once the service accepted it. Each also takes
+    :class:`~pixverse_async.GenerationJob` once the service accepted it. Each also takes
     the per-call options ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_body``,
     and ``resend_ambiguous`` (see :meth:`submit`).
 
@@ -398,7 +398,7 @@ class Videos:
 
         An interrupted transfer is retried by the client's retry policy (``max_retries``
         replaces its count), resuming where it stopped. ``timeout`` replaces
-        :data:`~pixverse_async.downloads.DOWNLOAD_TIMEOUT` (no overall deadline, 60 s
+        :data:`~pixverse_async.jobs.downloads.DOWNLOAD_TIMEOUT` (no overall deadline, 60 s
         without data). ``extra_headers`` go to the media host (never the API key) and to
         the status call; ``extra_body`` keys are added to the media URL's query string.
 

@@ -3,7 +3,7 @@
 A trigger on the entries table publishes every change to PENDING, SUCCEEDED, FAILED or UNKNOWN
 on :data:`CHANNEL` as JSON ``{"schema", "batch", "key", "state"}``, whichever process made it.
 A :class:`Listener` keeps one connection listening (a
-:class:`~pixverse_async.pg_listen.ListeningConnection`, reconnecting when it is lost); after a
+:class:`.pg_listen.ListeningConnection`, reconnecting when it is lost); after a
 reconnection it wakes every waiter, which then reads the database again, so an event sent
 while it was away is never missed.
 
@@ -25,8 +25,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Final
 
-from ..pg_listen import ListeningConnection
 from .errors import JournalError
+from .pg_listen import ListeningConnection
 
 __all__ = ["CHANNEL", "Listener"]
 
@@ -35,7 +35,7 @@ CHANNEL: Final = "pixverse_journal"
 
 
 class Listener:
-    """The journal's waiters on one :class:`~pixverse_async.pg_listen.ListeningConnection`
+    """The journal's waiters on one :class:`.pg_listen.ListeningConnection`
     to :data:`CHANNEL`, for the events of ``schema`` and ``batch``."""
 
     def __init__(

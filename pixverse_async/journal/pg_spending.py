@@ -2,11 +2,11 @@
 
 Every worker of a batch decides its sends against the same numbers, read from the database
 while the batch's row is locked (:meth:`SharedSpending.reserve`), so that the workers together
-never commit more than the cap (the rule itself is :mod:`pixverse_async.spending`'s):
+never commit more than the cap (the rule itself is :mod:`pixverse_async.batch.spending`'s):
 
 - **charged** and **refunded**: the costs the journal recorded (``credits`` of every entry
   that is not PENDING; refunded: those of FAILED entries whose error the service refunds,
-  :data:`~pixverse_async.costs.REFUNDED_ERROR_TYPES`);
+  :data:`~pixverse_async.batch.costs.REFUNDED_ERROR_TYPES`);
 - **reserved**: the estimate a worker holds for a request it is sending whose cost the
   journal does not have yet. It is dropped (:meth:`SharedSpending.release`) once the cost is
   recorded or the request was not sent, and kept as the request's charge when the answer
@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import attrs
 
-from ..costs import REFUNDED_ERROR_TYPES
+from ..batch.costs import REFUNDED_ERROR_TYPES
 from .entry import COLUMNS, JournalEntry
 from .pg_listener import CHANNEL
 

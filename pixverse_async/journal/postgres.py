@@ -72,11 +72,11 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import attrs
 import backoff
 
+from ..batch.limit_rule import grown, shrunk
 from ..constants import Limits
-from ..limit_rule import grown, shrunk
-from ..pg_listen import connection_errors, redact
 from .entry import COLUMNS, JournalEntry
 from .errors import JournalError, JournalLeaseError, JournalStateError
+from .pg_listen import connection_errors, redact
 from .pg_listener import CHANNEL, Listener
 from .pg_spending import SharedSpending
 from .states import RECOVER_ARGS, TRANSITIONS, JournalState

@@ -45,9 +45,8 @@ from temporalio import activity
 
 from ..client import PixVerse
 from ..errors import JobError, PixVerseError
-from ..jobs import GenerationJob, raise_for_terminal
-from ..models import Video, from_json
-from ..polling import (
+from ..jobs.generation_job import GenerationJob, raise_for_terminal
+from ..jobs.polling import (
     PollLearner,
     PollPolicy,
     PollSchedule,
@@ -55,6 +54,7 @@ from ..polling import (
     learning_key,
     poll_until_done,
 )
+from ..models import Video, from_json
 from .calls import GeneratedVideo, GenerationCall, trace_id_for
 from .failures import application_error
 from .store import End, PendingActivity, TokenStore

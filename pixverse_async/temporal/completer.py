@@ -45,8 +45,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from ..client import PixVerse
+from ..jobs.polling import TRANSIENT_POLL_ERRORS, SafetyNet
 from ..models import Video
-from ..polling import TRANSIENT_POLL_ERRORS, SafetyNet
 from ..webhooks.events import WebhookEvent
 from .activities import next_check, video_result
 from .store import PendingActivity, TokenStore

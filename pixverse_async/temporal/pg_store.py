@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import backoff
 
-from ..pg_listen import connection_errors, redact
+from ..journal.pg_listen import connection_errors, redact
 from .store import End, PendingActivity
 
 if TYPE_CHECKING:

@@ -61,8 +61,8 @@ from types import TracebackType
 import attrs
 
 from ..errors import PixVerseError, ValidationError
+from ..jobs.polling import SafetyNet
 from ..models import Video
-from ..polling import SafetyNet
 from .events import WebhookEvent
 from .relay import PostgresRelay
 
@@ -207,7 +207,7 @@ class CompletionHub:
     (``webhook_handler(secret, hub.deliver)``). ``webhook_id``: the console webhook whose
     deliveries reach this hub; the client sends it with every generation that does not name
     its own. ``safety_net``: how jobs waiting for an event are still polled, so a lost delivery
-    never loses a job (:class:`~pixverse_async.polling.SafetyNet`).
+    never loses a job (:class:`~pixverse_async.jobs.polling.SafetyNet`).
 
     ``on_unclaimed``: called (and awaited when async) with each event no job claimed; without
     it such events go to a queue of ``max_unclaimed`` read by :meth:`unclaimed` (a full queue

@@ -46,9 +46,9 @@ jobs waiting for it in all the others, without a status request.
   applications on one database apart (use one name per PixVerse webhook, e.g.
   ``"shop_1234"``).
 - **Lost connection.** The listening connection reconnects by itself
-  (:class:`~pixverse_async.pg_listen.ListeningConnection`, the journal's mechanism).
+  (:class:`~pixverse_async.journal.pg_listen.ListeningConnection`, the journal's mechanism).
   Messages published while it was away are not replayed: the jobs waiting here then end at
-  their hub's :class:`~pixverse_async.polling.SafetyNet` status poll, as when a delivery is
+  their hub's :class:`~pixverse_async.jobs.polling.SafetyNet` status poll, as when a delivery is
   lost. Publishing waits for the connection (while it reconnects) up to ``publish_timeout``
   seconds, then fails the delivery.
 
@@ -84,7 +84,7 @@ from typing import Any, Final
 import attrs
 
 from ..errors import PixVerseError, ValidationError
-from ..pg_listen import ListeningConnection
+from ..journal.pg_listen import ListeningConnection
 from .events import KNOWN_FIELDS, WebhookEvent
 from .relay_seal import MIN_KEY_BYTES, OVERHEAD, RelayMessageRejected, RelaySeal, relay_key
 

@@ -23,7 +23,7 @@ page is HTML-escaped: prompts are user text.
 Example::
 
     import asyncio
-    from pixverse_async.gallery import write_gallery
+    from pixverse_async.batch.gallery import write_gallery
 
     page = asyncio.run(write_gallery("batch.jsonl.journal.sqlite", "videos/", "gallery/"))
     print("open", page)
@@ -44,10 +44,10 @@ from urllib.parse import quote
 
 import attrs
 
+from ..journal import Journal, JournalEntry
+from ..models import GenerationRequest, to_json
 from .costs import Spend, cost_key, is_refunded
-from .journal import Journal, JournalEntry
-from .journal_entries import read_entries
-from .models import GenerationRequest, to_json
+from .entries import read_entries
 from .spending import not_submitted
 
 __all__ = ["GalleryCard", "cards_from_entries", "cards_from_outcomes", "render", "write_gallery"]
@@ -127,7 +127,7 @@ def cards_from_entries(entries: Iterable[JournalEntry]) -> list[GalleryCard]:
 
 
 def cards_from_outcomes(outcomes: Iterable[Any]) -> list[GalleryCard]:
-    """Cards for a runner's outcomes (:class:`~pixverse_async.runner.Outcome`), by ``index``."""
+    """Cards for a runner's outcomes (:class:`.runner.Outcome`), by ``index``."""
     cards = []
     for o in sorted(outcomes, key=lambda o: o.index):
         request = o.request

@@ -1,6 +1,6 @@
 """PixVerse's published prices, as data: the cost estimator's and the emulator's default table.
 
-In the format of ``pixverse batch --prices FILE`` (:mod:`pixverse_async.price_rules`); a
+In the format of ``pixverse batch --prices FILE`` (:mod:`pixverse_async.batch.price_rules`); a
 user's list is tried first, so it extends or overrides this one. Prices change: check them
 against PixVerse's page before relying on them, and pass your own where they differ.
 

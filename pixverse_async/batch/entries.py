@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from .journal import Journal, JournalEntry, is_postgres_url
+from ..journal import Journal, JournalEntry, is_postgres_url
 
 __all__ = ["read_entries"]
 

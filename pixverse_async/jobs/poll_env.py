@@ -1,6 +1,6 @@
 """A fixed polling interval, and the one ``$PIXVERSE_POLL_INTERVAL`` asks for.
 
-The default :class:`~pixverse_async.jobs.PollPolicy` suits real generations (first poll after
+The default :class:`~pixverse_async.PollPolicy` suits real generations (first poll after
 5 s). Against a fast emulator, or a service that finishes in seconds, set
 ``PIXVERSE_POLL_INTERVAL`` (seconds): every client made without ``poll=`` then polls at that
 interval, first poll included. ``pixverse --poll-interval`` does the same for one command.
@@ -19,9 +19,9 @@ import math
 import os
 from collections.abc import Mapping
 
-from .constants import POLL_INTERVAL_ENV
-from .errors import ValidationError
-from .jobs import PollPolicy
+from ..constants import POLL_INTERVAL_ENV
+from ..errors import ValidationError
+from .generation_job import PollPolicy
 
 __all__ = ["fixed_poll", "poll_from_env"]
 

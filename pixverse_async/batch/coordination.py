@@ -42,11 +42,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from .errors import PixVerseError
-from .journal import JournalEntry, JournalError, JournalLeaseError, JournalState
-from .journal.pg_spending import BatchSpend
-from .journal.postgres import PostgresStore
-from .models import build_request, to_json
+from ..errors import PixVerseError
+from ..journal import JournalEntry, JournalError, JournalLeaseError, JournalState
+from ..journal.pg_spending import BatchSpend
+from ..journal.postgres import PostgresStore
+from ..models import build_request, to_json
 from .spending import SpendingCap, Verdict
 
 if TYPE_CHECKING:

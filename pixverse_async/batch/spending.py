@@ -1,11 +1,11 @@
 """The spending cap of a run: which request may be sent without risking the cap.
 
 A run with ``max_credits`` keeps two sums: the *spend* (credits the service charged minus
-refunds of failed and moderated jobs, :class:`~pixverse_async.costs.Spend`, starting with
+refunds of failed and moderated jobs, :class:`~pixverse_async.batch.costs.Spend`, starting with
 what the journal recorded for earlier runs) and the *reserve* (the estimated cost of each
 request sent whose cost is not known yet). A request is sent only if its estimate fits in
 what is left: ``spend + reserve + estimate <= max_credits``. Estimates come from a
-:class:`~pixverse_async.costs.CostEstimator`: the highest cost seen for the same kind, model,
+:class:`~pixverse_async.batch.costs.CostEstimator`: the highest cost seen for the same kind, model,
 quality and duration, else its price function, else PixVerse's published prices, else its
 default. A charge above its estimate becomes the estimate for its kind at once, and until a
 charge has confirmed a kind's price (a price function or a table may be wrong) one request of
@@ -45,7 +45,7 @@ each charge counts once, whoever submitted or polls it. Precisely:
 
 Example::
 
-    >>> from pixverse_async.costs import CostEstimator
+    >>> from pixverse_async.batch.costs import CostEstimator
     >>> cap = SpendingCap(100, CostEstimator(default=40, table=None))
     >>> body = {"model": "v5", "quality": "540p", "duration": 5}
     >>> cap.decide("text_to_video", body, in_flight=0)
@@ -75,10 +75,10 @@ from typing import Any, Final
 
 import attrs
 
+from ..errors import SpendingCapError
+from ..journal import JournalEntry, JournalState
+from ..journal.pg_spending import BatchSpend
 from .costs import CostEstimator, CostKey, Spend, cost_key, is_refunded
-from .errors import SpendingCapError
-from .journal import JournalEntry, JournalState
-from .journal.pg_spending import BatchSpend
 
 __all__ = ["NOT_SUBMITTED_REASONS", "SpendingCap", "SpendingCapError", "Verdict", "not_submitted"]
 

@@ -29,8 +29,8 @@ import aiofiles.os
 import aiohttp
 import attrs
 
-from .errors import DownloadError, PixVerseError
-from .retry import RetryableFailure, RetryPolicy, call_with_retries
+from ..errors import DownloadError, PixVerseError
+from ..retry import RetryableFailure, RetryPolicy, call_with_retries
 
 __all__ = ["CHUNK_SIZE", "DOWNLOAD_TIMEOUT", "DownloadError", "destination_for", "download_to"]
 

@@ -6,12 +6,12 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import JobError
-from .models import ImageResult
+from ..errors import JobError
+from ..models import ImageResult
 from .polling import PollPolicy, PollSchedule, poll_until_done
 
 if TYPE_CHECKING:
-    from .endpoints.image_templates import ImageTemplates
+    from ..endpoints.image_templates import ImageTemplates
 
 
 class ImageJob:

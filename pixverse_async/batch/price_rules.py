@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 __all__ = ["PriceRule", "PriceRules"]
 
@@ -129,7 +129,7 @@ class PriceRule:
 
 @attrs.frozen
 class PriceRules:
-    """A price list: ``price(kind, body)`` is a :data:`~pixverse_async.costs.PriceFunction`."""
+    """A price list: ``price(kind, body)`` is a :data:`.costs.PriceFunction`."""
 
     rules: tuple[PriceRule, ...]
 

@@ -4,7 +4,7 @@ One rule for the runner's own target and the target PostgreSQL workers share.
 
 Example::
 
-    from pixverse_async.limit_rule import grown, shrunk
+    from pixverse_async.batch.limit_rule import grown, shrunk
 
     assert shrunk(in_flight=0) == 1.0
     assert grown(4.0, limit=10) == 4.25

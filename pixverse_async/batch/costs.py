@@ -5,11 +5,11 @@ fail (status 8) or are moderated (status 7). The *spend* of a batch is what was 
 minus what was refunded. Before a request is sent its cost is not known; :class:`CostEstimator`
 estimates it from, in order: the highest cost seen for the same kind, model, quality and
 duration; a user-given price function; a price table, PixVerse's published prices by default
-(:mod:`~pixverse_async.published_prices`); a conservative default (None: no estimate).
+(:mod:`~pixverse_async.batch.published_prices`); a conservative default (None: no estimate).
 
 Example::
 
-    >>> from pixverse_async.costs import CostEstimator, Spend
+    >>> from pixverse_async.batch.costs import CostEstimator, Spend
     >>> body = {"prompt": "a cat", "model": "v5", "quality": "540p", "duration": 5}
     >>> estimator = CostEstimator(default=100)
     >>> estimator.estimate("text_to_video", body)   # PixVerse's published price

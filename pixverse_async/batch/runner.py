@@ -52,9 +52,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .constants import Limits
-from .costs import CostEstimator, is_refunded
-from .errors import (
+from ..constants import Limits
+from ..errors import (
     InsufficientCreditsError,
     PixVerseError,
     RateLimitError,
@@ -63,11 +62,8 @@ from .errors import (
     ValidationError,
     nothing_generated,
 )
-from .jobs import raise_for_terminal
-from .journal import Journal, JournalEntry, JournalError, JournalState, request_key
-from .limit_rule import grown, shrunk
-from .models import GenerationRequest, GenerationResult, Video, from_json, to_json
-from .polling import (
+from ..jobs.generation_job import raise_for_terminal
+from ..jobs.polling import (
     TRANSIENT_POLL_ERRORS,
     PollLearner,
     PollPolicy,
@@ -75,14 +71,18 @@ from .polling import (
     SafetyNet,
     learning_key,
 )
-from .retry import RetryPolicy
-from .runner_coordination import SharedBatch, shared_store
+from ..journal import Journal, JournalEntry, JournalError, JournalState, request_key
+from ..models import GenerationRequest, GenerationResult, Video, from_json, to_json
+from ..retry import RetryPolicy
+from .coordination import SharedBatch, shared_store
+from .costs import CostEstimator, is_refunded
+from .limit_rule import grown, shrunk
 from .spending import SpendingCap, Verdict
 
 if TYPE_CHECKING:
-    from .endpoints.videos import Videos
-    from .webhooks.events import WebhookEvent
-    from .webhooks.hub import CompletionWatch
+    from ..endpoints.videos import Videos
+    from ..webhooks.events import WebhookEvent
+    from ..webhooks.hub import CompletionWatch
 
 logger = logging.getLogger("pixverse_async")
 
@@ -218,19 +218,19 @@ class JobRunner:
     - ``poll``: the polling policy (the client's by default); ``poll.timeout`` per job,
       counted from its submit (or, for a job resumed from the journal, from the resume).
     - ``learner``: learns each kind of job's typical generation time and polls first near it
-      (:class:`~pixverse_async.polling.PollLearner`): True (default) for a learner of the
+      (:class:`~pixverse_async.jobs.polling.PollLearner`): True (default) for a learner of the
       runner's own, kept across its runs; a learner to share (``job.wait(learner=...)``);
       False to poll by the policy alone.
     - ``max_status_per_second``: a cap on status requests across all jobs.
     - ``safety_net``: how a job is watched once the run stopped waiting for it (its
-      ``poll.timeout`` passed): the client hub's :class:`~pixverse_async.polling.SafetyNet`
+      ``poll.timeout`` passed): the client hub's :class:`~pixverse_async.jobs.polling.SafetyNet`
       by default, else ``SafetyNet()``. See "One end per job" below.
     - ``on_progress``: called with a :class:`Progress` after every change.
-    - ``max_credits``: a spending cap (:mod:`pixverse_async.spending`): no request is sent
+    - ``max_credits``: a spending cap (:mod:`pixverse_async.batch.spending`): no request is sent
       that could take the spend recorded in the journal (this run's and earlier runs'; with
       a PostgreSQL journal, every worker's of the batch: the cap is the batch's) over it;
       the requests that do not fit end :attr:`OutcomeState.NOT_SUBMITTED`.
-    - ``costs``: the :class:`~pixverse_async.costs.CostEstimator` the cap estimates unknown
+    - ``costs``: the :class:`~pixverse_async.batch.costs.CostEstimator` the cap estimates unknown
       costs with (PixVerse's published prices by default; give it a ``price`` function for
       the rest); it learns the costs the service answers. Under the cap a request nothing
       can price is not sent (it ends NOT_SUBMITTED saying so), unless ``allow_unpriced``:
@@ -242,12 +242,12 @@ class JobRunner:
 
     With a webhook hub on the client (``PixVerse(webhooks=hub)``), each job sent with a
     webhook ends when its event reaches the hub, and is polled only by the hub's
-    :class:`~pixverse_async.polling.SafetyNet` (so a lost delivery still ends it); with a
+    :class:`~pixverse_async.jobs.polling.SafetyNet` (so a lost delivery still ends it); with a
     relay on the hub (:mod:`pixverse_async.webhooks.relay`), also when another process
     received the delivery or polled the end (an end this run's poll found is published in
     turn). A job resumed from the journal is polled once at once, then watched the same way.
     - ``batch``: with a ``postgresql://`` journal URL, the batch name that cooperating
-      workers share (see :mod:`pixverse_async.runner_coordination`); with a PostgreSQL
+      workers share (see :mod:`pixverse_async.batch.coordination`); with a PostgreSQL
       journal, ``concurrency`` is the account's limit shared by all its workers.
 
     When the service answers with its concurrency-limit or rate-limit code, the request is

@@ -14,7 +14,7 @@
 Example::
 
     from pixverse_async import PollPolicy
-    from pixverse_async.polling import PollSchedule
+    from pixverse_async.jobs.polling import PollSchedule
 
     policy = PollPolicy(first_delay=10.0, interval=1.0, factor=2.0, max_delay=5.0, jitter=0.0,
                         timeout=30.0)
@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .errors import (
+from ..errors import (
     JobTimeoutError,
     RateLimitError,
     ResponseDecodingError,

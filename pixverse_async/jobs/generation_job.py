@@ -1,4 +1,4 @@
-"""Waiting for generations: the job handle (its poll schedule is :mod:`pixverse_async.polling`).
+"""Waiting for generations: the job handle (its poll schedule is :mod:`.polling`).
 
 Example::
 
@@ -15,8 +15,8 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from .errors import VideoDeletedError, VideoFailedError, VideoModeratedError
-from .models import Video, VideoStatus
+from ..errors import VideoDeletedError, VideoFailedError, VideoModeratedError
+from ..models import Video, VideoStatus
 from .polling import (
     TRANSIENT_POLL_ERRORS,
     PollLearner,
@@ -27,8 +27,8 @@ from .polling import (
 )
 
 if TYPE_CHECKING:
-    from .endpoints.videos import Videos
-    from .webhooks.hub import CompletionWatch
+    from ..endpoints.videos import Videos
+    from ..webhooks.hub import CompletionWatch
 
 __all__ = ["TRANSIENT_POLL_ERRORS", "GenerationJob", "PollPolicy", "raise_for_terminal"]
 
@@ -125,13 +125,13 @@ class GenerationJob:
 
         Raises :class:`~pixverse_async.errors.JobTimeoutError` (carrying the last seen status)
         when ``policy.timeout`` passes, counted from this call; the generation keeps running
-        and ``wait`` may be called again. With a :class:`~pixverse_async.polling.PollLearner`
+        and ``wait`` may be called again. With a :class:`~pixverse_async.jobs.polling.PollLearner`
         (e.g. a runner's ``learner``), the first poll comes when similar jobs are typically
         done, and this job teaches it too. Cancelling the awaiting task stops polling at once.
 
         A job submitted through a client with a webhook hub (``PixVerse(webhooks=hub)``, and
         a ``webhook_id``) ends as soon as its event arrives, without a status request; until
-        then it is polled only by the hub's :class:`~pixverse_async.polling.SafetyNet`, so a
+        then it is polled only by the hub's :class:`~pixverse_async.jobs.polling.SafetyNet`, so a
         lost delivery still ends it. The video then carries what the event said (id, status,
         URL; ``size`` unset: see :class:`~pixverse_async.webhooks.WebhookEvent`). An end the
         safety net's poll found is handed on to the hub's other watches of the video (with a
