@@ -35,34 +35,27 @@ from typing import Any
 import aiohttp
 import attrs
 
-from .constants import API_KEY_HEADER, TRACE_ID_HEADER
 from .errors import ValidationError
-from .retry import check_max_retries
-
-Timeout = float | aiohttp.ClientTimeout
-"""A total timeout in seconds, or an :class:`aiohttp.ClientTimeout` for finer control."""
-
-#: Headers the SDK sets itself; ``extra_headers`` may not name them (any letter case).
-RESERVED_HEADERS = frozenset(
-    name.lower() for name in (API_KEY_HEADER, TRACE_ID_HEADER, "Content-Type", "Content-Length")
+from .option_rules import (
+    RESERVED_HEADERS,
+    Timeout,
+    as_client_timeout,
+    check_extra_headers,
+    check_max_retries,
 )
 
-
-def as_client_timeout(value: Timeout) -> aiohttp.ClientTimeout:
-    """``value`` as an :class:`aiohttp.ClientTimeout` (a number is the total, in seconds).
-
-    Anything else than a positive number or a ``ClientTimeout`` is a
-    :class:`~pixverse_async.errors.ValidationError` (also a ``ValueError``).
-    """
-    if isinstance(value, aiohttp.ClientTimeout):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise ValidationError(
-            "timeout",
-            f"must be a positive number of seconds or an aiohttp.ClientTimeout, got {value!r:.40}",
-            value,
-        )
-    return aiohttp.ClientTimeout(total=float(value))
+__all__ = [
+    "RESERVED_HEADERS",
+    "RequestOptions",
+    "Timeout",
+    "as_client_timeout",
+    "as_text",
+    "check_extra_headers",
+    "check_max_retries",
+    "merge_extra",
+    "merge_query",
+    "request_options",
+]
 
 
 def _check_timeout(_: object, __: object, value: Timeout | None) -> None:
@@ -78,28 +71,6 @@ def _check_retries(_: object, __: object, value: int | None) -> None:
 def _check_headers(_: object, __: object, value: Mapping[str, str] | None) -> None:
     if value is not None:
         check_extra_headers(value)
-
-
-def check_extra_headers(value: Mapping[str, str]) -> None:
-    """Refuse header names the SDK owns, and names or values that are not one-line text."""
-    if not isinstance(value, Mapping):
-        raise ValidationError("extra_headers", "must be a mapping of header names to values")
-    for name, text in value.items():
-        field = f"extra_headers[{name!r:.60}]"
-        if not isinstance(name, str) or not name or not _is_header_text(name):
-            raise ValidationError(field, "a header name must be a non-empty one-line string")
-        if name.lower() in RESERVED_HEADERS:
-            raise ValidationError(
-                field,
-                f"is set by the SDK and cannot be replaced (reserved: {API_KEY_HEADER}, "
-                f"{TRACE_ID_HEADER}, Content-Type, Content-Length)",
-            )
-        if not isinstance(text, str) or not _is_header_text(text):
-            raise ValidationError(field, "a header value must be a one-line string")
-
-
-def _is_header_text(text: str) -> bool:
-    return "\r" not in text and "\n" not in text and "\0" not in text
 
 
 def _check_body(_: object, __: object, value: Mapping[str, Any] | None) -> None:

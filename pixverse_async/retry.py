@@ -41,7 +41,8 @@ from typing import Any, NoReturn, TypeVar
 import attrs
 import backoff
 
-from .errors import PixVerseError, ValidationError
+from .errors import PixVerseError
+from .option_rules import check_max_retries
 
 logger = logging.getLogger("pixverse_async")
 
@@ -51,12 +52,6 @@ A = TypeVar("A")
 
 def _retries(_: object, attribute: attrs.Attribute[int], value: int) -> None:
     check_max_retries(value, attribute.name)
-
-
-def check_max_retries(value: object, field: str = "max_retries") -> None:
-    """Raise :class:`~pixverse_async.errors.ValidationError` unless ``value`` is an int >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(field, f"must be an int >= 0, got {value!r:.40}", value)
 
 
 @attrs.frozen(kw_only=True)

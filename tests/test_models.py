@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pixverse_async.constants import Limits, Paths, Vocab
+from pixverse_async.endpoints._coerce import call_options
 from pixverse_async.errors import ResponseDecodingError, ValidationError
 from pixverse_async.models import (
     REQUEST_KINDS,
@@ -1325,9 +1326,9 @@ def test_transport_options_are_not_sent_nor_compared() -> None:
     assert plain == tuned and hash(plain) == hash(tuned)
     assert to_json(plain) == to_json(tuned)
     assert "X-Trace" not in repr(tuned)
-    options = tuned.options()
+    options = call_options(tuned)
     assert options is not None and options.max_retries == 0 and options.timeout == 3.0
-    assert plain.options() is None
+    assert call_options(plain) is None
 
 
 # --- v6 and c1: PixVerse's pages as read on 2026-12-05 ----------------------------------

@@ -11,7 +11,7 @@ import datetime
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ from ..constants import API_KEY_HEADER, TRACE_ID_HEADER, ErrCode, Paths, VideoSt
 from .clock import EmulatorClock
 from .credits import PriceTable, cost_answer, refund_time
 from .faults import FaultConfig, answer_with_fault
+from .host import Handler
 from .live_routes import CREDIT_KEY_PATHS, LiveRoutes
 from .media_faults import MediaFaults
 from .rate_limit import RequestRateLimit, rate_limit_from
@@ -38,8 +39,6 @@ from .upload_routes import UploadRoutes
 from .validation import VALIDATORS, referenced_ids, validate_list_query
 from .videos import DEFAULT_QUALITY, frame_size, render
 from .webhooks import WebhookEndpoint, WebhookFaults, WebhookSender, endpoints_from
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SPEAKERS = (
     ("7", "Harper"), ("8", "Ava"), ("3", "Isabella"), ("9", "Sophia"), ("1", "Emily"),

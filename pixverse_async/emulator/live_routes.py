@@ -26,7 +26,7 @@ from .responses import envelope, error, rejection
 from .validation import VALIDATORS
 
 if TYPE_CHECKING:
-    from .app import EmulatorApp, Handler
+    from .host import Handler, RouteHost
 
 #: Paths whose submit answer names the cost ``credit`` (LIVE-API.md) instead of ``credits``.
 CREDIT_KEY_PATHS = frozenset({Paths.MIMIC, Paths.IMAGE_TEMPLATE})
@@ -44,9 +44,9 @@ class ImageGeneration:
 
 
 class LiveRoutes:
-    """Mimic, image templates and the trace-id memory of an :class:`EmulatorApp`."""
+    """Mimic, image templates and the trace-id memory of an :class:`~.app.EmulatorApp`."""
 
-    def __init__(self, app: EmulatorApp) -> None:
+    def __init__(self, app: RouteHost) -> None:
         self.app = app
         self.no_subject_images: set[int] = set()
         self.no_person_videos: set[int] = set()

@@ -62,7 +62,7 @@ from ..constants import API_KEY_HEADER, ErrCode, Limits, Paths
 from .responses import envelope, error
 
 if TYPE_CHECKING:
-    from .app import EmulatorApp
+    from .host import RouteHost
 from .sniff import Format, Unreadable, identify, image_size
 from .state import Upload, parse_id
 
@@ -127,7 +127,7 @@ class _Received:
 class UploadRoutes:
     """Adds the upload routes to the emulator's application."""
 
-    def __init__(self, app: EmulatorApp) -> None:
+    def __init__(self, app: RouteHost) -> None:
         self.app = app
 
     def add_to(self, web_app: web.Application) -> None:

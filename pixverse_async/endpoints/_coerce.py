@@ -1,4 +1,4 @@
-"""Accepting either a request object or its fields as keywords."""
+"""Accepting either a request object or its fields as keywords; a request's call options."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 import attrs
 
 from ..errors import ValidationError
-from ..models import missing_fields
+from ..models import PaidRequest, missing_fields
+from ..options import RequestOptions, request_options
 
 T = TypeVar("T")
 
@@ -50,3 +51,12 @@ def _names(cls: type[Any]) -> tuple[frozenset[str], frozenset[str]]:
             frozenset(f.name for f in fields if f.default is attrs.NOTHING),
         )
     return names
+
+
+def call_options(request: PaidRequest) -> RequestOptions | None:
+    """The transport options ``request`` carries, or None when none is set (the defaults)."""
+    return request_options(
+        timeout=request.timeout,
+        max_retries=request.max_retries,
+        extra_headers=request.extra_headers,
+    )

@@ -17,7 +17,6 @@ from ..options import Timeout
 
 if TYPE_CHECKING:
     from ..jobs.generation_job import GenerationJob
-    from .videos import Videos
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=GenerationRequest)
@@ -44,6 +43,14 @@ class GenerationMethod(Protocol[P, R_contra]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, GenerationJob]: ...
 
 
+class Submitter(Protocol):
+    """What a generation method is bound to (:class:`~pixverse_async.endpoints.videos.Videos`)."""
+
+    async def _generate(
+        self, cls: type[GenerationRequest], request: Any = None, /, **fields: Any
+    ) -> GenerationJob: ...
+
+
 class generation_method(Generic[P, R]):  # used like a decorator (as property is)
     """A class attribute of :class:`~pixverse_async.endpoints.videos.Videos` submitting ``cls``."""
 
@@ -66,9 +73,9 @@ class generation_method(Generic[P, R]):  # used like a decorator (as property is
     def __get__(self, obj: None, owner: type[Any]) -> generation_method[P, R]: ...
 
     @overload
-    def __get__(self, obj: Videos, owner: type[Any]) -> GenerationMethod[P, R]: ...
+    def __get__(self, obj: Submitter, owner: type[Any]) -> GenerationMethod[P, R]: ...
 
-    def __get__(self, obj: Videos | None, owner: type[Any]) -> Any:
+    def __get__(self, obj: Submitter | None, owner: type[Any]) -> Any:
         if obj is None:
             return self
         bound = partial(obj._generate, self.cls)

@@ -13,7 +13,7 @@ from ..jobs.polling import PollPolicy
 from ..models import ImageResult, ImageTemplate, ImageTemplateResult, from_json, to_json
 from ..options import Timeout
 from ..session import Session
-from ._coerce import coerce_request
+from ._coerce import call_options, coerce_request
 
 
 class ImageTemplates:
@@ -65,7 +65,11 @@ class ImageTemplates:
         else:
             request = coerce_request(ImageTemplate, None, fields)
         resp = await self._session.request(
-            "POST", request.path, json_body=to_json(request), paid=True, options=request.options()
+            "POST",
+            request.path,
+            json_body=to_json(request),
+            paid=True,
+            options=call_options(request),
         )
         result = from_json(ImageTemplateResult, resp)
         return ImageJob(self, result.image_id, credits=result.credits, request=request)

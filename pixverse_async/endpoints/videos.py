@@ -37,7 +37,7 @@ from ..models import (
 )
 from ..options import RequestOptions, Timeout, merge_query, request_options
 from ..session import Session
-from ._coerce import coerce_request
+from ._coerce import call_options, coerce_request
 from ._typed import generation_method
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class Videos:
             paid=True,
             max_retries=max_retries,
             trace_id=trace_id,
-            options=request.options(),
+            options=call_options(request),
             resend_ambiguous=resend_ambiguous is not False,
             on_resend=on_resend,
         )
@@ -374,7 +374,7 @@ class Videos:
             },
         )
         resp = await self._session.request(
-            "POST", req.path, json_body=to_json(req), paid=True, options=req.options()
+            "POST", req.path, json_body=to_json(req), paid=True, options=call_options(req)
         )
         return from_json(MaskSelectionResult, resp)
 

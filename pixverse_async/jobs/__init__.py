@@ -5,13 +5,13 @@ What lives here:
 - :mod:`.polling`: :class:`PollPolicy`, the poll schedule, the learner that adapts it, and the
   webhook safety net's timing;
 - :mod:`.poll_env`: reading a poll interval from the environment;
-- :mod:`.generation_job` and :mod:`.image_job`: the handles :meth:`Videos.generate
-  <pixverse_async.endpoints.videos.Videos.generate>` and the image templates return;
+- :mod:`.generation_job` and :mod:`.image_job`: the handles the video and image template
+  endpoints return; :mod:`.sources`: what those handles are given to poll and watch;
 - :mod:`.downloads`: fetching a finished video to a file.
 
 May import: the foundation (errors, constants, retry, options) and the models. Nothing here
 imports the session, the endpoints, the webhooks or anything above them: a handle is given the
-calls it needs (see :class:`.generation_job.VideoSource`).
+calls it needs (see :mod:`.sources`).
 
 Example::
 

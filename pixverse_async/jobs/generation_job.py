@@ -27,8 +27,7 @@ from .polling import (
 )
 
 if TYPE_CHECKING:
-    from ..endpoints.videos import Videos
-    from ..webhooks.hub import CompletionWatch
+    from .sources import EventWatch, VideoSource
 
 __all__ = ["TRANSIENT_POLL_ERRORS", "GenerationJob", "PollPolicy", "raise_for_terminal"]
 
@@ -68,13 +67,13 @@ class GenerationJob:
 
     def __init__(
         self,
-        videos: Videos,
+        videos: VideoSource,
         video_id: int,
         *,
         credits: int | None = None,
         request: Any = None,
         webhook_id: str | None = None,
-        watch: CompletionWatch | None = None,
+        watch: EventWatch | None = None,
     ) -> None:
         self._videos = videos
         self.video_id = video_id
@@ -82,14 +81,14 @@ class GenerationJob:
         self.request = request
         #: The webhook PixVerse notifies about this generation (None: sent without one).
         self.webhook_id = webhook_id
-        self._watch: CompletionWatch | None = None
+        self._watch: EventWatch | None = None
         self._unwatch: weakref.finalize[[], GenerationJob] | None = None
         self.watch = watch
         self.last_video: Video | None = None
         self.submitted_at = time.monotonic()
 
     @property
-    def watch(self) -> CompletionWatch | None:
+    def watch(self) -> EventWatch | None:
         """The client's hub watching for this video's event (None: ``wait`` polls).
 
         Closed (and forgotten by the hub) when the job object is dropped, so that a job nobody
@@ -98,7 +97,7 @@ class GenerationJob:
         return self._watch
 
     @watch.setter
-    def watch(self, watch: CompletionWatch | None) -> None:
+    def watch(self, watch: EventWatch | None) -> None:
         if self._unwatch is not None:
             self._unwatch.detach()
             self._unwatch = None

@@ -11,7 +11,7 @@ from ..models import ImageResult
 from .polling import PollPolicy, PollSchedule, poll_until_done
 
 if TYPE_CHECKING:
-    from ..endpoints.image_templates import ImageTemplates
+    from .sources import ImageSource
 
 
 class ImageJob:
@@ -28,7 +28,7 @@ class ImageJob:
 
     def __init__(
         self,
-        images: ImageTemplates,
+        images: ImageSource,
         image_id: int,
         *,
         credits: int | None = None,

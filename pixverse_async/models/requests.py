@@ -56,8 +56,7 @@ import attrs
 
 from ..constants import Limits, Paths
 from ..errors import ValidationError
-from ..options import RequestOptions, Timeout, as_client_timeout, check_extra_headers
-from ..retry import check_max_retries
+from ..option_rules import Timeout, as_client_timeout, check_extra_headers, check_max_retries
 from ._checks import (
     LOG,
     MAX_INT32,
@@ -384,7 +383,7 @@ def _extra_body(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
 
 def _timeout(_inst: Any, _attr: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
-        as_client_timeout(value)  # the options module's rule (a ValidationError)
+        as_client_timeout(value)  # a ValidationError
 
 
 def _max_retries(_inst: Any, _attr: attrs.Attribute[Any], value: Any) -> None:
@@ -438,14 +437,6 @@ class PaidRequest:
     extra_headers: Mapping[str, str] | None = attrs.field(
         default=None, validator=_headers, eq=False, repr=False
     )
-
-    def options(self) -> RequestOptions | None:
-        """The call's transport options, or None when none is set (the client's defaults)."""
-        if self.timeout is None and self.max_retries is None and self.extra_headers is None:
-            return None
-        return RequestOptions(
-            timeout=self.timeout, max_retries=self.max_retries, extra_headers=self.extra_headers
-        )
 
 
 @attrs.frozen(kw_only=True, field_transformer=_ordered)
