@@ -38,21 +38,21 @@ Example (the same program started on several machines)::
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Final, Protocol
 
 from ..errors import PixVerseError
 from ..journal import JournalEntry, JournalError, JournalLeaseError, JournalState
 from ..journal.pg_spending import BatchSpend
 from ..journal.postgres import PostgresStore
 from ..models import build_request, to_json
+from .outcomes import Outcome
+from .run_job import RunJob
 from .spending import SpendingCap, Verdict
 
-if TYPE_CHECKING:
-    from .runner import Outcome, _Job, _Run
-
-__all__ = ["SharedBatch"]
+__all__ = ["RunHooks", "SharedBatch"]
 
 logger = logging.getLogger("pixverse_async")
 
@@ -65,6 +65,29 @@ _MARKS_AT_ONCE: Final = 500
 """The most sends recorded in one statement (one lock of the account row, one commit)."""
 
 
+class RunHooks(Protocol):
+    """What :class:`SharedBatch` uses of the run it coordinates (:class:`~.run.Run`)."""
+
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def intake_done(self) -> bool: ...
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+    @property
+    def queue(self) -> collections.deque[RunJob]: ...
+    @property
+    def wake_dispatcher(self) -> asyncio.Event: ...
+    def changed(self) -> None: ...
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+    def count_charge(self, job: RunJob, credits: int | None) -> None: ...
+    def emit(self, outcome: Outcome) -> None: ...
+    def emit_entry(self, job: RunJob, entry: JournalEntry) -> None: ...
+    def resume_polling(self, job: RunJob, entry: JournalEntry) -> None: ...
+
+
 class SharedBatch:
     """The PostgreSQL side of one run: claims, take-overs, the shared limit, notifications.
 
@@ -73,14 +96,14 @@ class SharedBatch:
     ``held`` (claimed here: queued, being sent or polled).
     """
 
-    def __init__(self, run: _Run, store: PostgresStore) -> None:
+    def __init__(self, run: RunHooks, store: PostgresStore) -> None:
         self.run = run
         self.store = store
         self.tick = max(0.05, min(1.0, store.lease / 3))
-        self.waiting: dict[str, _Job] = {}
-        self.held: dict[str, _Job] = {}
+        self.waiting: dict[str, RunJob] = {}
+        self.held: dict[str, RunJob] = {}
         # Outcomes of held jobs not (yet) in the input, with their jobs.
-        self.quiet: dict[str, tuple[_Job, Outcome]] = {}
+        self.quiet: dict[str, tuple[RunJob, Outcome]] = {}
         # Requests this run reported not submitted: never sent by it, released when it ends.
         self.unsent: set[str] = set()
         # Requests this run reported but left unfinished in the journal (PENDING: nothing was
@@ -106,7 +129,7 @@ class SharedBatch:
 
     async def start(self) -> None:
         """Set the account's limit to the runner's concurrency and start listening."""
-        limit = await self.store.set_limit(self.run.runner.concurrency)
+        limit = await self.store.set_limit(self.run.concurrency)
         self.shrunk = limit.target < limit.configured
         self._unsubscribe = await self.store.subscribe(self._on_event)
 
@@ -133,7 +156,7 @@ class SharedBatch:
 
     # -- runner hooks
 
-    def admit(self, job: _Job) -> None:
+    def admit(self, job: RunJob) -> None:
         """A request of the input that is PENDING, SENDING or SUBMITTED in the journal."""
         held = self.held.get(job.key)
         if held is not None:  # claimed before the input reached it: report it as ours
@@ -143,7 +166,7 @@ class SharedBatch:
         if done is not None:
             ran, outcome = done
             self._adopt(ran, job)
-            self.run._emit(_rebadge(outcome, job))
+            self.run.emit(_rebadge(outcome, job))
             return
         self.waiting[job.key] = job
         self.drained = False  # this run may just have recorded it
@@ -159,13 +182,13 @@ class SharedBatch:
         if self.budget:
             self.budget -= 1
 
-    def _adopt(self, ran: _Job, job: _Job) -> None:
+    def _adopt(self, ran: RunJob, job: RunJob) -> None:
         """``ran``, claimed before the input reached it, is the input's ``job``: its charge
         now counts in the run's progress."""
         ran.index, ran.request = job.index, job.request
-        self.run._count_charge(ran, None)
+        self.run.count_charge(ran, None)
 
-    async def reserve(self, job: _Job, cap: SpendingCap) -> Verdict:
+    async def reserve(self, job: RunJob, cap: SpendingCap) -> Verdict:
         """Decide whether ``job`` may be sent under the batch's cap, every worker's spend and
         reservations counted, and reserve its estimate in the journal if so (one transaction:
         no other worker decides in between). ``cap`` holds this run's limit and estimates.
@@ -191,11 +214,11 @@ class SharedBatch:
             self.cap_waiting = True
         return verdict
 
-    async def release(self, job: _Job) -> None:
+    async def release(self, job: RunJob) -> None:
         """Drop ``job``'s reservation: not charged, or its cost is in the journal now."""
         await self.store.spending.release(job.key)
 
-    async def mark_sending(self, job: _Job, trace_id: str) -> bool:
+    async def mark_sending(self, job: RunJob, trace_id: str) -> bool:
         """Record the send if the account has room; False (nothing recorded) if not. The
         job's ``trace_id`` becomes the entry's (kept for life from its first send).
 
@@ -206,7 +229,7 @@ class SharedBatch:
         self._to_mark.append((job.key, trace_id, marked))
         if not self._marking:
             self._marking = True
-            self.run._spawn(self._mark_groups())
+            self.run.spawn(self._mark_groups())
         entry = await marked
         if entry is not None and entry.trace_id is not None:
             job.trace_id = entry.trace_id
@@ -247,7 +270,7 @@ class SharedBatch:
     def limit_answered(self) -> None:
         """The service said 500044: shrink the shared target (in the background)."""
         self.shrunk = True
-        self.run._spawn(self._limit_answered())
+        self.run.spawn(self._limit_answered())
 
     async def _limit_answered(self) -> None:
         limit = await self.store.limit_answered()
@@ -256,7 +279,7 @@ class SharedBatch:
     def submit_accepted(self) -> None:
         """A submit was accepted: grow the shared target back while it is shrunk."""
         if self.shrunk:
-            self.run._spawn(self._submit_accepted())
+            self.run.spawn(self._submit_accepted())
 
     async def _submit_accepted(self) -> None:
         limit = await self.store.submit_accepted()
@@ -269,7 +292,7 @@ class SharedBatch:
         if outcome.state.value == "not_submitted":
             self.unsent.add(outcome.key)
             if ran is not None:  # held, so that no other worker sends it while this run lives
-                self.run._spawn(self.store.spending.mark_unsent([outcome.key]))
+                self.run.spawn(self.store.spending.mark_unsent([outcome.key]))
         if outcome.index < 0:
             if ran is not None:
                 self.quiet[outcome.key] = (ran, outcome)
@@ -323,8 +346,8 @@ class SharedBatch:
                 self.run.wake_dispatcher.set()
 
     async def _claim(self) -> None:
-        room = self.run.runner.concurrency - len(self.run.queue)
-        if self.drained or room < max(1, self.run.runner.concurrency // 2):
+        room = self.run.concurrency - len(self.run.queue)
+        if self.drained or room < max(1, self.run.concurrency // 2):
             return
         claimed = await self.store.claim(room)
         self.drained = len(claimed) < room
@@ -341,22 +364,21 @@ class SharedBatch:
                 continue
             self.held[entry.key] = job
             if entry.state is JournalState.SUBMITTED:
-                self.run._resume_polling(job, entry)
+                self.run.resume_polling(job, entry)
             else:
                 self.run.queue.append(job)
         self.run.wake_dispatcher.set()
-        self.run._changed()
+        self.run.changed()
 
-    def _foreign(self, entry: JournalEntry) -> _Job | None:
+    def _foreign(self, entry: JournalEntry) -> RunJob | None:
         """A job for a claimed request this run has not read (yet): another worker's input."""
-        from .runner import _Job
 
         try:
             request = build_request({"kind": entry.kind, **entry.body})
         except PixVerseError as exc:
             logger.error("journal entry %s cannot be rebuilt as a request: %s", entry.key, exc)
             return None
-        return _Job(-1, entry.key, request, to_json(request))
+        return RunJob(-1, entry.key, request, to_json(request))
 
     def _on_event(self, key: str | None, state: str | None) -> None:
         if key is None:  # the listener reconnected: events may have been missed
@@ -388,16 +410,16 @@ class SharedBatch:
             self.recheck_unsent.clear()
             for i in range(0, len(keys), _READ_CHUNK):
                 self._report(await self.store.spending.unsent_elsewhere(keys[i : i + _READ_CHUNK]))
-        self.run._changed()
+        self.run.changed()
 
     def _report(self, entries: Mapping[str, JournalEntry]) -> None:
         for key, entry in entries.items():
             job = self.waiting.pop(key, None)
             if job is not None:
-                self.run._emit_entry(job, entry)
+                self.run.emit_entry(job, entry)
 
 
-def _rebadge(outcome: Outcome, job: _Job) -> Outcome:
+def _rebadge(outcome: Outcome, job: RunJob) -> Outcome:
     import attrs
 
     return attrs.evolve(outcome, index=job.index, request=job.request)

@@ -11,6 +11,9 @@ Example::
 
     async with Journal("jobs.sqlite") as journal:            # or "postgresql://host/db"
         await journal.mark_pending(request_key("text_to_video", body), "text_to_video", body)
+
+May import: the foundation and the batch's price and limit rules (the PostgreSQL store
+applies them in its transactions); nothing of the session, the endpoints or the runner.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ with :func:`from_json`.
 >>> to_json(ImageToVideo(img_id=1, prompt="the cat yawns", model="v5", duration=5,
 ...                      quality="540p"))
 {'prompt': 'the cat yawns', 'model': 'v5', 'duration': 5, 'quality': '540p', 'img_id': 1}
+
+May import: the foundation only (constants, errors, the option rules).
 """
 
 from __future__ import annotations

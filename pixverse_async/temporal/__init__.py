@@ -32,6 +32,9 @@ Example (a workflow step)::
                 GenerationActivities.generate, call,
                 start_to_close_timeout=timedelta(minutes=30))
             return video.video_id
+
+May import: anything below it (the client, the jobs, the webhooks, the journal); not the
+other applications (cli, testing).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ The endpoint code calls these; nothing here talks to the network::
 Modules: :mod:`.formats` (magic bytes, image headers), :mod:`.preflight` (size, type,
 extension and dimension checks; :class:`AsyncSizedSource`), :mod:`.payload` (aiohttp
 payloads), :mod:`.exceptions` (the typed errors).
+
+May import: the foundation only.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ Example::
     hub = CompletionHub(on_unclaimed=print)       # events for videos no job here waits for
     app = web.Application()
     app.router.add_post("/pixverse/webhook", webhook_handler("my-webhook-secret", hub.deliver))
+
+May import: the foundation, the models, the job polling schedule (the hub's safety net) and
+the journal's PostgreSQL listener (the relay); not the endpoints, the runner or the client.
 """
 
 from __future__ import annotations
