@@ -591,7 +591,7 @@ async def test_close_twice_and_use_after_close(make: Callable[..., Journal]) -> 
     assert j.closed
     assert len(journal_threads()) == baseline  # the SQLite store's thread has ended
     if isinstance(store, PostgresStore):
-        assert store._pool is None  # its connections are closed
+        assert store._conns.pool is None  # its connections are closed
     with pytest.raises(JournalError, match="closed"):
         await j.get("x")
     with pytest.raises(JournalError, match="closed"):
@@ -705,7 +705,7 @@ async def test_a_postgres_journal_without_the_resends_column_gains_it(
         await journal.mark_sending(key, "trace-old")
         store = journal.postgres
         assert store is not None
-        async with store._pool.acquire() as conn:  # type: ignore[union-attr]
+        async with store._conns.pool.acquire() as conn:  # type: ignore[union-attr]
             await conn.execute(f'ALTER TABLE "{pg_schema}".pixverse_entries DROP COLUMN resends')
     async with Journal(DSN, schema=pg_schema, batch="migrate-21", recover=False) as journal:
         entry = await journal.get(key)

@@ -42,14 +42,15 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
 from ..batch.costs import REFUNDED_ERROR_TYPES
 from .entry import COLUMNS, JournalEntry
 from .pg_listener import CHANNEL
+from .pg_schema import Retrying
 
 if TYPE_CHECKING:
     import asyncpg
@@ -81,21 +82,10 @@ class BatchSpend:
         return self.charged - self.refunded
 
 
-class _Retrying(Protocol):
-    """The store's way to run an operation on a connection (retried when it is lost)."""
-
-    def __call__(
-        self,
-        op: Callable[[asyncpg.Connection], Awaitable[_T]],
-        *,
-        after_loss: Callable[[asyncpg.Connection], Awaitable[_T | None]] | None = None,
-    ) -> Awaitable[_T]: ...
-
-
 class SharedSpending:
     """The spending record of one batch, for one worker (``store.spending``)."""
 
-    def __init__(self, schema: str, batch: str, worker: str, retrying: _Retrying) -> None:
+    def __init__(self, schema: str, batch: str, worker: str, retrying: Retrying) -> None:
         self.batch = batch
         self.worker = worker
         self._retrying = retrying

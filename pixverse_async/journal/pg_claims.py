@@ -1,0 +1,270 @@
+"""Several workers on one PostgreSQL batch: claims, releases, take-overs, who holds what.
+
+:class:`Claims` is a part of :class:`~.postgres.PostgresStore` (which answers its methods
+under the same names): it hands a worker requests no live worker holds, gives them back, and
+ends expired workers' leases, freeing what they held; a request such a worker was SENDING
+becomes UNKNOWN (never resubmitted blindly).
+
+Example::
+
+    for entry in await journal.postgres.claim(10):
+        print(entry.key, entry.state)
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .entry import JournalEntry
+from .errors import JournalError
+from .pg_schema import COLS, E_COLS, Retrying, Tables
+from .states import RECOVER_ARGS, TRANSITIONS, JournalState
+from .store import binder, set_clause
+
+if TYPE_CHECKING:
+    import asyncpg
+
+__all__ = ["Claims", "Takeover", "WorkerInfo"]
+
+logger = logging.getLogger("pixverse_async")
+
+
+@attrs.frozen
+class Takeover:
+    """What :meth:`PostgresStore.take_over` did.
+
+    ``workers``: the expired workers handled; ``unknown``: their SENDING requests, now
+    UNKNOWN; ``released``: their claimed PENDING and their SUBMITTED requests, now free for
+    :meth:`PostgresStore.claim`.
+    """
+
+    workers: tuple[str, ...] = ()
+    unknown: tuple[JournalEntry, ...] = ()
+    released: tuple[JournalEntry, ...] = ()
+
+
+@attrs.frozen
+class WorkerInfo:
+    """A worker of the batch: ``alive`` while its lease runs; ``held`` counts by state."""
+
+    id: str
+    host: str
+    pid: int
+    alive: bool
+    taken_over: bool
+    held: Mapping[JournalState, int]
+
+
+class Claims:
+    """The claims of one worker (``worker``) of ``batch``."""
+
+    def __init__(
+        self, tables: Tables, batch: str, worker: str, name: str, retrying: Retrying
+    ) -> None:
+        self._tables = tables
+        self._entries, self._workers = tables.entries, tables.workers
+        self.batch = batch
+        self.worker_id = worker
+        self.name = name
+        self._retrying = retrying
+
+    async def claim(self, n: int) -> list[JournalEntry]:
+        """Hold up to ``n`` requests of the batch that no worker holds, for this worker.
+
+        SUBMITTED requests come first (poll them), then PENDING ones (send them with
+        ``mark_sending``), each in recording order. Concurrent claimers, in any process, never
+        get the same request. Returns [] when the lease has ended.
+
+        Example::
+
+            for entry in await journal.postgres.claim(10):
+                if entry.state is JournalState.SUBMITTED:
+                    poll(entry.video_id)
+                else:
+                    await send(entry)
+        """
+        if n < 1:
+            raise JournalError(f"claim needs n >= 1, got {n!r}")
+        token = uuid.uuid4().hex
+
+        async def op(conn: asyncpg.Connection) -> list[JournalEntry]:
+            rows = await conn.fetch(
+                f"WITH picked AS (SELECT key FROM {self._entries}"
+                " WHERE batch = $1 AND worker IS NULL AND state IN ('pending', 'submitted')"
+                " ORDER BY state = 'pending', seq LIMIT $2 FOR UPDATE SKIP LOCKED)"
+                f" UPDATE {self._entries} e SET worker = $3, op = $4 FROM picked"
+                f" WHERE e.batch = $1 AND e.key = picked.key AND {self._tables.alive('$3')}"
+                f" RETURNING {E_COLS}, e.seq",
+                self.batch,
+                n,
+                self.worker_id,
+                token,
+            )
+            return self._claimed(rows)
+
+        async def after_loss(conn: asyncpg.Connection) -> list[JournalEntry] | None:
+            rows = await conn.fetch(
+                f"SELECT {COLS}, seq FROM {self._entries} WHERE op = $1 AND worker = $2",
+                token,
+                self.worker_id,
+            )
+            return self._claimed(rows) if rows else None
+
+        return await self._retrying(op, after_loss=after_loss)
+
+    @staticmethod
+    def _claimed(rows: Sequence[Any]) -> list[JournalEntry]:
+        ordered = sorted(rows, key=lambda r: (r["state"] == "pending", r["seq"]))
+        return [JournalEntry.from_row(row) for row in ordered]
+
+    async def release(self, keys: Sequence[str]) -> int:
+        """Give back PENDING or SUBMITTED requests this worker holds; return how many.
+
+        Example::
+
+            await journal.postgres.release([entry.key for entry in not_started])
+        """
+
+        async def op(conn: asyncpg.Connection) -> int:
+            done = await conn.fetch(
+                f"UPDATE {self._entries} SET worker = NULL WHERE batch = $1 AND key = ANY($2)"
+                " AND worker = $3 AND state IN ('pending', 'submitted') RETURNING 1",
+                self.batch,
+                list(keys),
+                self.worker_id,
+            )
+            return len(done)
+
+        return await self._retrying(op)
+
+    async def take_over(self) -> Takeover:
+        """End the expired leases of the batch's workers and free what they held.
+
+        A request such a worker was SENDING becomes UNKNOWN (``error_type`` "Interrupted"):
+        it may have been created, so it is never resubmitted blindly. Its claimed PENDING
+        requests and its SUBMITTED ones (to poll) go back to the batch for :meth:`claim`.
+        Concurrent callers split the work (``SKIP LOCKED``); each expired worker is handled
+        once, and again only if it wrote after that.
+
+        Example::
+
+            taken = await journal.postgres.take_over()
+            for entry in taken.unknown:
+                print("may have been paid for:", entry.key, entry.trace_id)
+        """
+        token = uuid.uuid4().hex
+
+        async def op(conn: asyncpg.Connection) -> Takeover:
+            async with conn.transaction():
+                dead = [
+                    r[0]
+                    for r in await conn.fetch(
+                        f"SELECT id FROM {self._workers} w WHERE batch = $1"
+                        " AND expires_at <= clock_timestamp() AND id <> $2 AND EXISTS (SELECT 1"
+                        f" FROM {self._entries} e WHERE e.worker = w.id AND e.batch = w.batch"
+                        " AND e.state IN ('pending', 'sending', 'submitted'))"
+                        " FOR UPDATE SKIP LOCKED",
+                        self.batch,
+                        self.worker_id,
+                    )
+                ]
+                if not dead:
+                    return Takeover()
+                unknown = await self.interrupt(conn, dead, op=token)
+                released = await conn.fetch(
+                    f"UPDATE {self._entries} SET worker = NULL, op = $3"
+                    " WHERE batch = $1 AND worker = ANY($2::text[])"
+                    f" AND state IN ('pending', 'submitted') RETURNING {COLS}",
+                    self.batch,
+                    dead,
+                    token,
+                )
+                await conn.execute(
+                    f"UPDATE {self._workers} SET taken_over_by = $2 WHERE id = ANY($1::text[])",
+                    dead,
+                    token,
+                )
+            return _takeover(dead, unknown, released)
+
+        async def after_loss(conn: asyncpg.Connection) -> Takeover | None:
+            dead = [
+                r[0]
+                for r in await conn.fetch(
+                    f"SELECT id FROM {self._workers} WHERE taken_over_by = $1", token
+                )
+            ]
+            if not dead:
+                return None
+            rows = await conn.fetch(f"SELECT {COLS} FROM {self._entries} WHERE op = $1", token)
+            unknown = [r for r in rows if r["state"] == "unknown"]
+            return _takeover(dead, unknown, [r for r in rows if r["state"] != "unknown"])
+
+        taken = await self._retrying(op, after_loss=after_loss)
+        if taken.workers:
+            logger.warning(
+                "journal %s: took over %d expired worker(s): %d request(s) unknown, %d freed",
+                self.name,
+                len(taken.workers),
+                len(taken.unknown),
+                len(taken.released),
+            )
+        return taken
+
+    async def workers(self, batch: str | None = None) -> list[WorkerInfo]:
+        """The batch's (or ``batch``'s) workers, oldest first, with what each holds.
+
+        Example::
+
+            for w in await journal.postgres.workers():
+                print(w.id, "alive" if w.alive else "gone", dict(w.held))
+        """
+
+        async def op(conn: asyncpg.Connection) -> list[WorkerInfo]:
+            rows = await conn.fetch(
+                f"SELECT w.id, w.host, w.pid, w.expires_at > clock_timestamp(),"
+                f" w.taken_over_by IS NOT NULL, e.state, count(e.key)"
+                f" FROM {self._workers} w LEFT JOIN {self._entries} e"
+                f" ON e.worker = w.id AND e.batch = w.batch"
+                f" WHERE w.batch = $1 GROUP BY w.id, e.state ORDER BY min(w.started_at), w.id",
+                self.batch if batch is None else batch,
+            )
+            found: dict[str, WorkerInfo] = {}
+            for wid, host, pid, alive, taken, state, n in rows:
+                info = found.get(wid) or WorkerInfo(wid, host, pid, alive, taken, {})
+                held = dict(info.held)
+                if state is not None:
+                    held[JournalState(state)] = n
+                found[wid] = attrs.evolve(info, held=held)
+            return list(found.values())
+
+        return await self._retrying(op)
+
+    async def interrupt(
+        self, conn: asyncpg.Connection, workers: list[str], op: str | None
+    ) -> list[Any]:
+        """Apply ``recover`` (SENDING → UNKNOWN) to the SENDING entries ``workers`` hold."""
+        params: list[Any] = [self.batch, workers, op]
+        assignments = set_clause(
+            TRANSITIONS["recover"], RECOVER_ARGS, binder(params, lambda n: f"${n}")
+        )
+        rows: list[Any] = await conn.fetch(
+            f"UPDATE {self._entries} SET {assignments}, op = coalesce($3, op),"
+            " updated_at = extract(epoch from clock_timestamp())"
+            " WHERE batch = $1 AND worker = ANY($2::text[]) AND state = 'sending'"
+            f" RETURNING {COLS}",
+            *params,
+        )
+        return rows
+
+
+def _takeover(dead: list[str], unknown: Sequence[Any], released: Sequence[Any]) -> Takeover:
+    return Takeover(
+        workers=tuple(dead),
+        unknown=tuple(JournalEntry.from_row(r) for r in unknown),
+        released=tuple(JournalEntry.from_row(r) for r in released),
+    )
