@@ -269,7 +269,7 @@ def test_empty_url_or_secret_is_refused() -> None:
 # codes, limits) and the published price table with its rule format (data PixVerse publishes,
 # which the emulator charges by, as the client estimates by it). Nothing that sends, decodes or
 # validates, so a bug there cannot hide the same bug in the emulator.
-_EMULATOR_MAY_IMPORT = ("constants", "price_rules", "published_prices")
+_EMULATOR_MAY_IMPORT = ("constants", "batch.price_rules", "batch.published_prices")
 
 
 def test_the_emulator_imports_nothing_from_the_client_but_constants_and_prices() -> None:
