@@ -13,7 +13,7 @@ sees the run through :class:`~.coordination.RunHooks`).
 
 Example (what :meth:`JobRunner.run <.runner.JobRunner.run>` does)::
 
-    run = Run(runner, runner.videos, requests)
+    run = Run(runner, client.videos, requests)
     task = asyncio.ensure_future(run.main())  # outcomes arrive on run.state.results
 """
 
