@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from pixverse_async import PixVerse, PollPolicy, RetryPolicy, TextToVideo
 from pixverse_async.costs import CostEstimator
 from pixverse_async.emulator import Emulator, Generation
-from pixverse_async.journal import Journal, JournalError, JournalState
+from pixverse_async.journal import Journal, JournalEntry, JournalError, JournalState
 from pixverse_async.polling import SafetyNet
 from pixverse_async.runner import Outcome, OutcomeState, Progress, RunStream
 from pixverse_async.webhooks import CompletionHub, webhook_handler
@@ -353,6 +353,8 @@ class Run:
     consumer: asyncio.Task[None] | None = None
     stopped: bool = False  # Ctrl-C or death: its stream may stop short
     error: BaseException | None = None
+    #: The journal's states when its stream ended (by request index).
+    final_states: dict[int, tuple[JournalState, int | None]] | None = None
 
     @property
     def live(self) -> bool:
@@ -408,7 +410,7 @@ class Checker:
         limit = self.sim.world.limit
         in_flight = progress.running + progress.submitting
         self.expect(
-            0 <= progress.submitting and 0 <= progress.running and in_flight <= limit,
+            min(progress.submitting, progress.running) >= 0 and in_flight <= limit,
             "the runner's in-flight count stays within 0..limit",
             f"{run}: running {progress.running} + submitting {progress.submitting}, limit {limit}",
         )
@@ -529,10 +531,9 @@ class Checker:
                     "each request has exactly one outcome when the run ends",
                     f"{run}: outcomes by request {dict(sorted(counts.items()))}",
                 )
-        entries = await sim.journal_states()
         for run in sim.runs:
-            if not run.stopped:
-                self.journal_agrees(run, entries)
+            if run.final_states is not None:
+                self.journal_agrees(run, run.final_states)
         self.no_second_generation()
         self.spend_within_cap()
         for job in sim.direct:
@@ -680,8 +681,11 @@ class Simulation:
     def live_runs(self) -> list[Run]:
         return [r for r in self.runs if r.live]
 
-    async def journal_states(self) -> dict[int, tuple[JournalState, int | None]]:
-        """Each request's journal state and video id, by request index (read directly)."""
+    async def journal_states(
+        self, journal: Journal | None = None
+    ) -> dict[int, tuple[JournalState, int | None]]:
+        """Each request's journal state and video id, by request index (read directly, or
+        through ``journal``, a run's own)."""
         if self.pg:
             assert self.dsn is not None
             conn = await asyncpg.connect(self.dsn)
@@ -693,23 +697,27 @@ class Simulation:
                 )
             finally:
                 await conn.close()
-        else:  # one SQLite journal open at a time: the live run's, else one to read
-            live = self.live_runs()
-            try:
-                entries = await live[0].journal.entries() if live else None
-            except JournalError:  # the run ended meanwhile and closed it
-                assert live[0].consumer is not None
-                await asyncio.wait((live[0].consumer,))
-                entries = None
-            if entries is None:
-                async with Journal(self.workdir / "journal.sqlite", recover=False) as journal:
-                    entries = await journal.entries()
-            rows = [(e.body, e.state, e.video_id) for e in entries]
+        else:
+            rows = [(e.body, e.state, e.video_id) for e in await self._sqlite_entries(journal)]
         found = {}
         for body, state, video_id in rows:
             text = str((json.loads(body) if isinstance(body, str) else body).get("prompt", ""))
             found[int(text.removeprefix("sim scene "))] = (JournalState(state), video_id)
         return found
+
+    async def _sqlite_entries(self, journal: Journal | None) -> list[JournalEntry]:
+        """One SQLite journal is open at a time: read through the live run's, else open it."""
+        if journal is not None:
+            return await journal.entries()
+        live = self.live_runs()
+        if live:
+            try:
+                return await live[0].journal.entries()
+            except JournalError:  # the run ended meanwhile and closed it
+                assert live[0].consumer is not None
+                await asyncio.wait((live[0].consumer,))
+        async with Journal(self.workdir / "journal.sqlite", recover=False) as reader:
+            return await reader.entries()
 
     async def store_in_flight(self) -> int:
         assert self.dsn is not None
@@ -765,6 +773,9 @@ class Simulation:
                 async for outcome in run.stream:
                     run.outcomes.append(outcome)
                     self.checker.on_outcome(run, outcome)
+            # The journal as this run left it (a later run may move it on).
+            run.final_states = await self.journal_states(run.journal)
+            self.trace.append(f"{run} ended")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -885,10 +896,7 @@ class Simulation:
 
     def every_generating_job_timed_out(self) -> bool:
         generating = {self.index_of(g) for g in self.running_generations(KEY)}
-        for run in self.live_runs():
-            if not generating <= {o.index for o in run.outcomes}:
-                return False
-        return True
+        return all(generating <= {o.index for o in run.outcomes} for run in self.live_runs())
 
     async def settle(self) -> None:
         """Wait until :meth:`settled` holds, the same for three looks in a row (a send the
