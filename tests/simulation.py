@@ -61,9 +61,11 @@ EVIL_URL = "https://evil.example/x.mp4"
 #: Real seconds a step may take to settle, and the final drain to end every run.
 SETTLE_BOUND = 5.0
 FINAL_BOUND = 20.0
-#: A ``slow`` fault holds its answer this long; the client gives up reading after CLIENT_READ.
-SLOW_SECONDS = 1.2
-CLIENT_READ = 0.6
+#: The client gives up reading an answer after CLIENT_READ seconds: a submit held by a ``slow``
+#: fault (SLOW_SUBMIT) is ambiguous; a status answer held (SLOW_STATUS) arrives, stale.
+CLIENT_READ = 1.0
+SLOW_SUBMIT = 1.5
+SLOW_STATUS = 0.6
 LEASE = 2.0  # PostgreSQL workers' lease (seconds)
 HOLD = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.02)
 RETRY = RetryPolicy(max_retries=1, base_delay=0.01, max_delay=0.02)
@@ -144,15 +146,19 @@ class Advance(Step):
 
 @attrs.frozen
 class Finish(Step):
-    """End the ``slot``-th running generation (by video id, modulo) as ``outcome`` now."""
+    """End the ``slot``-th running generation (by video id, modulo) as ``outcome`` now; with
+    ``deliver``, its webhook is delivered at once too (as PixVerse does, if it asked for one)."""
 
     slot: int
     outcome: str = "success"
+    deliver: bool = False
 
     async def apply(self, sim: Simulation) -> None:
         running = sim.running_generations(None)
         if running:
-            sim.emu.finish(running[self.slot % len(running)].video_id, self.outcome)
+            generation = sim.emu.finish(running[self.slot % len(running)].video_id, self.outcome)
+            if self.deliver and generation.body.get("webhook_id") == WEBHOOK_ID:
+                await sim.deliver(generation)
 
 
 @attrs.frozen
@@ -192,7 +198,7 @@ class SubmitFault(Step):
     kind: str
 
     async def apply(self, sim: Simulation) -> None:
-        sim.emu.faults.once("text_to_video", self.kind, seconds=SLOW_SECONDS)
+        sim.emu.faults.once("text_to_video", self.kind, seconds=SLOW_SUBMIT)
 
 
 @attrs.frozen
@@ -203,7 +209,7 @@ class StatusFault(Step):
     kind: str
 
     async def apply(self, sim: Simulation) -> None:
-        sim.emu.faults.once("status", self.kind, seconds=SLOW_SECONDS / 2)
+        sim.emu.faults.once("status", self.kind, seconds=SLOW_STATUS)
 
 
 @attrs.frozen
@@ -309,7 +315,12 @@ def step_lists(store: str, max_size: int = 20) -> st.SearchStrategy[list[Step]]:
     slot = st.integers(0, 4)
     steps: list[st.SearchStrategy[Step]] = [
         st.builds(Advance, seconds=st.sampled_from([1.0, 30.0, 61.0])),
-        st.builds(Finish, slot=slot, outcome=st.sampled_from(["success", "failed", "moderated"])),
+        st.builds(
+            Finish,
+            slot=slot,
+            outcome=st.sampled_from(["success", "failed", "moderated"]),
+            deliver=st.booleans(),
+        ),
         st.builds(Deliver, slot=slot, copies=st.sampled_from([1, 2])),
         st.builds(Forge, slot=slot),
         st.builds(
@@ -954,10 +965,12 @@ async def simulate(
     *,
     dsn: str | None = None,
     schema: str | None = None,
-) -> None:
-    """Play ``steps`` in ``world``, checking the invariants after each; see the module doc."""
+) -> list[str]:
+    """Play ``steps`` in ``world``, checking the invariants after each; see the module doc.
+    Returns the trace of what happened."""
     async with Simulation(world, workdir, dsn=dsn, schema=schema) as sim:
         await sim.start_run()
+        await sim.settle()
         for step in steps:
             sim.trace.append(f"step {step!r}")
             await step.apply(sim)
@@ -965,3 +978,4 @@ async def simulate(
             await sim.checker.after_step()
         await sim.drain()
         await sim.checker.at_end()
+    return sim.trace
