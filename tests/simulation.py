@@ -627,6 +627,8 @@ class Simulation:
         self.client: PixVerse
         self.direct_client: PixVerse
         self.http: aiohttp.ClientSession
+        self.db: asyncpg.Connection
+        self.account_room = 0  # PostgreSQL: the account's room to send, at the last look
         self.hook_url = ""
 
     async def __aenter__(self) -> Simulation:
@@ -648,6 +650,9 @@ class Simulation:
                      timeout=timeout, poll=policy(self.world.timeout), webhooks=self.hub)
         )  # fmt: skip
         self.http = await stack.enter_async_context(aiohttp.ClientSession())
+        if self.pg:  # the simulation's own connection, to read the store as it is
+            self.db = await asyncpg.connect(self.dsn)
+            stack.push_async_callback(self.db.close)
         stack.push_async_callback(self._stop_all)
         return self
 
@@ -698,16 +703,11 @@ class Simulation:
         """Each request's journal state and video id, by request index (read directly, or
         through ``journal``, a run's own)."""
         if self.pg:
-            assert self.dsn is not None
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                rows = await conn.fetch(
-                    f'SELECT body::text, state, video_id FROM "{self.schema}".pixverse_entries'
-                    " WHERE batch = $1",
-                    self.batch,
-                )
-            finally:
-                await conn.close()
+            rows = await self.db.fetch(
+                f'SELECT body::text, state, video_id FROM "{self.schema}".pixverse_entries'
+                " WHERE batch = $1",
+                self.batch,
+            )
         else:
             rows = [(e.body, e.state, e.video_id) for e in await self._sqlite_entries(journal)]
         found = {}
@@ -731,17 +731,19 @@ class Simulation:
             return await reader.entries()
 
     async def store_in_flight(self) -> int:
-        assert self.dsn is not None
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            count: int = await conn.fetchval(
-                f'SELECT count(*) FROM "{self.schema}".pixverse_entries'
-                " WHERE batch = $1 AND state IN ('sending', 'submitted')",
-                self.batch,
-            )
-        finally:
-            await conn.close()
+        """The account's in-flight count as the store keeps it (SENDING or SUBMITTED)."""
+        count: int = await self.db.fetchval(
+            f'SELECT "{self.schema}".pixverse_in_flight($1)', self.batch
+        )
         return count
+
+    async def store_room(self) -> int:
+        """How many more the account may send now, by the store's shared limit."""
+        target = await self.db.fetchval(
+            f'SELECT target FROM "{self.schema}".pixverse_accounts WHERE account = $1', self.batch
+        )
+        allowed = self.world.limit if target is None else max(1, int(target))
+        return allowed - await self.store_in_flight()
 
     # Acting ----------------------------------------------------------------------------------
 
@@ -812,15 +814,11 @@ class Simulation:
         cleanly, the others take over at their next look)."""
         store = run.journal.postgres
         assert store is not None
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            await conn.execute(
-                f'UPDATE "{self.schema}".pixverse_workers SET expires_at = clock_timestamp()'
-                " WHERE id = $1",
-                store.worker_id,
-            )
-        finally:
-            await conn.close()
+        await self.db.execute(
+            f'UPDATE "{self.schema}".pixverse_workers SET expires_at = clock_timestamp()'
+            " WHERE id = $1",
+            store.worker_id,
+        )
         await terminate(store.application_name, self.dsn or "")
         await self.stop(run)
 
@@ -891,7 +889,9 @@ class Simulation:
                 return False
             if not self.pg and p.queued + p.running + p.done < p.seen:
                 return False  # read, but not yet admitted (the journal is asked first)
-            full = in_flight >= max(1, int(p.target_concurrency))
+            full = in_flight >= max(1, int(p.target_concurrency)) or (
+                self.pg and self.account_room <= 0
+            )
             if p.queued and not full and not (self.world.cap is not None and in_flight):
                 return False
             if not ended <= {o.index for o in run.outcomes}:
@@ -925,6 +925,8 @@ class Simulation:
                 )
                 return
             await asyncio.sleep(0.005)
+            if self.pg:
+                self.account_room = await self.store_room()
             look = self.snapshot() if self.settled() else None
             if look is None:
                 looks = []
