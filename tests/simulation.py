@@ -204,12 +204,14 @@ class SubmitFault(Step):
 @attrs.frozen
 class StatusFault(Step):
     """The next status request meets ``kind``: error_500, or slow (an answer that is stale
-    when it arrives, past a webhook's end or a timeout)."""
+    when it arrives, past a webhook's end or a timeout). The step lasts until a poll met it
+    (at most 1 s: there may be nothing to poll)."""
 
     kind: str
 
     async def apply(self, sim: Simulation) -> None:
-        sim.emu.faults.once("status", self.kind, seconds=SLOW_STATUS)
+        rule = sim.emu.faults.once("status", self.kind, seconds=SLOW_STATUS)
+        await sim.until(lambda: rule.hits > 0, 1.0)
 
 
 @attrs.frozen
@@ -619,6 +621,7 @@ class Simulation:
             raise ValueError("a PostgreSQL world needs dsn and schema")
         self.runs: list[Run] = []
         self.direct: list[DirectJob] = []
+        self.direct_submits = 0  # each direct job's prompt is its own
         self.trace: list[str] = []
         self.checker = Checker(self)
         self.hub = CompletionHub(webhook_id=WEBHOOK_ID, safety_net=NET)
@@ -628,6 +631,7 @@ class Simulation:
         self.direct_client: PixVerse
         self.http: aiohttp.ClientSession
         self.db: asyncpg.Connection
+        self.db_lock = asyncio.Lock()  # the runs' ends read it too
         self.account_room = 0  # PostgreSQL: the account's room to send, at the last look
         self.hook_url = ""
 
@@ -703,11 +707,12 @@ class Simulation:
         """Each request's journal state and video id, by request index (read directly, or
         through ``journal``, a run's own)."""
         if self.pg:
-            rows = await self.db.fetch(
-                f'SELECT body::text, state, video_id FROM "{self.schema}".pixverse_entries'
-                " WHERE batch = $1",
-                self.batch,
-            )
+            async with self.db_lock:
+                rows = await self.db.fetch(
+                    f'SELECT body::text, state, video_id FROM "{self.schema}".pixverse_entries'
+                    " WHERE batch = $1",
+                    self.batch,
+                )
         else:
             rows = [(e.body, e.state, e.video_id) for e in await self._sqlite_entries(journal)]
         found = {}
@@ -732,16 +737,19 @@ class Simulation:
 
     async def store_in_flight(self) -> int:
         """The account's in-flight count as the store keeps it (SENDING or SUBMITTED)."""
-        count: int = await self.db.fetchval(
-            f'SELECT "{self.schema}".pixverse_in_flight($1)', self.batch
-        )
+        async with self.db_lock:
+            count: int = await self.db.fetchval(
+                f'SELECT "{self.schema}".pixverse_in_flight($1)', self.batch
+            )
         return count
 
     async def store_room(self) -> int:
         """How many more the account may send now, by the store's shared limit."""
-        target = await self.db.fetchval(
-            f'SELECT target FROM "{self.schema}".pixverse_accounts WHERE account = $1', self.batch
-        )
+        async with self.db_lock:
+            target = await self.db.fetchval(
+                f'SELECT target FROM "{self.schema}".pixverse_accounts WHERE account = $1',
+                self.batch,
+            )
         allowed = self.world.limit if target is None else max(1, int(target))
         return allowed - await self.store_in_flight()
 
@@ -814,11 +822,12 @@ class Simulation:
         cleanly, the others take over at their next look)."""
         store = run.journal.postgres
         assert store is not None
-        await self.db.execute(
-            f'UPDATE "{self.schema}".pixverse_workers SET expires_at = clock_timestamp()'
-            " WHERE id = $1",
-            store.worker_id,
-        )
+        async with self.db_lock:
+            await self.db.execute(
+                f'UPDATE "{self.schema}".pixverse_workers SET expires_at = clock_timestamp()'
+                " WHERE id = $1",
+                store.worker_id,
+            )
         await terminate(store.application_name, self.dsn or "")
         await self.stop(run)
 
@@ -849,7 +858,7 @@ class Simulation:
             return resp.status
 
     async def direct_job(self) -> None:
-        n = len(self.direct)
+        n = self.direct_submits = self.direct_submits + 1
         try:
             job = await self.direct_client.videos.text_to_video(prompt=f"direct {n}", **FIELDS)
         except Exception as exc:  # a fault meant for the batch: nothing to wait for

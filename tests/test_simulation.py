@@ -15,7 +15,19 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from .simulation import Step, World, simulate, step_lists, worlds
+from .simulation import (
+    CancelWait,
+    Direct,
+    Finish,
+    Stall,
+    StatusFault,
+    Step,
+    SubmitFault,
+    World,
+    simulate,
+    step_lists,
+    worlds,
+)
 
 LONG = os.environ.get("PIXVERSE_SIM_EXAMPLES")
 SQLITE_EXAMPLES = int(LONG or 25)
@@ -47,3 +59,43 @@ def test_simulation_on_postgres(
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
         asyncio.run(simulate(world, steps, Path(tmp), dsn=postgres_dsn, schema=pg_schema))
+
+
+# -- Sequences the simulation found (issue 20), each kept as a plain test ------------------------
+
+
+async def test_a_job_past_its_poll_timeout_keeps_its_place_while_it_generates(
+    tmp_path: Path,
+) -> None:
+    """Item 1: the first job times out (the caller's FAILED ``JobTimeoutError``) while its
+    generation goes on; its place was given back at once, so the second was sent: two
+    generating on an account whose limit is one."""
+    await simulate(World(requests=2, limit=1, timeout=0.3, webhooks=False), [Stall()], tmp_path)
+
+
+async def test_a_status_answer_older_than_the_webhook_end_is_dropped(tmp_path: Path) -> None:
+    """Item 2: a status poll is in flight (held, it answers "generating") when the webhook
+    ends the job; the stale answer, past the timeout, gave the request a second outcome and
+    released its place twice (the run ended with the second request's submit under way)."""
+    steps: list[Step] = [
+        SubmitFault("slow"),  # keeps the run alive while the stale answer comes
+        StatusFault("slow"),
+        Finish(0, "success", deliver=True),
+    ]
+    await simulate(World(requests=2, limit=1, timeout=0.3, webhooks=True), steps, tmp_path)
+
+
+async def test_a_cancelled_wait_leaves_no_watch_once_its_video_ended(tmp_path: Path) -> None:
+    """Item 4: ``job.wait()`` cancelled, then the video's end delivered: its watch stayed
+    registered in the hub for ever."""
+    await simulate(World(requests=1, limit=1), [Direct(), CancelWait(0)], tmp_path)
+
+
+async def test_on_postgresql_a_timed_out_job_keeps_being_watched(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    """Item 1 on PostgreSQL: the timed-out jobs stay SUBMITTED, held by the live worker and
+    counted in the account's in-flight count, but nobody watches them: the run does not
+    follow what the service generates (and sat at 1/3 with no room for ever)."""
+    world = World(requests=3, limit=2, timeout=0.3, store="postgres")
+    await simulate(world, [Stall()], tmp_path, dsn=postgres_dsn, schema=pg_schema)
