@@ -30,7 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 from pixverse_async import PixVerse, PollPolicy, RetryPolicy, TextToVideo
 from pixverse_async.costs import CostEstimator
 from pixverse_async.emulator import Emulator, Generation
+from pixverse_async.emulator.credits import PriceTable
 from pixverse_async.journal import Journal, JournalEntry, JournalError, JournalState
 from pixverse_async.polling import SafetyNet
 from pixverse_async.runner import Outcome, OutcomeState, Progress, RunStream
@@ -120,11 +121,10 @@ class World:
     store: str = "sqlite"  # or "postgres"
 
     def request(self, index: int) -> TextToVideo:
-        return TextToVideo(prompt=prompt(index), **FIELDS)
+        return TextToVideo(prompt=f"{PROMPT}{index}", **FIELDS)
 
 
-def prompt(index: int) -> str:
-    return f"sim scene {index}"
+PROMPT = "sim scene "  # + the request's index: the batch's prompts (and journal keys) differ
 
 
 class Step:
@@ -294,7 +294,7 @@ class Terminate(Step):
         if sim.world.store == "postgres" and live:
             store = live[self.slot % len(live)].journal.postgres
             assert store is not None
-            await terminate(store.application_name, sim.dsn)
+            await terminate(store.application_name, sim.dsn or "")
 
 
 # -- Strategies ----------------------------------------------------------------------------------
@@ -347,8 +347,6 @@ def step_lists(store: str, max_size: int = 20) -> st.SearchStrategy[list[Step]]:
 
 def cost() -> int:
     """What one request of the simulation costs on the emulator."""
-    from pixverse_async.emulator.credits import PriceTable
-
     return PriceTable().price({**FIELDS, "prompt": "x"})
 
 
@@ -383,7 +381,7 @@ class Run:
 
 @attrs.define(eq=False)
 class DirectJob:
-    """A ``job.wait()`` outside the runner; ``result`` its video or error once it ended."""
+    """A job outside the runner and the task awaiting its ``wait()``."""
 
     video_id: int
     task: asyncio.Task[Any]
@@ -606,8 +604,6 @@ def describe_progress(run: Run) -> str:
 class Simulation:
     """The emulator, the hub's webhook server, the clients, the runs; see the module doc."""
 
-    pg_counter: ClassVar[int] = 0
-
     def __init__(
         self, world: World, workdir: Path, *, dsn: str | None = None, schema: str | None = None
     ) -> None:
@@ -691,9 +687,9 @@ class Simulation:
 
     def index_of(self, generation: Generation) -> int | None:
         text = str(generation.body.get("prompt", ""))
-        if generation.api_key != KEY or not text.startswith("sim scene "):
+        if generation.api_key != KEY or not text.startswith(PROMPT):
             return None
-        return int(text.removeprefix("sim scene "))
+        return int(text.removeprefix(PROMPT))
 
     def video_url(self, generation: Generation) -> str:
         return f"{self.emu.base_url}/media/videos/{generation.video_id}.mp4"
@@ -718,7 +714,7 @@ class Simulation:
         found = {}
         for body, state, video_id in rows:
             text = str((json.loads(body) if isinstance(body, str) else body).get("prompt", ""))
-            found[int(text.removeprefix("sim scene "))] = (JournalState(state), video_id)
+            found[int(text.removeprefix(PROMPT))] = (JournalState(state), video_id)
         return found
 
     async def _sqlite_entries(self, journal: Journal | None) -> list[JournalEntry]:

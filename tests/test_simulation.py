@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 
 from .simulation import (
     CancelWait,
@@ -30,8 +30,8 @@ from .simulation import (
 )
 
 LONG = os.environ.get("PIXVERSE_SIM_EXAMPLES")
-SQLITE_EXAMPLES = int(LONG or 25)
-PG_EXAMPLES = int(os.environ.get("PIXVERSE_SIM_PG_EXAMPLES") or 10)
+SQLITE_EXAMPLES = int(LONG or 100)
+PG_EXAMPLES = int(os.environ.get("PIXVERSE_SIM_PG_EXAMPLES") or 60)
 
 
 def search(examples: int) -> settings:
@@ -42,6 +42,8 @@ def search(examples: int) -> settings:
         derandomize=LONG is None,
         suppress_health_check=list(HealthCheck),
         print_blob=False,
+        # No "explain" phase: it prints the failing arguments as blanks.
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     )
 
 
