@@ -262,6 +262,42 @@ class Rerun(Step):
 
 
 @attrs.frozen
+class WrongKey(Step):
+    """Stop the live runs, run the batch once with a wrong API key (every submit refused,
+    nothing generated) until it ends; a later run must still send what it never generated."""
+
+    async def apply(self, sim: Simulation) -> None:
+        for run in sim.live_runs():
+            await sim.stop(run)
+        async with PixVerse(api_key="wrong-key", base_url=sim.emu.base_url, retry=RETRY) as bad:
+            run = await sim.start_run(bad)
+            assert run.consumer is not None
+            await asyncio.wait((run.consumer,), timeout=FINAL_BOUND)
+            sim.checker.expect(run.consumer.done(), "every run ends within the bound", run)
+            if not run.consumer.done():
+                await sim.stop(run)
+
+
+@attrs.frozen
+class DeepNest(Step):
+    """A delivery not signed with the secret whose ``url`` is ``[[[...]]]`` nested ``depth``
+    deep: refused with 400 or 401, never a 500."""
+
+    depth: int = 980
+
+    async def apply(self, sim: Simulation) -> None:
+        nested = "[" * self.depth + "]" * self.depth
+        data = f'{{"id": "1", "status": 1, "url": {nested}}}'.encode()
+        headers = {"Content-Type": "application/json", "Webhook-Timestamp": str(int(time.time())),
+                   "Webhook-Nonce": uuid.uuid4().hex, "Webhook-Signature": "A" * 43 + "="}  # fmt: skip
+        async with sim.http.post(sim.hook_url, data=data, headers=headers) as resp:
+            await resp.read()
+        sim.checker.expect(
+            resp.status in (400, 401), "a hostile delivery is refused with 400 or 401", resp.status
+        )
+
+
+@attrs.frozen
 class SecondWorker(Step):
     """PostgreSQL: another worker runs the same batch (at most two live)."""
 
@@ -335,6 +371,8 @@ def step_lists(store: str, max_size: int = 20) -> st.SearchStrategy[list[Step]]:
         st.builds(CancelWait, slot=slot),
         st.just(CtrlC()),
         st.just(Rerun()),
+        st.just(WrongKey()),
+        st.builds(DeepNest, depth=st.sampled_from([10, 980])),
     ]
     if store == "postgres":
         steps += [
@@ -545,6 +583,7 @@ class Checker:
         for run in sim.runs:
             if run.final_states is not None:
                 self.journal_agrees(run, run.final_states)
+        self.refusals_not_final(sim.runs[-1])
         self.no_second_generation()
         self.spend_within_cap()
         for job in sim.direct:
@@ -555,6 +594,14 @@ class Checker:
             f"watches of videos {sorted(sim.hub._watches)}",
         )
         self.raise_failures()
+
+    def refusals_not_final(self, run: Run) -> None:
+        """An answer proving nothing was generated (a wrong key) leaves the request to send:
+        the last run ends no request with it."""
+        refused = [describe(o) for o in run.outcomes if o.error_type in PROOF_NOTHING_GENERATED]
+        self.expect(
+            not refused, "a request refused before any generation is sent by a later run", refused
+        )
 
     def direct_job_ended(self, job: DirectJob) -> None:
         if job.cancelled or not job.task.done() or job.task.cancelled():
@@ -575,6 +622,9 @@ class Checker:
                 f"direct job {job.video_id} ({generation.outcome}): {error!r}",
             )
 
+
+#: Errors that prove the service generated nothing (issue 20, item 6).
+PROOF_NOTHING_GENERATED = frozenset({"AuthenticationError"})
 
 END_ERRORS = {
     "success": (),
@@ -762,12 +812,13 @@ class Simulation:
             )
         return await Journal.open(self.workdir / "journal.sqlite")
 
-    async def start_run(self) -> Run:
+    async def start_run(self, client: PixVerse | None = None) -> Run:
+        """Run the batch (through ``client``, else the simulation's) on the journal."""
         journal = await self.open_journal()
         number = len(self.runs) + 1
         run_ref: list[Run] = []
         world = self.world
-        runner = self.client.runner(
+        runner = (client or self.client).runner(
             concurrency=world.limit,
             journal=journal,
             poll=policy(world.timeout),

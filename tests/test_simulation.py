@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from .simulation import (
     CancelWait,
+    DeepNest,
     Direct,
     Finish,
     Stall,
@@ -24,6 +25,7 @@ from .simulation import (
     Step,
     SubmitFault,
     World,
+    WrongKey,
     simulate,
     step_lists,
     worlds,
@@ -101,3 +103,18 @@ async def test_on_postgresql_a_timed_out_job_keeps_being_watched(
     follow what the service generates (and sat at 1/3 with no room for ever)."""
     world = World(requests=3, limit=2, timeout=0.3, store="postgres")
     await simulate(world, [Stall()], tmp_path, dsn=postgres_dsn, schema=pg_schema)
+
+
+async def test_a_deeply_nested_delivery_is_refused_not_a_server_error(tmp_path: Path) -> None:
+    """Item 5: a delivery (signature well-formed, wrong) whose ``url`` is ``[[[...]]]`` 980
+    deep passes ``json.loads`` but overflowed ``json.dumps`` in the signature's form
+    encoding: HTTP 500 and a traceback, to an unauthenticated request."""
+    await simulate(World(requests=1, limit=1), [DeepNest(980)], tmp_path)
+
+
+async def test_a_wrong_api_key_leaves_the_batch_to_send_and_to_watch(tmp_path: Path) -> None:
+    """Item 6: run 1 sends request 0 and stops; a run with a wrong key gets 401 on request
+    1's submit (nothing generated) and on request 0's status poll (it goes on generating):
+    both were journaled FAILED, so the next run, with the right key, reported them
+    "failed (resumed)", sent nothing and never looked at request 0 again (it succeeded)."""
+    await simulate(World(requests=2, limit=1), [WrongKey()], tmp_path)
