@@ -567,7 +567,7 @@ class Checker:
                 f"runs {in_flight}, generating {sorted(generating)}"
                 f" ({[describe_progress(r) for r in live]})",
             )
-        if sim.pg:
+        if sim.pg and live:  # (with no worker alive, nobody can follow the service)
             store_count = await sim.store_in_flight()
             self.expect(
                 store_count == len(generating),
@@ -687,6 +687,7 @@ class Simulation:
         self.db: asyncpg.Connection
         self.db_lock = asyncio.Lock()  # the runs' ends read it too
         self.account_room = 0  # PostgreSQL: the account's room to send, at the last look
+        self.sending = 0  # PostgreSQL: the batch's SENDING entries, at the last look
         self.hook_url = ""
 
     async def __aenter__(self) -> Simulation:
@@ -794,6 +795,16 @@ class Simulation:
         async with self.db_lock:
             count: int = await self.db.fetchval(
                 f'SELECT "{self.schema}".pixverse_in_flight($1)', self.batch
+            )
+        return count
+
+    async def store_sending(self) -> int:
+        """The batch's SENDING entries (a dead worker's stay so until a take-over)."""
+        async with self.db_lock:
+            count: int = await self.db.fetchval(
+                f'SELECT count(*) FROM "{self.schema}".pixverse_entries'
+                " WHERE batch = $1 AND state = 'sending'",
+                self.batch,
             )
         return count
 
@@ -946,6 +957,8 @@ class Simulation:
             for g in self.emu.state.generations.values()
             if g.done_at <= now and (i := self.index_of(g)) is not None
         }
+        if self.pg and self.sending and self.live_runs():
+            return False  # a send under way, or a dead worker's awaiting its take-over
         for run in self.live_runs():
             p = run.progress
             in_flight = p.running + p.submitting
@@ -991,6 +1004,7 @@ class Simulation:
             await asyncio.sleep(0.005)
             if self.pg:
                 self.account_room = await self.store_room()
+                self.sending = await self.store_sending()
             look = self.snapshot() if self.settled() else None
             if look is None:
                 looks = []
