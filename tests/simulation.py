@@ -457,8 +457,9 @@ class Checker:
     def raise_failures(self) -> None:
         if self.failures:
             trace = "\n  ".join(self.sim.trace[-40:])
+            replay = f"simulate({self.sim.world!r}, {self.sim.steps!r}, tmp_path)"
             raise Violation(
-                "; ".join(self.failures[:3]) + f"\n  world: {self.sim.world!r}\n  trace:\n  {trace}"
+                "; ".join(self.failures[:3]) + f"\n  replay: {replay}\n  trace:\n  {trace}"
             )
 
     # Called by the runs as they go ---------------------------------------------------------
@@ -676,6 +677,7 @@ class Simulation:
         self.runs: list[Run] = []
         self.direct: list[DirectJob] = []
         self.direct_submits = 0  # each direct job's prompt is its own
+        self.steps: list[Step] = []  # what is played, for the failure's replay line
         self.trace: list[str] = []
         self.checker = Checker(self)
         self.hub = CompletionHub(webhook_id=WEBHOOK_ID, safety_net=NET)
@@ -1049,6 +1051,7 @@ async def simulate(
     """Play ``steps`` in ``world``, checking the invariants after each; see the module doc.
     Returns the trace of what happened."""
     async with Simulation(world, workdir, dsn=dsn, schema=schema) as sim:
+        sim.steps = steps
         await sim.start_run()
         await sim.settle()
         for step in steps:
