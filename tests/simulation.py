@@ -47,7 +47,6 @@ from pixverse_async.runner import Outcome, OutcomeState, Progress, RunStream
 from pixverse_async.webhooks import CompletionHub, webhook_handler
 
 from .pg import terminate
-from .test_spending_cap import peak_spend
 from .test_webhooks_handler import serving
 from .webhook_signing import delivery
 
@@ -104,6 +103,18 @@ def agrees(outcome: Outcome, state: JournalState | None) -> bool:
     if outcome.state is OutcomeState.FAILED and outcome.error_type == "JobTimeoutError":
         return state in TIMED_OUT_JOURNAL_STATES
     return state in AGREEING[outcome.state]
+
+
+def peak_spend(emu: Emulator, key: str) -> int:
+    """The highest the key's spend ever was, by the ledger's entries in the order they
+    happened (a refund due at the moment of a charge comes first, as the service made it
+    before the client could see the failure; time alone cannot tell them apart on a manual
+    clock that did not move); refunds still to come settled last."""
+    spend = peak = 0
+    for entry in emu.state.ledger.entries(key, now=float("inf")):
+        spend += entry.amount
+        peak = max(peak, spend)
+    return peak
 
 
 # -- The world and the steps ---------------------------------------------------------------------
