@@ -292,14 +292,14 @@ class WrongKey(Step):
 @attrs.frozen
 class DeepNest(Step):
     """Deliveries, signature well-formed but wrong, whose ``url`` is ``[[[...]]]`` nested up
-    to ``depth`` deep (the 150 depths below it: where the overflow comes depends on the
+    to ``depth`` deep (each of the 150 depths below it: where the overflow comes depends on the
     stack in use): each refused with 400 or 401, never a 500."""
 
     depth: int = 1000
 
     async def apply(self, sim: Simulation) -> None:
         statuses = set()
-        for depth in range(max(1, self.depth - 150), self.depth + 1, 3):
+        for depth in range(max(1, self.depth - 150), self.depth + 1):
             nested = "[" * depth + "]" * depth
             data = f'{{"id": "1", "status": 1, "url": {nested}}}'.encode()
             headers = {
