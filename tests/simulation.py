@@ -6,8 +6,9 @@ webhooks or not, SQLite or PostgreSQL) and a list of :class:`Step` s are played 
 decides, and the steps interleave polls and generation ends (``Advance``, ``Finish``), webhook
 deliveries (``Deliver``: duplicated, in any order, late or never; ``Forge``), submit and status
 faults (500044, ambiguous answers, client timeouts), poll timeouts (``Stall``), ``job.wait()``
-cancellations (``Direct``, ``CancelWait``), Ctrl-C and rerun on the same journal, and on
-PostgreSQL a second worker, a worker's death with lease take-over and ``pg_terminate_backend``.
+cancellations (``Direct``, ``CancelWait``), Ctrl-C and rerun on the same journal, a run with a
+wrong API key (``WrongKey``), hostile deliveries (``DeepNest``), and on PostgreSQL a second
+worker, a worker's death with lease take-over and ``pg_terminate_backend``.
 
 After each step has settled (bounded: see :meth:`Simulation.settle`) :class:`Checker` checks
 every invariant; at the end every generation is finished and the run must end within

@@ -31,17 +31,15 @@ from .simulation import (
     worlds,
 )
 
-LONG = os.environ.get("PIXVERSE_SIM_EXAMPLES")
-SQLITE_EXAMPLES = int(LONG or 100)
-PG_EXAMPLES = int(os.environ.get("PIXVERSE_SIM_PG_EXAMPLES") or 60)
 
-
-def search(examples: int) -> settings:
+def search(variable: str, examples: int) -> settings:
+    """``examples`` fixed sequences; or, with ``variable`` set, that many fresh ones."""
+    long = os.environ.get(variable)
     return settings(
-        max_examples=examples,
+        max_examples=int(long or examples),
         deadline=None,
         database=None,
-        derandomize=LONG is None,
+        derandomize=long is None,
         suppress_health_check=list(HealthCheck),
         print_blob=False,
         # No "explain" phase: it prints the failing arguments as blanks.
@@ -49,14 +47,14 @@ def search(examples: int) -> settings:
     )
 
 
-@search(SQLITE_EXAMPLES)
+@search("PIXVERSE_SIM_EXAMPLES", 100)
 @given(world=worlds("sqlite"), steps=step_lists("sqlite"))
 def test_simulation_on_sqlite(world: World, steps: list[Step]) -> None:
     with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
         asyncio.run(simulate(world, steps, Path(tmp)))
 
 
-@search(PG_EXAMPLES)
+@search("PIXVERSE_SIM_PG_EXAMPLES", 60)
 @given(world=worlds("postgres"), steps=step_lists("postgres"))
 def test_simulation_on_postgres(
     postgres_dsn: str, pg_schema: str, world: World, steps: list[Step]
