@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from .errors import VideoDeletedError, VideoFailedError, VideoModeratedError
@@ -61,8 +62,8 @@ class GenerationJob:
     """
 
     __slots__ = (
-        "_videos", "credits", "last_video", "request", "submitted_at", "video_id", "watch",
-        "webhook_id",
+        "__weakref__", "_unwatch", "_videos", "_watch", "credits", "last_video", "request",
+        "submitted_at", "video_id", "webhook_id",
     )  # fmt: skip
 
     def __init__(
@@ -81,10 +82,30 @@ class GenerationJob:
         self.request = request
         #: The webhook PixVerse notifies about this generation (None: sent without one).
         self.webhook_id = webhook_id
-        #: The client's hub watching for this video's event (None: ``wait`` polls).
+        self._watch: CompletionWatch | None = None
+        self._unwatch: weakref.finalize[[], GenerationJob] | None = None
         self.watch = watch
         self.last_video: Video | None = None
         self.submitted_at = time.monotonic()
+
+    @property
+    def watch(self) -> CompletionWatch | None:
+        """The client's hub watching for this video's event (None: ``wait`` polls).
+
+        Closed (and forgotten by the hub) when the job object is dropped, so that a job nobody
+        waits for holds nothing and its event goes to the hub's user as unclaimed.
+        """
+        return self._watch
+
+    @watch.setter
+    def watch(self, watch: CompletionWatch | None) -> None:
+        if self._unwatch is not None:
+            self._unwatch.detach()
+            self._unwatch = None
+        self._watch = watch
+        if watch is not None:
+            self._unwatch = weakref.finalize(self, watch.close)
+            self._unwatch.atexit = False
 
     def __repr__(self) -> str:
         return (
@@ -114,13 +135,18 @@ class GenerationJob:
         lost delivery still ends it. The video then carries what the event said (id, status,
         URL; ``size`` unset: see :class:`~pixverse_async.webhooks.WebhookEvent`). An end the
         safety net's poll found is handed on to the hub's other watches of the video (with a
-        relay, in every process), so they end without a status request of their own.
+        relay, in every process), so they end without a status request of their own. A wait
+        cancelled before the event closes the watch: the event, when it comes, goes to the
+        hub's ``on_unclaimed`` / ``unclaimed()``; waiting again watches anew (an event the
+        hub retained ends it at once).
         """
         loop = asyncio.get_running_loop()
         now = loop.time()
         submitted = now - (time.monotonic() - self.submitted_at)
         key = learning_key(self.request) if learner is not None else None
         watch, hub = self.watch, self._videos.webhooks
+        if watch is not None and hub is not None and watch.closed and not watch.done():
+            watch = self.watch = hub.register(self.video_id)  # its earlier wait was cancelled
         if watch is not None and hub is not None:
             # The event ends the wait; polls are only the hub's safety net.
             schedule = hub.safety_net.schedule(
@@ -130,14 +156,19 @@ class GenerationJob:
             schedule = PollSchedule.begin(
                 policy or self._videos.poll, now, submitted=submitted, learner=learner, key=key
             )
-        video = await poll_until_done(
-            self.status,
-            schedule,
-            is_done=lambda video: video.status.is_terminal,
-            job_id=self.video_id,
-            status_of=lambda video: video.status,
-            news=None if watch is None else self._news,
-        )
+        try:
+            video = await poll_until_done(
+                self.status,
+                schedule,
+                is_done=lambda video: video.status.is_terminal,
+                job_id=self.video_id,
+                status_of=lambda video: video.status,
+                news=None if watch is None else self._news,
+            )
+        except asyncio.CancelledError:
+            if watch is not None and not watch.done():
+                watch.close()  # nobody waits for the event now: it is the hub user's
+            raise
         if watch is not None:
             watch.settle(video)  # a later event for it is a repeat, not the user's
         self.last_video = video

@@ -21,7 +21,9 @@ def unclaimed(event: WebhookEvent) -> None:
 
 
 async def main(dsn: str, name: str, secret: str) -> None:
-    async with CompletionHub(relay=PostgresRelay(dsn, name=name), on_unclaimed=unclaimed) as hub:
+    async with CompletionHub(
+        relay=PostgresRelay(dsn, name=name, secret=secret), on_unclaimed=unclaimed
+    ) as hub:
         app = web.Application()
         app.router.add_post("/hook", webhook_handler(secret, hub.deliver))
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)

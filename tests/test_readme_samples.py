@@ -3,9 +3,9 @@
 Each sample is written to a file as it stands in README.md and run with ``PIXVERSE_API_KEY``,
 ``PIXVERSE_BASE_URL`` and ``PIXVERSE_POLL_INTERVAL`` pointing at an emulator this test serves
 (and, for a sample that reads ``DATABASE_URL``, that set to the PostgreSQL of ``tests/pg.py``:
-skipped without one, failed under ``CI=true``), in a folder holding the files the README
-says the samples read (``cat.png``, ``dog.png``, ``room.png``, ``voice.mp3``). Nothing else is
-defined for them.
+skipped without one, failed under ``CI=true``; ``PIXVERSE_WEBHOOK_SECRET`` for one that reads
+it), in a folder holding the files the README says the samples read (``cat.png``,
+``dog.png``, ``room.png``, ``voice.mp3``). Nothing else is defined for them.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ async def test_a_readme_sample_runs_as_pasted(
     database: dict[str, str] = {}
     if "DATABASE_URL" in sample:  # a sample that needs PostgreSQL reads its URL from there
         database["DATABASE_URL"] = request.getfixturevalue("postgres_dsn")
+    if "PIXVERSE_WEBHOOK_SECRET" in sample:
+        database["PIXVERSE_WEBHOOK_SECRET"] = "whsec-readme-sample"
     script = tmp_path / "sample.py"
     script.write_text(sample, encoding="utf-8")
     async with Emulator(api_keys={API_KEY}, generation_seconds=0.05) as emu:

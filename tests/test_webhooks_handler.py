@@ -313,3 +313,30 @@ async def test_the_emulator_command_delivers_to_the_handler() -> None:
             await proc.communicate()
     [event] = events
     assert event.video_id == video_id and event.status is VideoStatus.SUCCESSFUL
+
+
+async def test_a_deeply_nested_unsigned_body_is_400_not_a_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """About 2 KB of ``[[[...]]]`` at depth ~980: ``json.loads`` takes it, and the signature's
+    form encoding (``json.dumps`` of the nested value) used to overflow the stack: a 500
+    and a logged traceback for a request nobody signed. Where exactly ``loads`` stops and
+    ``dumps`` overflows depends on the stack already in use, so every depth around it is
+    sent."""
+    events: list[WebhookEvent] = []
+    caplog.set_level(logging.WARNING)
+    answers: dict[int, tuple[int, str]] = {}
+    async with serving(webhook_handler(SECRET, events.append)) as url:
+        for depth in range(900, 1001):
+            raw = b'{"id": "1", "status": 1, "x": ' + b"[" * depth + b"]" * depth + b"}"
+            headers = {
+                "Webhook-Timestamp": str(now()),
+                "Webhook-Nonce": f"deep{depth}",
+                "Webhook-Signature": "A" * 43 + "=",  # well formed, signed by nobody
+            }
+            answers[depth] = await posting(url, headers, raw)
+    assert len(answers[980][1]) < 200
+    assert {status for status, _ in answers.values()} == {400}, answers
+    assert all("nested deeper than 32 levels" in text for _, text in answers.values())
+    assert events == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

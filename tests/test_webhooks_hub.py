@@ -9,6 +9,7 @@ import pytest
 from pixverse_async.webhooks import (
     CompletionHub,
     HubClosedError,
+    HubStats,
     UnclaimedOverflowError,
     WebhookEvent,
 )
@@ -225,3 +226,32 @@ def test_bad_arguments() -> None:
         CompletionHub(retain=0)
     with pytest.raises(ValueError):
         CompletionHub(max_unclaimed=0)
+
+
+async def test_the_hub_forgets_a_watch_once_its_end_arrived_or_it_was_closed() -> None:
+    """A watch waits in the hub only until its end: the hub holds nothing for ended jobs,
+    while the watch keeps its event (and its done callback still runs)."""
+    user = Collected()
+    hub = CompletionHub(on_unclaimed=user)
+    calls: list[WebhookEvent] = []
+    watch = hub.register(30)
+    watch.add_done_callback(calls.append)
+    assert hub.stats().watching == 1
+    await hub.deliver(ev(30, 5))  # a status on the way: still watching
+    assert hub.stats().watching == 1
+    await hub.deliver(ev(30, 1))
+    assert hub.stats().watching == 0 and hub._watches == {}
+    assert watch.done() and not watch.closed and watch.result() == ev(30, 1)
+    await asyncio.sleep(0)
+    assert calls == [ev(30, 1)]
+    await hub.deliver(ev(30, 1))  # a repeat: neither a watch's nor the user's
+    late = hub.register(30)  # registered after the end: resolved, never held
+    assert late.done() and hub.stats().watching == 0
+    # Closed before its end: the end is the user's, counted as unclaimed.
+    gone = hub.register(31)
+    gone.close()
+    assert gone.closed and hub.stats().watching == 0
+    await hub.deliver(ev(31, 1))
+    assert user.events == [ev(31, 1)] and not gone.done()
+    assert hub.stats() == HubStats(watching=0, held=0, submits_in_flight=0, retained=2,
+                                   unclaimed=1)  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -328,3 +329,51 @@ async def resumed_jobs_end_by_their_events(journal_for: Callable[[], Journal]) -
     assert len(unclaimed) == 1 and hub._watches == {}
     assert all(d.acknowledged for d in emu.state.webhook_deliveries)
     assert len(emu.state.webhook_deliveries) == n
+
+
+async def test_watches_are_closed_for_ended_cancelled_and_dropped_jobs() -> None:
+    """Issue 20: 200 submitted, 100 waits cancelled, 200 success events delivered left 200
+    watches registered and gave 0 events to ``on_unclaimed``. Now a watch is forgotten by
+    the hub when its end arrives, when its wait is cancelled (the end is then unclaimed),
+    and when its job object is dropped."""
+    unclaimed: list[WebhookEvent] = []
+    hub = CompletionHub(webhook_id="1234", safety_net=PATIENT, on_unclaimed=unclaimed.append)
+    async with setup(hub, clock="manual", max_concurrent_generations=300) as (emu, client):
+        jobs = [
+            await client.videos.text_to_video(prompt=f"scene {i}", **FIELDS) for i in range(200)
+        ]
+        cancelled, kept = jobs[:100], jobs[100:]
+        waits = [asyncio.ensure_future(job.wait()) for job in cancelled]
+        await asyncio.sleep(0)  # each wait is now waiting for its event
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        assert all(task.cancelled() for task in waits)
+        assert sum(map(len, hub._watches.values())) == 100  # the kept jobs' watches only
+        emu.finish_all("success")
+        await emu.webhooks.drain()
+        ends = [e for e in unclaimed if e.is_terminal]
+        watching = sum(map(len, hub._watches.values()))
+        assert (len(ends), watching) == (100, 0)
+        assert {e.video_id for e in ends} == {job.video_id for job in cancelled}
+        assert hub.stats().watching == 0 and hub.stats().unclaimed == len(unclaimed)
+        # The kept jobs had their events: waiting now ends at once, without a status request.
+        videos = await asyncio.gather(*(job.wait() for job in kept))
+        assert all(v.status is VideoStatus.SUCCESSFUL for v in videos)
+        # A cancelled wait, waited again, ends with the event the hub retained.
+        assert (await cancelled[0].wait()).status is VideoStatus.SUCCESSFUL
+        assert status_requests(emu) == 0
+        assert all(d.acknowledged for d in emu.state.webhook_deliveries)
+
+        # Jobs nobody keeps: their watches go with them, their ends are unclaimed.
+        before = len(unclaimed)
+        dropped = [
+            (await client.videos.text_to_video(prompt=f"drop {i}", **FIELDS)).video_id
+            for i in range(50)
+        ]
+        gc.collect()  # (plain reference counting already did it in CPython)
+        assert hub.stats().watching == 0
+        emu.finish_all("success")
+        await emu.webhooks.drain()
+        assert sorted(e.video_id for e in unclaimed[before:] if e.is_terminal) == sorted(dropped)
+        assert hub.stats().watching == 0 and hub.stats().held == 0

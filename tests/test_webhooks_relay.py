@@ -118,6 +118,7 @@ def test_an_end_found_by_a_poll_is_relayed_as_such() -> None:
 
 @pytest.mark.parametrize(
     "module", ["pixverse_async.webhooks.events", "pixverse_async.webhooks.relay",
+               "pixverse_async.webhooks.relay_seal", "pixverse_async.webhooks.hub",
                "pixverse_async.polling"]
 )  # fmt: skip
 def test_docstring_examples(module: str) -> None:
@@ -131,19 +132,22 @@ def test_names_are_checked_and_the_password_never_shows() -> None:
     for bad in ("", "has space", "x" * 46, 'a"; DROP'):
         with pytest.raises(ValidationError, match="name"):
             PostgresRelay("postgresql://db/x", name=bad)
-    relay = PostgresRelay("postgresql://app:hunter2-secret@127.0.0.1:1/jobs", name="x" * 45)
+    relay = PostgresRelay(
+        "postgresql://app:hunter2-secret@127.0.0.1:1/jobs", name="x" * 45, secret=SECRET
+    )
     assert relay.channel == "pixverse_webhooks_" + "x" * 45 and len(relay.channel) == 63
     assert "hunter2" not in repr(relay)
     hub = CompletionHub(relay=relay)
     assert hub.relay is relay
     with pytest.raises(ValueError, match="already belongs to a hub"):
         CompletionHub(relay=relay)
-    assert isinstance(CompletionHub(relay="postgresql://db/x").relay, PostgresRelay)
+    with pytest.raises(ValidationError, match="relay: a URL alone cannot authenticate"):
+        CompletionHub(relay="postgresql://db/x")  # type: ignore[arg-type]
 
 
 async def test_an_unreachable_database_fails_the_start_without_the_password() -> None:
     relay = PostgresRelay(
-        "postgresql://app:hunter2-secret@127.0.0.1:1/jobs",
+        "postgresql://app:hunter2-secret@127.0.0.1:1/jobs", secret=SECRET,
         connect_timeout=0.2, reconnect_timeout=0.3,
     )  # fmt: skip
     hub = CompletionHub(relay=relay)
@@ -159,8 +163,8 @@ async def test_a_failed_publish_fails_the_delivery_and_its_retry_publishes_again
     """The user has the event once; the delivery fails (PixVerse retries) until published."""
     taken: list[WebhookEvent] = []
     relay = PostgresRelay(
-        "postgresql://app:hunter2-secret@127.0.0.1:1/jobs", connect_timeout=0.1,
-        publish_timeout=0.2,
+        "postgresql://app:hunter2-secret@127.0.0.1:1/jobs", secret=SECRET,
+        connect_timeout=0.1, publish_timeout=0.2,
     )  # fmt: skip
     hub = CompletionHub(relay=relay, on_unclaimed=taken.append)
     try:
@@ -184,9 +188,9 @@ async def test_an_event_delivered_to_one_hub_ends_the_watch_of_another(
     unclaimed_a: list[WebhookEvent] = []
     unclaimed_b: list[WebhookEvent] = []
     async with (
-        CompletionHub(relay=PostgresRelay(postgres_dsn, name=name),
+        CompletionHub(relay=PostgresRelay(postgres_dsn, name=name, secret=SECRET),
                       on_unclaimed=unclaimed_a.append) as a,
-        CompletionHub(relay=PostgresRelay(postgres_dsn, name=name),
+        CompletionHub(relay=PostgresRelay(postgres_dsn, name=name, secret=SECRET),
                       on_unclaimed=unclaimed_b.append) as b,
     ):  # fmt: skip
         assert a.relay is not None and b.relay is not None
@@ -228,9 +232,9 @@ async def test_an_event_delivered_to_one_hub_ends_the_watch_of_another(
 async def test_hubs_of_another_name_do_not_hear_the_events(postgres_dsn: str) -> None:
     ours, theirs = fresh_name(), fresh_name()
     async with (
-        CompletionHub(relay=PostgresRelay(postgres_dsn, name=ours)) as a,
-        CompletionHub(relay=PostgresRelay(postgres_dsn, name=theirs)) as c,
-        CompletionHub(relay=PostgresRelay(postgres_dsn, name=theirs)) as d,
+        CompletionHub(relay=PostgresRelay(postgres_dsn, name=ours, secret=SECRET)) as a,
+        CompletionHub(relay=PostgresRelay(postgres_dsn, name=theirs, secret=SECRET)) as c,
+        CompletionHub(relay=PostgresRelay(postgres_dsn, name=theirs, secret=SECRET)) as d,
     ):
         elsewhere = c.register(1)
         marker = c.register(2)
@@ -267,9 +271,9 @@ async def test_an_end_one_process_polled_ends_the_wait_of_another_without_its_po
     unclaimed_a: list[WebhookEvent] = []
     unclaimed_b: list[WebhookEvent] = []
     hub_a = CompletionHub(webhook_id="1234", safety_net=EAGER, on_unclaimed=unclaimed_a.append,
-                          relay=PostgresRelay(postgres_dsn, name=name))  # fmt: skip
+                          relay=PostgresRelay(postgres_dsn, name=name, secret=SECRET))  # fmt: skip
     hub_b = CompletionHub(webhook_id="1234", safety_net=PATIENT, on_unclaimed=unclaimed_b.append,
-                          relay=PostgresRelay(postgres_dsn, name=name))  # fmt: skip
+                          relay=PostgresRelay(postgres_dsn, name=name, secret=SECRET))  # fmt: skip
     async with (
         hub_a,
         hub_b,
@@ -321,9 +325,9 @@ async def test_runner_jobs_that_end_by_polls_end_the_watches_of_another_process(
     name = fresh_name()
     unclaimed_b: list[WebhookEvent] = []
     hub_a = CompletionHub(webhook_id="1234", safety_net=EAGER,
-                          relay=PostgresRelay(postgres_dsn, name=name))  # fmt: skip
+                          relay=PostgresRelay(postgres_dsn, name=name, secret=SECRET))  # fmt: skip
     hub_b = CompletionHub(webhook_id="1234", safety_net=PATIENT, on_unclaimed=unclaimed_b.append,
-                          relay=PostgresRelay(postgres_dsn, name=name))  # fmt: skip
+                          relay=PostgresRelay(postgres_dsn, name=name, secret=SECRET))  # fmt: skip
     async with (
         hub_a,
         hub_b,
@@ -359,8 +363,8 @@ async def test_a_failed_publish_of_a_polled_end_is_logged_and_fails_no_job(
 ) -> None:
     """The relay cannot reach its database: the job still ends with what its poll found."""
     relay = PostgresRelay(
-        "postgresql://app:hunter2-secret@127.0.0.1:1/jobs", connect_timeout=0.1,
-        publish_timeout=0.2,
+        "postgresql://app:hunter2-secret@127.0.0.1:1/jobs", secret=SECRET,
+        connect_timeout=0.1, publish_timeout=0.2,
     )  # fmt: skip
     hub = CompletionHub(webhook_id="1234", safety_net=EAGER, relay=relay)
     caplog.set_level(logging.WARNING, logger="pixverse_async")
@@ -395,8 +399,8 @@ async def test_a_killed_listening_connection_reconnects_and_later_events_arrive(
 ) -> None:
     name = fresh_name()
     async with (
-        CompletionHub(relay=PostgresRelay(postgres_dsn, name=name)) as a,
-        CompletionHub(relay=PostgresRelay(postgres_dsn, name=name)) as b,
+        CompletionHub(relay=PostgresRelay(postgres_dsn, name=name, secret=SECRET)) as a,
+        CompletionHub(relay=PostgresRelay(postgres_dsn, name=name, secret=SECRET)) as b,
     ):
         assert a.relay is not None and b.relay is not None
         assert await terminate(b.relay.application_name) == 1
@@ -433,7 +437,7 @@ async def test_jobs_end_from_deliveries_another_process_received(postgres_dsn: s
         unclaimed: list[WebhookEvent] = []
         hub = CompletionHub(
             webhook_id="1234", safety_net=PATIENT, on_unclaimed=unclaimed.append,
-            relay=PostgresRelay(postgres_dsn, name=name),
+            relay=PostgresRelay(postgres_dsn, name=name, secret=SECRET),
         )  # fmt: skip
         async with (
             hub,

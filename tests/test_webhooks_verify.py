@@ -203,6 +203,28 @@ def test_a_body_that_is_not_a_json_object_is_refused(raw: bytes) -> None:
     assert info.value.reason == "body_not_json" and info.value.bad_body
 
 
+def test_a_signed_body_nested_32_levels_passes_and_33_is_refused() -> None:
+    """The body itself is level 1; an unknown field may nest 31 more (the signed form writes
+    it as compact JSON, which ``str`` of nested one-item lists also is)."""
+
+    def nested(levels: int) -> object:
+        value: object = 1
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    verifier = WebhookVerifier(SECRET)
+    headers, raw = delivery(SECRET, {**BODY, "x": nested(31)}, timestamp=NOW, nonce=nonce())
+    assert verify(verifier, headers, raw).extra == {"x": nested(31)}
+    headers, raw = delivery(SECRET, {**BODY, "x": nested(32)}, timestamp=NOW, nonce=nonce())
+    with pytest.raises(WebhookVerificationError, match="nested deeper than 32 levels") as info:
+        verify(verifier, headers, raw)
+    assert info.value.reason == "body_not_json" and info.value.bad_body
+    # Brackets inside strings are not nesting.
+    headers, raw = delivery(SECRET, {**BODY, "x": "[" * 100}, timestamp=NOW, nonce=nonce())
+    assert verify(verifier, headers, raw).extra == {"x": "[" * 100}
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import WebhookVerificationError
 from .events import WebhookEvent
-from .hub import CompletionHub, CompletionWatch, HubClosedError, UnclaimedOverflowError
+from .hub import (
+    CompletionHub,
+    CompletionWatch,
+    HubClosedError,
+    HubStats,
+    UnclaimedOverflowError,
+)
 from .relay import PostgresRelay, RelayError
 from .verify import WebhookVerifier
 
@@ -37,6 +43,7 @@ __all__ = [
     "CompletionHub",
     "CompletionWatch",
     "HubClosedError",
+    "HubStats",
     "PostgresRelay",
     "RelayError",
     "UnclaimedOverflowError",

@@ -19,7 +19,7 @@ The last ``retain`` terminal events are kept by video id: a watch registered aft
 ended (a job resumed from a journal, say) is resolved at once, and a late or repeated event
 for a video that already ended is recognised as such and not handed to the user again.
 
-With a relay (``CompletionHub(relay=PostgresRelay(url, name=...))``, see
+With a relay (``CompletionHub(relay=PostgresRelay(url, name=..., secret=...))``, see
 :mod:`~pixverse_async.webhooks.relay`) the hubs of several processes act as one: a delivery
 received by any of them is published through PostgreSQL and ends the jobs waiting for it in
 every other one (``job.wait()``, runners); only the receiving process hands it to its user
@@ -58,6 +58,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 
+import attrs
+
 from ..errors import PixVerseError, ValidationError
 from ..models import Video
 from ..polling import SafetyNet
@@ -77,11 +79,30 @@ class UnclaimedOverflowError(PixVerseError):
     """The unclaimed-event queue is full (nobody reads ``hub.unclaimed()``); retried later."""
 
 
+@attrs.frozen
+class HubStats:
+    """What a :class:`CompletionHub` holds now, and how many events went to its user.
+
+    ``watching``: watches waiting for their video's end (a job closed, dropped or whose
+    wait was cancelled is not among them); ``held``: unclaimed events waiting for submits in
+    flight; ``submits_in_flight``; ``retained``: terminal events kept by video id (at most
+    ``retain``); ``unclaimed``: events handed to ``on_unclaimed`` or ``unclaimed()`` so far.
+    """
+
+    watching: int
+    held: int
+    submits_in_flight: int
+    retained: int
+    unclaimed: int
+
+
 class CompletionWatch:
     """Interest in one video's end, from :meth:`CompletionHub.register`.
 
-    ``latest`` is the newest event seen for the video (any status). Close it (or use it as a
-    context manager) when the job no longer waits, so the hub forgets it.
+    ``latest`` is the newest event seen for the video (any status). The hub forgets it by
+    itself once its terminal event arrived (the watch keeps the event); close it (or use it
+    as a context manager) when the job no longer waits before that, so the hub forgets it
+    and hands the event, when it comes, to its user as unclaimed.
     """
 
     __slots__ = ("_future", "_hub", "_open", "latest", "video_id")
@@ -99,6 +120,11 @@ class CompletionWatch:
     def done(self) -> bool:
         """Whether the terminal event arrived."""
         return self._future.done()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` (or :meth:`settle`) was called."""
+        return not self._open
 
     def result(self) -> WebhookEvent:
         """The terminal event; raises ``asyncio.InvalidStateError`` before it arrived."""
@@ -186,9 +212,9 @@ class CompletionHub:
     ``on_unclaimed``: called (and awaited when async) with each event no job claimed; without
     it such events go to a queue of ``max_unclaimed`` read by :meth:`unclaimed` (a full queue
     makes the delivery fail, so PixVerse retries it). ``retain``: terminal events kept by
-    video id. ``relay``: a :class:`~pixverse_async.webhooks.relay.PostgresRelay` (or its URL,
-    for the name ``"default"``) sharing the events with the hubs of other processes. See the
-    module docstring for the rules.
+    video id. ``relay``: a :class:`~pixverse_async.webhooks.relay.PostgresRelay` sharing the
+    events with the hubs of other processes (it needs the webhook secret or a relay key, so
+    a URL alone is refused). See the module docstring for the rules.
     """
 
     def __init__(
@@ -199,7 +225,7 @@ class CompletionHub:
         on_unclaimed: UnclaimedCallback | None = None,
         max_unclaimed: int = 1000,
         retain: int = 10_000,
-        relay: PostgresRelay | str | None = None,
+        relay: PostgresRelay | None = None,
     ) -> None:
         if max_unclaimed < 1 or retain < 1:
             raise ValueError("max_unclaimed and retain must be at least 1")
@@ -216,17 +242,39 @@ class CompletionHub:
         self._held: dict[int, list[_Held]] = {}
         self._submits: set[int] = set()
         self._tokens = itertools.count()
+        self._unclaimed = 0  # events handed to the user
         self._closed = False
         self._publishing: set[asyncio.Task[None]] = set()  # ends found by polls, being published
         #: Shares this hub's events with the hubs of other processes (None: this one only).
-        self.relay = PostgresRelay(relay) if isinstance(relay, str) else relay
+        if isinstance(relay, str):
+            raise ValidationError(
+                "relay",
+                "a URL alone cannot authenticate the relay's messages: pass "
+                "PostgresRelay(url, name=..., secret=webhook_secret)",
+            )
+        self.relay = relay
         if self.relay is not None:
             self.relay.bind(self._relayed)
 
     def __repr__(self) -> str:
+        stats = self.stats()
         return (
-            f"CompletionHub(webhook_id={self.webhook_id!r}, watching={len(self._watches)}, "
-            f"submits_in_flight={len(self._submits)}, held={sum(map(len, self._held.values()))})"
+            f"CompletionHub(webhook_id={self.webhook_id!r}, watching={stats.watching}, "
+            f"submits_in_flight={stats.submits_in_flight}, held={stats.held})"
+        )
+
+    def stats(self) -> HubStats:
+        """What the hub holds now (watches, held and retained events) and has handed out.
+
+        >>> CompletionHub().stats()
+        HubStats(watching=0, held=0, submits_in_flight=0, retained=0, unclaimed=0)
+        """
+        return HubStats(
+            watching=sum(map(len, self._watches.values())),
+            held=sum(map(len, self._held.values())),
+            submits_in_flight=len(self._submits),
+            retained=len(self._ended),
+            unclaimed=self._unclaimed,
         )
 
     # Lifecycle ----------------------------------------------------------------------------
@@ -283,9 +331,10 @@ class CompletionHub:
             self._submit_ended(token)
 
     def register(self, video_id: int) -> CompletionWatch:
-        """Watch ``video_id``; an event already held or retained for it is applied at once."""
+        """Watch ``video_id``; an event already held or retained for it is applied at once
+        (a watch ended that way, or later by its event, is the caller's alone: the hub lets
+        go of it)."""
         watch = CompletionWatch(self, video_id)
-        self._watches.setdefault(video_id, []).append(watch)
         ended = self._ended.get(video_id)
         if ended is not None:
             watch._feed(ended)
@@ -293,6 +342,8 @@ class CompletionHub:
             watch._feed(held.event)
             if not held.claimed.done():
                 held.claimed.set_result(True)
+        if not watch.done():  # an ended watch is kept by its job alone
+            self._watches.setdefault(video_id, []).append(watch)
         return watch
 
     def _unregister(self, watch: CompletionWatch) -> None:
@@ -376,9 +427,14 @@ class CompletionHub:
             self._apply(event)
 
     def _apply(self, event: WebhookEvent) -> None:
-        """Feed ``event`` to the watches of its video; retain it if terminal (a watch
-        registered later ends at once; a repeat is known)."""
-        for watch in list(self._watches.get(event.video_id, ())):
+        """Feed ``event`` to the watches of its video; if terminal, forget them (each keeps
+        the event) and retain it (a watch registered later ends at once; a repeat is
+        known)."""
+        if event.is_terminal:
+            watches = self._watches.pop(event.video_id, [])
+        else:
+            watches = list(self._watches.get(event.video_id, ()))
+        for watch in watches:
             watch._feed(event)
         self._remember(event)
 
@@ -415,13 +471,14 @@ class CompletionHub:
             result = self._on_unclaimed(event)
             if inspect.isawaitable(result):
                 await result
-            return
-        queue = self._unclaimed_queue()
-        if queue.qsize() >= self._max_unclaimed:
-            raise UnclaimedOverflowError(
-                f"{self._max_unclaimed} unclaimed webhook events are waiting to be read"
-            )
-        queue.put_nowait(event)
+        else:
+            queue = self._unclaimed_queue()
+            if queue.qsize() >= self._max_unclaimed:
+                raise UnclaimedOverflowError(
+                    f"{self._max_unclaimed} unclaimed webhook events are waiting to be read"
+                )
+            queue.put_nowait(event)
+        self._unclaimed += 1
 
     def _remember(self, event: WebhookEvent) -> None:
         if not event.is_terminal:

@@ -29,6 +29,19 @@ jobs waiting for it in all the others, without a status request.
   ``on_unclaimed`` / ``unclaimed()``: only the process that received the delivery does that.
   A process's own messages come back to it and are ignored; an event delivered twice, or to
   two processes, is recognised by the hub's retained terminal events like any repeat.
+- **Authentication.** Any database role can ``NOTIFY`` on any channel, so every message is
+  sealed (:mod:`~pixverse_async.webhooks.relay_seal`): an HMAC-SHA256 with a key the
+  relay's processes share, over the channel, the send time, a random message id and the
+  message. The key is derived from the webhook secret (``secret=``, the one the webhook
+  route verifies with; the secret itself is never sent nor used as the key) or given
+  (``key=``, at least 32 random bytes). A message that is not sealed, is sealed with
+  another key, was sent more than ``window`` seconds (300) from the receiver's clock, or is
+  a copy of one already received is dropped, counted in :attr:`PostgresRelay.dropped` and
+  logged as a warning (the reason, never the key or the message): it never reaches a job.
+  Keys of the message a receiver does not know are ignored, so a later version can carry
+  more (a trace context, say) under the same seal.
+  Every process of one relay name must run this format (older ones drop its messages as
+  unreadable, and their jobs end at their safety-net polls).
 - **Names.** ``LISTEN``/``NOTIFY`` channels are per database; ``name`` keeps two unrelated
   applications on one database apart (use one name per PixVerse webhook, e.g.
   ``"shop_1234"``).
@@ -46,9 +59,11 @@ Example::
 
     URL = "postgresql://postgres@127.0.0.1:5432/test"
 
+    def hub() -> CompletionHub:
+        return CompletionHub(relay=PostgresRelay(URL, name="demo", secret="my-webhook-secret"))
+
     async def main() -> None:
-        async with CompletionHub(relay=PostgresRelay(URL, name="demo")) as receiver, \\
-                CompletionHub(relay=PostgresRelay(URL, name="demo")) as waiter:
+        async with hub() as receiver, hub() as waiter:
             watch = waiter.register(42)             # a job in another process
             await receiver.deliver(WebhookEvent.from_payload({"id": "42", "status": 1}))
             assert (await watch.wait(timeout=10)).video_id == 42
@@ -62,6 +77,7 @@ import json
 import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -70,6 +86,7 @@ import attrs
 from ..errors import PixVerseError, ValidationError
 from ..pg_listen import ListeningConnection
 from .events import KNOWN_FIELDS, WebhookEvent
+from .relay_seal import MIN_KEY_BYTES, OVERHEAD, RelayMessageRejected, RelaySeal, relay_key
 
 __all__ = ["CHANNEL_PREFIX", "MAX_MESSAGE", "PostgresRelay", "RelayError"]
 
@@ -81,7 +98,6 @@ MAX_MESSAGE: Final = 7999
 """The largest ``NOTIFY`` payload PostgreSQL takes (shorter than 8000 bytes), in bytes."""
 _MAX_NAME: Final = 63 - len(CHANNEL_PREFIX)  # a channel name is at most 63 bytes
 _NAME = re.compile(rf"[A-Za-z0-9_]{{1,{_MAX_NAME}}}")
-_VERSION: Final = 1
 
 
 class RelayError(PixVerseError):
@@ -94,6 +110,9 @@ class PostgresRelay:
 
     - ``url``: a ``postgresql://`` URL (the password never shows in errors, logs or repr);
     - ``name``: letters, digits and ``_`` (at most 45): the hubs that share events;
+    - ``secret``: the webhook secret, from which the relay key is derived; or ``key``: the
+      relay key itself (at least 32 bytes); one of the two, the same in every process;
+      ``window``: seconds a message's send time may differ from the receiver's clock;
     - ``connect_timeout``: per connection attempt; ``reconnect_timeout``: how long
       :meth:`start` waits for the first ``LISTEN``; ``publish_timeout``: how long a
       delivery's publish waits (for a connection that is reconnecting) before it fails.
@@ -102,7 +121,8 @@ class PostgresRelay:
 
     Example::
 
-        hub = CompletionHub(webhook_id="1234", relay=PostgresRelay(url, name="shop_1234"))
+        relay = PostgresRelay(url, name="shop_1234", secret=os.environ["PIXVERSE_WEBHOOK_SECRET"])
+        hub = CompletionHub(webhook_id="1234", relay=relay)
     """
 
     def __init__(
@@ -110,16 +130,39 @@ class PostgresRelay:
         url: str,
         *,
         name: str = "default",
+        secret: str | bytes | None = None,
+        key: bytes | None = None,
+        window: float = 300.0,
         connect_timeout: float = 5.0,
         reconnect_timeout: float = 30.0,
         publish_timeout: float = 10.0,
     ) -> None:
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise ValidationError("name", f"must be 1 to {_MAX_NAME} letters, digits or _", name)
+        if (secret is None) == (key is None):
+            raise ValidationError(
+                "secret",
+                "give the webhook secret (secret=...) or a relay key (key=...), not both: "
+                "every process of the relay authenticates its messages with it",
+            )
+        if secret is not None and not secret:
+            raise ValidationError("secret", "must not be empty")
+        if key is not None and (not isinstance(key, bytes) or len(key) < MIN_KEY_BYTES):
+            raise ValidationError(
+                "key", f"must be at least {MIN_KEY_BYTES} bytes, e.g. secrets.token_bytes(32)"
+            )
+        if not window > 0:
+            raise ValidationError("window", "must be a number of seconds > 0")
         if not publish_timeout > 0:
             raise ValidationError("publish_timeout", "must be a number of seconds > 0")
         self.name = name
         self.channel = CHANNEL_PREFIX + name
+        self._seal = RelaySeal(
+            key if key is not None else relay_key(secret or b""), self.channel, window=window
+        )
+        #: Messages received and dropped, by reason (``malformed``, ``bad_mac``, ``stale``,
+        #: ``future``, ``replayed``, ``unreadable``): none of them reached a job.
+        self.dropped: Counter[str] = Counter()
         self.publish_timeout = publish_timeout
         self.origin = uuid.uuid4().hex  # this relay's messages, recognised when they return
         self._connection = ListeningConnection(
@@ -170,7 +213,7 @@ class PostgresRelay:
     async def publish(self, event: WebhookEvent) -> None:
         """Publish ``event`` to the other processes' hubs; raise :class:`RelayError` when
         it could not be published (the caller fails the delivery)."""
-        message = encode(event, self.origin)
+        message = self._seal.seal(encode(event, self.origin))
         await self._connection.execute(
             "SELECT pg_notify($1, $2)", self.channel, message, timeout=self.publish_timeout
         )
@@ -185,15 +228,22 @@ class PostgresRelay:
 
     def _received(self, payload: str) -> None:
         try:
-            message = json.loads(payload)
-            if message.get("v") != _VERSION or message.get("from") == self.origin:
-                return  # another version's, or this relay's own message come back
+            message = json.loads(self._seal.open(payload))
+            if message.get("from") == self.origin:
+                return  # this relay's own message come back
             event = decode(message)
+        except RelayMessageRejected as exc:
+            self._drop(exc.reason, str(exc))
+            return
         except (ValueError, TypeError, KeyError, AttributeError, PixVerseError) as exc:
-            logger.warning("webhook relay %s: unreadable message ignored: %s", self.name, exc)
+            self._drop("unreadable", str(exc))
             return
         if self._on_event is not None:
             self._on_event(event)
+
+    def _drop(self, reason: str, why: str) -> None:
+        self.dropped[reason] += 1
+        logger.warning("webhook relay %s: message dropped (%s): %s", self.name, reason, why)
 
     def _reconnected(self) -> None:
         logger.warning(
@@ -204,7 +254,9 @@ class PostgresRelay:
 
 
 def encode(event: WebhookEvent, origin: str) -> str:
-    """The ``NOTIFY`` payload of ``event`` (ASCII JSON under :data:`MAX_MESSAGE` bytes).
+    """The message of ``event``: ASCII JSON that fits :data:`MAX_MESSAGE` bytes once sealed
+    (sealed, it is the ``NOTIFY`` payload). Keys a receiver does not know are ignored: room
+    for more (a trace context, say), covered by the seal like the rest.
 
     >>> event = WebhookEvent.from_payload({"id": "7", "status": 1, "url": "u", "new": 2})
     >>> decode(json.loads(encode(event, "me"))) == event
@@ -215,18 +267,19 @@ def encode(event: WebhookEvent, origin: str) -> str:
         value = getattr(event, field)
         if value is not None:
             known[field] = value
-    head = {"v": _VERSION, "from": origin, "timestamp": event.timestamp, "nonce": event.nonce,
+    head = {"from": origin, "timestamp": event.timestamp, "nonce": event.nonce,
             "trace_id": event.trace_id}  # fmt: skip
     if event.polled:
         head["polled"] = True  # an older receiver ignores it: an end is an end
     extra = {k: v for k, v in event.payload.items() if k not in KNOWN_FIELDS}
     for body in ({**extra, **known}, known) if extra else (known,):
         text = json.dumps({**head, "body": body}, separators=(",", ":"))
-        if len(text) <= MAX_MESSAGE:  # json.dumps escapes to ASCII: characters are bytes
+        if len(text) <= MAX_MESSAGE - OVERHEAD:  # json.dumps writes ASCII: characters are bytes
             return text
     raise RelayError(
         f"the event of video {event.video_id} is {len(text)} bytes as JSON without its "
-        f"unknown fields: over NOTIFY's limit of {MAX_MESSAGE} bytes (url, trace_id, nonce)"
+        f"unknown fields: over NOTIFY's limit of {MAX_MESSAGE} bytes with the {OVERHEAD} of "
+        "the seal (url, trace_id, nonce)"
     )
 
 

@@ -32,6 +32,9 @@ from .replay import NonceGuard
 from .signing import form_payload, signed_content
 
 _MAX_NONCE_CHARS = 128
+#: How deeply a delivery's body may nest objects and arrays. PixVerse documents a flat object
+#: (depth 1); the room above is for unknown fields it may add.
+MAX_DEPTH = 32
 _MAX_TIMESTAMP_DIGITS = 15
 
 
@@ -52,7 +55,8 @@ class WebhookVerifier:
 
     :meth:`verify` checks, in order: the ``Webhook-Timestamp``, ``Webhook-Nonce`` and
     ``Webhook-Signature`` headers are present and well formed; the timestamp is within
-    ``tolerance`` seconds of now (either way); the body is a JSON object; the signature matches
+    ``tolerance`` seconds of now (either way); the body is a JSON object nested at most
+    :data:`MAX_DEPTH` levels; the signature matches
     (compared in constant time, with the fields in body order, then sorted); the nonce was not
     used within the window (``max_nonces`` remembered at most); the body has an ``id`` and a
     ``status``. A failed check raises :class:`~pixverse_async.WebhookVerificationError` whose
@@ -112,12 +116,7 @@ class WebhookVerifier:
                 f"{Webhook.TIMESTAMP_HEADER} is {-age:.0f} s in the future, beyond the "
                 f"{self.tolerance:g} s tolerance",
             )
-        try:
-            fields = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            fields = None
-        if not isinstance(fields, dict):
-            raise _refuse("body_not_json", "the body is not a JSON object")
+        fields = _parse_body(body)
         if not self._matches(raw_ts, nonce, fields, signature):
             raise _refuse(
                 "bad_signature",
@@ -162,6 +161,42 @@ class WebhookVerifier:
         mac = self._mac.copy()
         mac.update(signed_content(timestamp, nonce, payload))
         return hmac.compare_digest(mac.digest(), signature)
+
+
+def _parse_body(body: bytes) -> dict[str, object]:
+    """The body's JSON object, nested at most :data:`MAX_DEPTH` levels (the signature's
+    form encoding writes nested values with ``json.dumps``, which must not overflow)."""
+    try:
+        fields = json.loads(body)
+    except RecursionError:
+        fields = _TOO_DEEP
+    except (ValueError, UnicodeDecodeError):
+        fields = None
+    openers = body.count(b"[") + body.count(b"{")  # at least the depth: most bodies need no walk
+    if fields is _TOO_DEEP or (
+        isinstance(fields, dict) and openers > MAX_DEPTH and _deeper_than(fields, MAX_DEPTH)
+    ):
+        raise _refuse("body_not_json", f"the body is nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(fields, dict):
+        raise _refuse("body_not_json", "the body is not a JSON object")
+    return fields
+
+
+_TOO_DEEP = object()
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether ``value`` nests objects or arrays more than ``limit`` levels (itself: 1)."""
+    stack: list[tuple[dict[str, object] | list[object], int]] = []
+    if isinstance(value, (dict, list)):
+        stack.append((value, 1))
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 def _parse_timestamp(raw: str) -> int:
