@@ -45,7 +45,7 @@ from pixverse_async.emulator.credits import PriceTable
 from pixverse_async.journal import Journal, JournalEntry, JournalError, JournalState
 from pixverse_async.polling import SafetyNet
 from pixverse_async.runner import Outcome, OutcomeState, Progress, RunStream
-from pixverse_async.webhooks import CompletionHub, webhook_handler
+from pixverse_async.webhooks import CompletionHub, PostgresRelay, webhook_handler
 
 from .pg import terminate
 from .test_webhooks_handler import serving
@@ -191,15 +191,19 @@ class Deliver(Step):
 @attrs.frozen
 class Forge(Step):
     """A delivery not signed with the secret, telling a running generation succeeded at an
-    evil URL: refused (401), and no job may end by it."""
+    evil URL: refused (401), and no job may end by it. On PostgreSQL, the same told by a
+    ``NOTIFY`` on the relay's channel, not sealed: dropped."""
 
     slot: int
 
     async def apply(self, sim: Simulation) -> None:
         running = sim.running_generations(None)
         if running:
-            status = await sim.deliver(running[self.slot % len(running)], forged=True)
+            generation = running[self.slot % len(running)]
+            status = await sim.deliver(generation, forged=True)
             sim.checker.expect(status == 401, "forged deliveries are refused", f"HTTP {status}")
+            if sim.relay is not None:
+                await sim.notify_forged(sim.relay.channel, generation)
 
 
 @attrs.frozen
@@ -692,7 +696,14 @@ class Simulation:
         self.steps: list[Step] = []  # what is played, for the failure's replay line
         self.trace: list[str] = []
         self.checker = Checker(self)
-        self.hub = CompletionHub(webhook_id=WEBHOOK_ID, safety_net=NET)
+        # On PostgreSQL the hub has a relay (its deliveries shared through NOTIFY, sealed with
+        # a key from the webhook secret): a forged NOTIFY must end nothing.
+        self.relay = (
+            PostgresRelay(dsn or "", name=self.batch.replace("-", "_"), secret=SECRET)
+            if self.pg
+            else None
+        )
+        self.hub = CompletionHub(webhook_id=WEBHOOK_ID, safety_net=NET, relay=self.relay)
         self._stack = contextlib.AsyncExitStack()
         self.emu: Emulator
         self.client: PixVerse
@@ -702,10 +713,12 @@ class Simulation:
         self.db_lock = asyncio.Lock()  # the runs' ends read it too
         self.account_room = 0  # PostgreSQL: the account's room to send, at the last look
         self.sending = 0  # PostgreSQL: the batch's SENDING entries, at the last look
+        self.untried = 0  # PostgreSQL: its PENDING entries never tried, at the last look
         self.hook_url = ""
 
     async def __aenter__(self) -> Simulation:
         stack = self._stack
+        await stack.enter_async_context(self.hub)
         self.hook_url = await stack.enter_async_context(
             serving(webhook_handler(SECRET, self.hub.deliver))
         )
@@ -812,15 +825,18 @@ class Simulation:
             )
         return count
 
-    async def store_sending(self) -> int:
-        """The batch's SENDING entries (a dead worker's stay so until a take-over)."""
+    async def store_unsent(self) -> tuple[int, int]:
+        """The batch's SENDING entries (a dead worker's stay so until a take-over), and its
+        requests never tried (not yet journaled, or PENDING and never sent)."""
         async with self.db_lock:
-            count: int = await self.db.fetchval(
-                f'SELECT count(*) FROM "{self.schema}".pixverse_entries'
-                " WHERE batch = $1 AND state = 'sending'",
+            row = await self.db.fetchrow(
+                "SELECT count(*) FILTER (WHERE state = 'sending'),"
+                " count(*) FILTER (WHERE state = 'pending' AND attempts = 0"
+                " AND error_type IS NULL), count(*)"
+                f' FROM "{self.schema}".pixverse_entries WHERE batch = $1',
                 self.batch,
             )
-        return count
+        return int(row[0]), int(row[1]) + self.world.requests - int(row[2])
 
     async def store_room(self) -> int:
         """How many more the account may send now, by the store's shared limit."""
@@ -937,6 +953,14 @@ class Simulation:
             )
             return resp.status
 
+    async def notify_forged(self, channel: str, generation: Generation) -> None:
+        """What any database role can do: a NOTIFY on the relay's channel (not sealed)."""
+        body = {"id": str(generation.video_id), "status": 1, "url": EVIL_URL}
+        message = {"v": 1, "origin": uuid.uuid4().hex, "polled": False, "body": body}
+        async with self.db_lock:
+            await self.db.execute("SELECT pg_notify($1, $2)", channel, json.dumps(message))
+        self.trace.append(f"forged NOTIFY of {generation.video_id}")
+
     async def direct_job(self) -> None:
         n = self.direct_submits = self.direct_submits + 1
         try:
@@ -971,8 +995,11 @@ class Simulation:
             for g in self.emu.state.generations.values()
             if g.done_at <= now and (i := self.index_of(g)) is not None
         }
-        if self.pg and self.sending and self.live_runs():
-            return False  # a send under way, or a dead worker's awaiting its take-over
+        if self.pg and self.live_runs():
+            if self.sending:
+                return False  # a send under way, or a dead worker's awaiting its take-over
+            if self.untried and self.account_room > 0 and self.world.cap is None:
+                return False  # room to send what no worker has tried yet
         for run in self.live_runs():
             p = run.progress
             in_flight = p.running + p.submitting
@@ -1018,7 +1045,7 @@ class Simulation:
             await asyncio.sleep(0.005)
             if self.pg:
                 self.account_room = await self.store_room()
-                self.sending = await self.store_sending()
+                self.sending, self.untried = await self.store_unsent()
             look = self.snapshot() if self.settled() else None
             if look is None:
                 looks = []
