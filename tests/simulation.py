@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import time
 import uuid
@@ -44,7 +45,7 @@ from pixverse_async.emulator import Emulator, Generation
 from pixverse_async.emulator.credits import PriceTable
 from pixverse_async.journal import Journal, JournalEntry, JournalError, JournalState
 from pixverse_async.polling import SafetyNet
-from pixverse_async.runner import Outcome, OutcomeState, Progress, RunStream
+from pixverse_async.runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
 from pixverse_async.webhooks import CompletionHub, PostgresRelay, webhook_handler
 
 from .pg import terminate
@@ -71,6 +72,7 @@ LEASE = 2.0  # PostgreSQL workers' lease (seconds)
 HOLD = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.02)
 RETRY = RetryPolicy(max_retries=1, base_delay=0.01, max_delay=0.02)
 NET = SafetyNet(factor=1.0, expected=0.05, interval=0.05)
+RUNNER_OPTIONS = inspect.signature(JobRunner).parameters
 
 
 def policy(timeout: float | None) -> PollPolicy:
@@ -90,10 +92,16 @@ AGREEING: dict[OutcomeState, frozenset[JournalState]] = {
     OutcomeState.NOT_SUBMITTED: frozenset({JournalState.PENDING}),
 }
 #: THE TIMEOUT RULE (issue 20, item 1; the runner's owner decides it): a request the caller
-#: stopped waiting for (FAILED, ``JobTimeoutError``) whose generation goes on may stay
-#: SUBMITTED in the journal (watched on, ended by its real end later) or be FAILED. Change
-#: this set, and only it, when the decision changes.
-TIMED_OUT_JOURNAL_STATES = frozenset({JournalState.SUBMITTED, JournalState.FAILED})
+#: stopped waiting for (FAILED, ``JobTimeoutError``) whose generation goes on stays SUBMITTED
+#: in the journal while it is watched on, and its real end (SUCCEEDED or FAILED) is recorded
+#: when the service ends it. Change this set, and only it, when the decision changes.
+TIMED_OUT_JOURNAL_STATES = frozenset(
+    {JournalState.SUBMITTED, JournalState.SUCCEEDED, JournalState.FAILED}
+)
+#: THE REFUSAL RULE (issue 20, item 6): a submit answered with proof that nothing was
+#: generated is reported FAILED by the run that met it, and may stay PENDING in the journal,
+#: to be sent by the next run. These are the errors of such answers that the simulation meets.
+PROOF_NOTHING_GENERATED = frozenset({"AuthenticationError"})
 #: A request whose submit was ambiguous (journal UNKNOWN, no video id) cannot be watched:
 #: its generation, if any, is not counted in the runner's in-flight count or the limit check.
 UNCOUNTED_JOURNAL_STATES = frozenset({JournalState.UNKNOWN})
@@ -103,6 +111,8 @@ def agrees(outcome: Outcome, state: JournalState | None) -> bool:
     """Whether ``outcome`` (of the stream) and ``state`` (of the journal) tell the same end."""
     if outcome.state is OutcomeState.FAILED and outcome.error_type == "JobTimeoutError":
         return state in TIMED_OUT_JOURNAL_STATES
+    if outcome.state is OutcomeState.FAILED and outcome.error_type in PROOF_NOTHING_GENERATED:
+        return state in (JournalState.FAILED, JournalState.PENDING)
     return state in AGREEING[outcome.state]
 
 
@@ -621,8 +631,9 @@ class Checker:
         self.raise_failures()
 
     def refusals_not_final(self, run: Run) -> None:
-        """An answer proving nothing was generated (a wrong key) leaves the request to send:
-        the last run ends no request with it."""
+        """An answer proving nothing was generated (a wrong key) leaves the request to send,
+        and a wrong key's status answer ends no generation: the last run (with the right
+        key) ends no request with such an error."""
         refused = [describe(o) for o in run.outcomes if o.error_type in PROOF_NOTHING_GENERATED]
         self.expect(
             not refused, "a request refused before any generation is sent by a later run", refused
@@ -647,9 +658,6 @@ class Checker:
                 f"direct job {job.video_id} ({generation.outcome}): {error!r}",
             )
 
-
-#: Errors that prove the service generated nothing (issue 20, item 6).
-PROOF_NOTHING_GENERATED = frozenset({"AuthenticationError"})
 
 END_ERRORS = {
     "success": (),
@@ -867,6 +875,9 @@ class Simulation:
         number = len(self.runs) + 1
         run_ref: list[Run] = []
         world = self.world
+        # A job past its poll timeout is watched at the safety net's pace (issue 20's runner
+        # option ``safety_net``): the simulation's own, fast, where the runner has it.
+        watch_on = {"safety_net": NET} if "safety_net" in RUNNER_OPTIONS else {}
         runner = (client or self.client).runner(
             concurrency=world.limit,
             journal=journal,
@@ -876,6 +887,7 @@ class Simulation:
             max_credits=world.cap,
             costs=CostEstimator(price=lambda kind, body: cost()),
             on_progress=lambda p: self.checker.on_progress(run_ref[0], p),
+            **watch_on,
         )
         run = Run(number, journal, runner.run(world.request(i) for i in range(world.requests)))
         run_ref.append(run)
@@ -1086,13 +1098,15 @@ async def simulate(
     *,
     dsn: str | None = None,
     schema: str | None = None,
+    start: bool = True,
 ) -> list[str]:
     """Play ``steps`` in ``world``, checking the invariants after each; see the module doc.
-    Returns the trace of what happened."""
+    ``start=False``: no run is started before the first step. Returns the trace."""
     async with Simulation(world, workdir, dsn=dsn, schema=schema) as sim:
         sim.steps = steps
-        await sim.start_run()
-        await sim.settle()
+        if start:
+            await sim.start_run()
+            await sim.settle()
         for step in steps:
             sim.trace.append(f"step {step!r}")
             await step.apply(sim)

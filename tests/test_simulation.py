@@ -110,9 +110,16 @@ async def test_a_deeply_nested_delivery_is_refused_not_a_server_error(tmp_path: 
     await simulate(World(requests=1, limit=1), [DeepNest()], tmp_path)
 
 
-async def test_a_wrong_api_key_leaves_the_batch_to_send_and_to_watch(tmp_path: Path) -> None:
-    """Item 6: run 1 sends request 0 and stops; a run with a wrong key gets 401 on request
-    1's submit (nothing generated) and on request 0's status poll (it goes on generating):
-    both were journaled FAILED, so the next run, with the right key, reported them
-    "failed (resumed)", sent nothing and never looked at request 0 again (it succeeded)."""
-    await simulate(World(requests=2, limit=1), [WrongKey()], tmp_path)
+async def test_a_request_refused_for_a_wrong_key_is_sent_by_the_next_run(tmp_path: Path) -> None:
+    """Item 6: the first run of a batch has a wrong API key: its submit is refused (401,
+    nothing generated), and was journaled FAILED, so the next run, with the right key,
+    reported it "failed (resumed)" and sent nothing."""
+    await simulate(World(requests=1, limit=1), [WrongKey()], tmp_path, start=False)
+
+
+async def test_a_wrong_keys_status_answer_ends_no_generation(tmp_path: Path) -> None:
+    """Item 6, polls: run 1 sends the request and stops; a run with a wrong key resumes it
+    and its status poll is answered 401: the request was journaled FAILED (for good: the
+    next run, with the right key, reported it "failed (resumed)") while its generation went
+    on and succeeded."""
+    await simulate(World(requests=1, limit=1), [WrongKey()], tmp_path)
