@@ -722,6 +722,7 @@ class Simulation:
         self.account_room = 0  # PostgreSQL: the account's room to send, at the last look
         self.sending = 0  # PostgreSQL: the batch's SENDING entries, at the last look
         self.untried = 0  # PostgreSQL: its PENDING entries never tried, at the last look
+        self.unrecorded = 0  # ended generations the journal has in flight, at the last look
         self.hook_url = ""
 
     async def __aenter__(self) -> Simulation:
@@ -1007,6 +1008,8 @@ class Simulation:
             for g in self.emu.state.generations.values()
             if g.done_at <= now and (i := self.index_of(g)) is not None
         }
+        if self.unrecorded and self.live_runs():
+            return False  # a generation ended that the journal still has in flight
         if self.pg and self.live_runs():
             if self.sending:
                 return False  # a send under way, or a dead worker's awaiting its take-over
@@ -1035,6 +1038,20 @@ class Simulation:
             sum(1 for r in self.emu.state.requests if r.method == "POST"),
         )
 
+    async def ends_unrecorded(self) -> int:
+        """The batch's generations that ended while the journal still has them in flight
+        (SENDING or SUBMITTED): a live run watching them has yet to see the end."""
+        states = await self.journal_states()
+        now = self.emu.clock.now()
+        in_flight = (JournalState.SENDING, JournalState.SUBMITTED)
+        return sum(
+            1
+            for g in self.emu.state.generations.values()
+            if g.done_at <= now
+            and (i := self.index_of(g)) is not None
+            and states.get(i, (None, None))[0] in in_flight
+        )
+
     def every_generating_job_timed_out(self) -> bool:
         generating = {self.index_of(g) for g in self.running_generations(KEY)}
         return all(generating <= {o.index for o in run.outcomes} for run in self.live_runs())
@@ -1058,6 +1075,8 @@ class Simulation:
             if self.pg:
                 self.account_room = await self.store_room()
                 self.sending, self.untried = await self.store_unsent()
+            if self.live_runs():
+                self.unrecorded = await self.ends_unrecorded()
             look = self.snapshot() if self.settled() else None
             if look is None:
                 looks = []
