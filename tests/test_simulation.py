@@ -47,14 +47,14 @@ def search(variable: str, examples: int) -> settings:
     )
 
 
-@search("PIXVERSE_SIM_EXAMPLES", 100)
+@search("PIXVERSE_SIM_EXAMPLES", 80)
 @given(world=worlds("sqlite"), steps=step_lists("sqlite"))
 def test_simulation_on_sqlite(world: World, steps: list[Step]) -> None:
     with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
         asyncio.run(simulate(world, steps, Path(tmp)))
 
 
-@search("PIXVERSE_SIM_PG_EXAMPLES", 60)
+@search("PIXVERSE_SIM_PG_EXAMPLES", 40)
 @given(world=worlds("postgres"), steps=step_lists("postgres"))
 def test_simulation_on_postgres(
     postgres_dsn: str, pg_schema: str, world: World, steps: list[Step]
