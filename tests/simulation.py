@@ -835,14 +835,19 @@ class Simulation:
         return count
 
     async def store_unsent(self) -> tuple[int, int]:
-        """The batch's SENDING entries (a dead worker's stay so until a take-over), and its
-        requests never tried (not yet journaled, or PENDING and never sent)."""
+        """The batch's entries a live worker has yet to act on: SENDING or SUBMITTED ones no
+        live worker holds (a stopped or dead worker's, awaiting a claim or a take-over) or
+        SENDING (a send under way); and its requests never tried (not yet journaled, or
+        PENDING and never sent)."""
+        s = self.schema
         async with self.db_lock:
             row = await self.db.fetchrow(
-                "SELECT count(*) FILTER (WHERE state = 'sending'),"
+                "SELECT count(*) FILTER (WHERE state = 'sending' OR (state = 'submitted'"
+                f' AND NOT EXISTS (SELECT 1 FROM "{s}".pixverse_workers w WHERE w.id = e.worker'
+                " AND w.expires_at > clock_timestamp()))),"
                 " count(*) FILTER (WHERE state = 'pending' AND attempts = 0"
                 " AND error_type IS NULL), count(*)"
-                f' FROM "{self.schema}".pixverse_entries WHERE batch = $1',
+                f' FROM "{s}".pixverse_entries e WHERE batch = $1',
                 self.batch,
             )
         return int(row[0]), int(row[1]) + self.world.requests - int(row[2])
@@ -1012,7 +1017,7 @@ class Simulation:
             return False  # a generation ended that the journal still has in flight
         if self.pg and self.live_runs():
             if self.sending:
-                return False  # a send under way, or a dead worker's awaiting its take-over
+                return False  # a send under way, or what a live worker has yet to take over
             if self.untried and self.account_room > 0 and self.world.cap is None:
                 return False  # room to send what no worker has tried yet
         for run in self.live_runs():
