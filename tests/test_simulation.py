@@ -20,6 +20,8 @@ from .simulation import (
     DeepNest,
     Direct,
     Finish,
+    KillWorker,
+    SecondWorker,
     Stall,
     StatusFault,
     Step,
@@ -123,3 +125,15 @@ async def test_a_wrong_keys_status_answer_ends_no_generation(tmp_path: Path) -> 
     next run, with the right key, reported it "failed (resumed)") while its generation went
     on and succeeded."""
     await simulate(World(requests=1, limit=1), [WrongKey()], tmp_path)
+
+
+async def test_on_postgresql_a_dead_workers_jobs_keep_their_places(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    """Two workers share two places; one dies holding both generations. Until the other
+    takes them over, the account's count must still hold their places: found on a runner
+    whose shared count left out what no live worker holds (three generating, and three in
+    the survivor's in-flight count after the take-over, for a limit of two)."""
+    world = World(requests=4, limit=2, webhooks=False, store="postgres")
+    steps: list[Step] = [SecondWorker(), KillWorker(0)]
+    await simulate(world, steps, tmp_path, dsn=postgres_dsn, schema=pg_schema)
