@@ -69,6 +69,9 @@ CLIENT_READ = 1.0
 SLOW_SUBMIT = 1.5
 SLOW_STATUS = 0.6
 LEASE = 2.0  # PostgreSQL workers' lease (seconds)
+#: How long a step waits for a live worker to claim what a stopped one gave back; then the
+#: invariants are checked as things are (the account's count must hold their places anyway).
+TAKE_OVER_BOUND = 1.5 * LEASE
 HOLD = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.02)
 RETRY = RetryPolicy(max_retries=1, base_delay=0.01, max_delay=0.02)
 NET = SafetyNet(factor=1.0, expected=0.05, interval=0.05)
@@ -493,6 +496,8 @@ class Checker:
     def on_progress(self, run: Run, progress: Progress) -> None:
         limit = self.sim.world.limit
         in_flight = progress.running + progress.submitting
+        if self.sim.pg:  # a send under way may still be refused by the account's shared count
+            in_flight = progress.running
         self.expect(
             min(progress.submitting, progress.running) >= 0 and in_flight <= limit,
             "the runner's in-flight count stays within 0..limit",
@@ -722,6 +727,8 @@ class Simulation:
         self.account_room = 0  # PostgreSQL: the account's room to send, at the last look
         self.sending = 0  # PostgreSQL: the batch's SENDING entries, at the last look
         self.untried = 0  # PostgreSQL: its PENDING entries never tried, at the last look
+        self.unheld = 0  # PostgreSQL: its SUBMITTED entries no live worker holds, at the last look
+        self.claims_waited = False  # PostgreSQL: TAKE_OVER_BOUND passed in this settle
         self.unrecorded = 0  # ended generations the journal has in flight, at the last look
         self.hook_url = ""
 
@@ -834,23 +841,24 @@ class Simulation:
             )
         return count
 
-    async def store_unsent(self) -> tuple[int, int]:
-        """The batch's entries a live worker has yet to act on: SENDING or SUBMITTED ones no
-        live worker holds (a stopped or dead worker's, awaiting a claim or a take-over) or
-        SENDING (a send under way); and its requests never tried (not yet journaled, or
-        PENDING and never sent)."""
+    async def store_unsent(self) -> tuple[int, int, int]:
+        """The batch's entries a live worker has yet to act on: SENDING ones (a send under
+        way, or a dead worker's awaiting a take-over); SUBMITTED ones no live worker holds (a
+        stopped or dead worker's, awaiting a claim); and its requests never tried (not yet
+        journaled, or PENDING and never sent)."""
         s = self.schema
         async with self.db_lock:
             row = await self.db.fetchrow(
-                "SELECT count(*) FILTER (WHERE state = 'sending' OR (state = 'submitted'"
-                f' AND NOT EXISTS (SELECT 1 FROM "{s}".pixverse_workers w WHERE w.id = e.worker'
-                " AND w.expires_at > clock_timestamp()))),"
+                "SELECT count(*) FILTER (WHERE state = 'sending'),"
+                " count(*) FILTER (WHERE state = 'submitted' AND NOT EXISTS (SELECT 1 FROM"
+                f' "{s}".pixverse_workers w WHERE w.id = e.worker'
+                " AND w.expires_at > clock_timestamp())),"
                 " count(*) FILTER (WHERE state = 'pending' AND attempts = 0"
                 " AND error_type IS NULL), count(*)"
                 f' FROM "{s}".pixverse_entries e WHERE batch = $1',
                 self.batch,
             )
-        return int(row[0]), int(row[1]) + self.world.requests - int(row[2])
+        return int(row[0]), int(row[1]), int(row[2]) + self.world.requests - int(row[3])
 
     async def store_room(self) -> int:
         """How many more the account may send now, by the store's shared limit."""
@@ -1017,7 +1025,9 @@ class Simulation:
             return False  # a generation ended that the journal still has in flight
         if self.pg and self.live_runs():
             if self.sending:
-                return False  # a send under way, or what a live worker has yet to take over
+                return False  # a send under way, or a dead worker's awaiting its take-over
+            if self.unheld and not self.claims_waited:
+                return False  # given back by a stopped worker: a live one may claim it
             if self.untried and self.account_room > 0 and self.world.cap is None:
                 return False  # room to send what no worker has tried yet
         for run in self.live_runs():
@@ -1066,7 +1076,8 @@ class Simulation:
         dispatcher is about to make shows in between); at most SETTLE_BOUND seconds, else
         the system is stuck: a violation."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + SETTLE_BOUND
+        started = loop.time()
+        deadline = started + SETTLE_BOUND
         looks: list[object] = []
         while len(looks) < 3:
             if loop.time() > deadline:
@@ -1079,7 +1090,8 @@ class Simulation:
             await asyncio.sleep(0.005)
             if self.pg:
                 self.account_room = await self.store_room()
-                self.sending, self.untried = await self.store_unsent()
+                self.sending, self.unheld, self.untried = await self.store_unsent()
+                self.claims_waited = loop.time() > started + TAKE_OVER_BOUND
             if self.live_runs():
                 self.unrecorded = await self.ends_unrecorded()
             look = self.snapshot() if self.settled() else None
