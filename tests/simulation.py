@@ -40,12 +40,12 @@ import attrs
 from hypothesis import strategies as st
 
 from pixverse_async import PixVerse, PollPolicy, RetryPolicy, TextToVideo
-from pixverse_async.costs import CostEstimator
+from pixverse_async.batch.costs import CostEstimator
+from pixverse_async.batch.runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
 from pixverse_async.emulator import Emulator, Generation
 from pixverse_async.emulator.credits import PriceTable
+from pixverse_async.jobs.polling import SafetyNet
 from pixverse_async.journal import Journal, JournalEntry, JournalError, JournalState
-from pixverse_async.polling import SafetyNet
-from pixverse_async.runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
 from pixverse_async.webhooks import CompletionHub, PostgresRelay, webhook_handler
 
 from .pg import terminate
