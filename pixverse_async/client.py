@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import aiohttp
 import attrs
@@ -18,14 +19,19 @@ from .endpoints.images import Images
 from .endpoints.media import Media
 from .endpoints.videos import Videos
 from .errors import ValidationError
+from .hooks import Hook, RequestEvent, ResponseEvent
 from .jobs.generation_job import PollPolicy
 from .jobs.poll_env import poll_from_env
 from .options import Timeout
+from .raw import RawResponse, with_raw_response
 from .retry import RetryPolicy, check_max_retries
 from .session import DEFAULT_TIMEOUT, Session
 
 if TYPE_CHECKING:
     from .webhooks.hub import CompletionHub
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class PixVerse:
@@ -51,6 +57,13 @@ class PixVerse:
     after the request left, a 5xx) is resent under its own ``Ai-trace-id``, which PixVerse
     answers with the first submit's result (never a second generation); ``False`` never
     resends and raises :class:`~pixverse_async.errors.SubmissionUnknownError` at once.
+
+    ``on_request`` / ``on_response``: hooks (plain or ``async`` functions) run for every HTTP
+    attempt with a :class:`~pixverse_async.hooks.RequestEvent` /
+    :class:`~pixverse_async.hooks.ResponseEvent`, which never hold the API key.
+    ``trace_configs``: ``aiohttp.TraceConfig`` objects (e.g. an aiohttp instrumentor's) for
+    the aiohttp session the client creates. :meth:`with_raw_response` gives a call's HTTP
+    status and headers with its result.
 
     Example::
 
@@ -83,6 +96,9 @@ class PixVerse:
         session: aiohttp.ClientSession | None = None,
         webhooks: CompletionHub | None = None,
         resend_ambiguous: bool = True,
+        on_request: Hook[RequestEvent] | None = None,
+        on_response: Hook[ResponseEvent] | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
         if retry is not None and max_retries is not None:
             raise ValidationError(
@@ -106,6 +122,9 @@ class PixVerse:
                 retry=retry,
                 connection_limit=connection_limit,
                 session=session,
+                on_request=on_request,
+                on_response=on_response,
+                trace_configs=trace_configs,
             ),
             poll,
             webhooks,
@@ -145,6 +164,21 @@ class PixVerse:
             self._session.with_options(timeout=timeout, retry=retry), self.poll, self.webhooks
         )
         return clone
+
+    @staticmethod
+    def with_raw_response(
+        call: Callable[P, Awaitable[T]],
+    ) -> Callable[P, Awaitable[RawResponse[T]]]:
+        """``call`` (any method of this client) made to return a
+        :class:`~pixverse_async.raw.RawResponse`: its typed result as ``.parsed`` with the
+        ``.status`` and ``.headers`` of the HTTP answer it came from.
+
+        Example::
+
+            raw = await client.with_raw_response(client.account.balance)(timeout=10)
+            print(raw.status, raw.headers.get("Date"), raw.parsed.credit_monthly)
+        """
+        return with_raw_response(call)
 
     def runner(self, *, concurrency: int = 16, **options: Any) -> JobRunner:
         """A :class:`~pixverse_async.batch.runner.JobRunner` on this client; see its options."""

@@ -37,7 +37,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import aiohttp
@@ -54,8 +54,10 @@ from .errors import (
     ServerError,
     SubmissionUnknownError,
     TransportError,
+    ValidationError,
     error_for_code,
 )
+from .hooks import Hook, Hooks, RequestEvent, ResponseEvent
 from .options import (
     RequestOptions,
     Timeout,
@@ -64,6 +66,7 @@ from .options import (
     merge_extra,
     merge_query,
 )
+from .raw import record_answer
 from .retry import RetryableFailure, RetryPolicy, call_with_retries, parse_retry_after
 
 logger = logging.getLogger("pixverse_async")
@@ -122,6 +125,7 @@ class _Pool:
     connection_limit: int
     session: aiohttp.ClientSession | None
     owned: bool
+    trace_configs: Sequence[aiohttp.TraceConfig] = ()
     loop: asyncio.AbstractEventLoop | None = None
     closed: bool = False
 
@@ -135,6 +139,10 @@ class Session:
     event loops raises :class:`~pixverse_async.errors.PixVerseError` at once. ``timeout`` is
     a total in seconds or an ``aiohttp.ClientTimeout``; a missing ``api_key`` raises
     :class:`~pixverse_async.errors.AuthenticationError` here.
+
+    ``on_request`` / ``on_response`` are run for every attempt (see
+    :mod:`~pixverse_async.hooks`); ``trace_configs`` are passed to the
+    ``aiohttp.ClientSession`` created here (with a borrowed ``session``, give them to it).
     """
 
     def __init__(
@@ -146,7 +154,16 @@ class Session:
         retry: RetryPolicy | None = None,
         connection_limit: int = 100,
         session: aiohttp.ClientSession | None = None,
+        on_request: Hook[RequestEvent] | None = None,
+        on_response: Hook[ResponseEvent] | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
+        if session is not None and trace_configs:
+            raise ValidationError(
+                "trace_configs",
+                "apply only to the aiohttp session the SDK creates: pass them to your own "
+                "aiohttp.ClientSession(trace_configs=...) instead",
+            )
         if not api_key:
             raise AuthenticationError(
                 err_code=None,
@@ -159,7 +176,10 @@ class Session:
         self.base_url = base_url.rstrip("/")
         self.timeout = as_client_timeout(timeout)
         self.retry = retry or RetryPolicy()
-        self._pool = _Pool(connection_limit, session, owned=session is None)
+        self._pool = _Pool(
+            connection_limit, session, owned=session is None, trace_configs=trace_configs or ()
+        )
+        self._hooks = Hooks(on_request, on_response) if on_request or on_response else None
         self._is_copy = False
 
     def __repr__(self) -> str:
@@ -221,6 +241,7 @@ class Session:
                 connector=connector,
                 timeout=self.timeout,
                 headers={"User-Agent": USER_AGENT},
+                trace_configs=list(pool.trace_configs) or None,
             )
         return pool.session
 
@@ -310,9 +331,22 @@ class Session:
         if attempt.ambiguous and attempt.on_resend is not None:
             await attempt.on_resend()
         attempt.number += 1
+        hooks, event = self._hooks, None
+        if hooks is not None:
+            event = await hooks.before(
+                attempt.method,
+                attempt.url,
+                attempt.params,
+                attempt.path,
+                attempt.trace_id,
+                attempt.number,
+                attempt.headers,
+            )
         started = time.monotonic()
         sent_body = attempt.data if attempt.body is None else attempt.body()
         status = 0
+        answer_headers = None
+        error_type = None
         try:
             async with session.request(
                 attempt.method,
@@ -326,13 +360,17 @@ class Session:
                 allow_redirects=False,
             ) as response:
                 status = response.status
+                answer_headers = response.headers
                 raw = await _read_capped(response.content, MAX_RESPONSE_BYTES + 1)
                 retry_after = response.headers.get("Retry-After")
                 content_type = response.headers.get("Content-Type", "")
+                record_answer(status, answer_headers, attempt.trace_id)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            error_type = type(exc).__qualname__
             # The connection was never made: nothing reached the service.
             raise self._retryable(attempt, self._transport_error(attempt, exc)) from exc
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            error_type = type(exc).__qualname__
             own = attempt.body_error(exc) if attempt.body_error is not None else None
             if own is not None:
                 raise own from exc
@@ -350,6 +388,9 @@ class Session:
                     time.monotonic() - started,
                     attempt.number,
                 )
+            if hooks is not None and event is not None:
+                elapsed = time.monotonic() - started
+                await hooks.after(event, status, answer_headers, elapsed, error_type)
         return self._decode(attempt, status, raw, content_type, retry_after)
 
     def _unknown(

@@ -32,7 +32,11 @@ LAYERS: tuple[dict[str, tuple[str, ...]], ...] = (
         ),
         "uploads": ("uploads",),
     },
-    {"transport": ("options", "session"), "journal": ("journal",), "emulator": ("emulator",)},
+    {
+        "transport": ("hooks", "options", "raw", "session"),
+        "journal": ("journal",),
+        "emulator": ("emulator",),
+    },
     {"jobs": ("jobs",)},
     {"webhooks": ("webhooks",)},
     {"endpoints": ("endpoints",)},

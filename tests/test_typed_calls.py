@@ -21,7 +21,7 @@ def test_mypy_rejects_a_misspelled_keyword_and_a_wrong_type(tmp_path: Path) -> N
         for number, line in enumerate(USER_FILE.read_text().splitlines(), start=1)
         if line.rstrip().endswith("# expect-error")
     }
-    assert len(expected) == 3
+    assert len(expected) == 5
     run = subprocess.run(
         [
             sys.executable,
@@ -43,4 +43,5 @@ def test_mypy_rejects_a_misspelled_keyword_and_a_wrong_type(tmp_path: Path) -> N
     assert lines == expected, run.stdout + run.stderr
     assert any('Unexpected keyword argument "promtp"' in e for e in errors)
     assert any('Unexpected keyword argument "batchh" for "open"' in e for e in errors)
+    assert any('Unexpected keyword argument "timeoutt"' in e for e in errors)
     assert run.returncode == 1

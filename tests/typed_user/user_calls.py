@@ -29,3 +29,12 @@ async def journals() -> None:
     journal = await Journal.open("jobs.sqlite", timeout=1.0, recover=False, batch=None)
     await journal.close()
     await Journal.open("jobs.sqlite", batchh="nightly")  # expect-error
+
+
+async def raw_answers(client: PixVerse) -> None:
+    raw = await client.with_raw_response(client.account.balance)(timeout=5.0)
+    credits: int | None = raw.parsed.credit_monthly
+    remaining: str | None = raw.headers.get("X-RateLimit-Remaining")
+    await client.with_raw_response(client.account.balance)(timeoutt=5.0)  # expect-error
+    text: str = raw.parsed  # expect-error
+    print(credits, remaining, raw.status, text)
