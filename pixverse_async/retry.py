@@ -33,7 +33,6 @@ Example::
 from __future__ import annotations
 
 import email.utils
-import logging
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, NoReturn, TypeVar
@@ -42,9 +41,10 @@ import attrs
 import backoff
 
 from .errors import PixVerseError
+from .logs import sdk_logger
 from .option_rules import check_max_retries
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 T = TypeVar("T")
 A = TypeVar("A")

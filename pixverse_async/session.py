@@ -58,6 +58,7 @@ from .errors import (
     error_for_code,
 )
 from .hooks import Hook, Hooks, RequestEvent, ResponseEvent
+from .logs import log_context, sdk_logger
 from .options import (
     RequestOptions,
     Timeout,
@@ -69,7 +70,7 @@ from .options import (
 from .raw import record_answer
 from .retry import RetryableFailure, RetryPolicy, call_with_retries, parse_retry_after
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 USER_AGENT = f"pixverse-async/{__version__} aiohttp/{aiohttp.__version__}"
 #: No separate read timeout: aiohttp arms a timer for every read with one (measurably slower
@@ -322,9 +323,10 @@ class Session:
             self.retry.resends if resend_ambiguous and paid and body is None else 0,
             on_resend,
         )
-        return await call_with_retries(
-            self.retry, self._attempt, attempt, max_retries=max_retries, resends=attempt.resends
-        )
+        with log_context(trace_id=attempt.trace_id):
+            return await call_with_retries(
+                self.retry, self._attempt, attempt, max_retries=max_retries, resends=attempt.resends
+            )
 
     async def _attempt(self, attempt: _Attempt) -> Any:
         session = self.client_session()

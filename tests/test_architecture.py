@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 #: From the bottom up. ``""`` is the package's own ``__init__`` (the public names).
 LAYERS: tuple[dict[str, tuple[str, ...]], ...] = (
-    {"foundation": ("_version", "constants", "errors", "option_rules", "retry")},
+    {"foundation": ("_version", "constants", "errors", "logs", "option_rules", "retry")},
     {
         "models": ("models", "types"),
         "prices": (

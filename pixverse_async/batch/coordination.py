@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final, Protocol
 
@@ -47,6 +46,7 @@ from ..errors import PixVerseError
 from ..journal import JournalEntry, JournalError, JournalLeaseError, JournalState
 from ..journal.pg_spending import BatchSpend
 from ..journal.postgres import PostgresStore
+from ..logs import sdk_logger
 from ..models import build_request, to_json
 from .outcomes import Outcome
 from .run_job import RunJob
@@ -54,7 +54,7 @@ from .spending import SpendingCap, Verdict
 
 __all__ = ["RunHooks", "SharedBatch"]
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 _FINISHED: Final = frozenset(
     (JournalState.SUCCEEDED.value, JournalState.FAILED.value, JournalState.UNKNOWN.value)
@@ -376,7 +376,12 @@ class SharedBatch:
         try:
             request = build_request({"kind": entry.kind, **entry.body})
         except PixVerseError as exc:
-            logger.error("journal entry %s cannot be rebuilt as a request: %s", entry.key, exc)
+            logger.error(
+                "journal entry %s cannot be rebuilt as a request: %s",
+                entry.key,
+                exc,
+                extra={"video_id": entry.video_id, "trace_id": entry.trace_id},
+            )
             return None
         return RunJob(-1, entry.key, request, to_json(request))
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ from ..errors import PixVerseError
 from ..jobs.generation_job import raise_for_terminal
 from ..jobs.polling import TRANSIENT_POLL_ERRORS, PollSchedule, SafetyNet, learning_key
 from ..journal import JournalEntry
+from ..logs import sdk_logger
 from ..models import Video
 from .ends import Ends
 from .outcomes import OutcomeState
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Poller"]
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 
 class Poller:
@@ -112,7 +112,12 @@ class Poller:
         except TRANSIENT_POLL_ERRORS as exc:
             if self.ends.late(job):
                 return
-            logger.debug("status of video %s failed, polling on: %s", job.video_id, exc)
+            logger.debug(
+                "status of video %s failed, polling on: %s",
+                job.video_id,
+                exc,
+                extra={"video_id": job.video_id, "trace_id": getattr(exc, "trace_id", None)},
+            )
             await self._poll_again(job, getattr(exc, "retry_after", None) or 0.0)
             return
         except PixVerseError as exc:
@@ -160,8 +165,11 @@ class Poller:
         if due is not None:
             self.schedule(job, max(due, now + retry_after))
         elif job.reported:  # 10 minutes since its submit: the service no longer counts it
-            logger.info("video %s still generating after 10 minutes: no longer watched",
-                        job.video_id)  # fmt: skip
+            logger.info(
+                "video %s still generating after 10 minutes: no longer watched",
+                job.video_id,
+                extra={"video_id": job.video_id, "trace_id": job.trace_id},
+            )
             await self.ends.end(job, OutcomeState.FAILED)  # the journal keeps it SUBMITTED
         else:
             timeout = job.schedule.timeout_error(job.video_id, job.last_status, now)

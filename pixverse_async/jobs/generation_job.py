@@ -16,6 +16,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import VideoDeletedError, VideoFailedError, VideoModeratedError
+from ..logs import log_context
 from ..models import Video, VideoStatus
 from .polling import (
     TRANSIENT_POLL_ERRORS,
@@ -156,14 +157,15 @@ class GenerationJob:
                 policy or self._videos.poll, now, submitted=submitted, learner=learner, key=key
             )
         try:
-            video = await poll_until_done(
-                self.status,
-                schedule,
-                is_done=lambda video: video.status.is_terminal,
-                job_id=self.video_id,
-                status_of=lambda video: video.status,
-                news=None if watch is None else self._news,
-            )
+            with log_context(video_id=self.video_id):
+                video = await poll_until_done(
+                    self.status,
+                    schedule,
+                    is_done=lambda video: video.status.is_terminal,
+                    job_id=self.video_id,
+                    status_of=lambda video: video.status,
+                    news=None if watch is None else self._news,
+                )
         except asyncio.CancelledError:
             if watch is not None and not watch.done():
                 watch.close()  # nobody waits for the event now: it is the hub user's

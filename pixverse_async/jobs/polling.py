@@ -27,7 +27,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import random
 from collections.abc import Awaitable, Callable, Hashable
@@ -42,8 +41,9 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from ..logs import sdk_logger
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 _T = TypeVar("_T")
 
@@ -277,7 +277,12 @@ async def poll_until_done(
         try:
             answer = await fetch()
         except TRANSIENT_POLL_ERRORS as exc:
-            logger.debug("status of %s failed, polling on: %s", job_id, exc)
+            logger.debug(
+                "status of %s failed, polling on: %s",
+                job_id,
+                exc,
+                extra={"trace_id": getattr(exc, "trace_id", None)},
+            )
             asked = getattr(exc, "retry_after", None) or 0.0
         else:
             last = answer

@@ -37,13 +37,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 import os
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from ..logs import sdk_logger
 from .entry import JournalEntry, canonical
 from .errors import JournalError, JournalStateError
 from .postgres import PostgresStore
@@ -57,7 +57,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 _P = ParamSpec("_P")
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 

@@ -13,13 +13,13 @@ Example::
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..logs import sdk_logger
 from .entry import JournalEntry
 from .errors import JournalError
 from .pg_schema import COLS, E_COLS, Retrying, Tables
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Claims", "Takeover", "WorkerInfo"]
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 
 @attrs.frozen

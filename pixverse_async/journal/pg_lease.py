@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from typing import TYPE_CHECKING
 
+from ..logs import sdk_logger
 from .errors import JournalError, JournalLeaseError
 from .pg_schema import Retrying, Tables
 from .states import JournalState
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Lease"]
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 
 class Lease:

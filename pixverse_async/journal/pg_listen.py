@@ -27,17 +27,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from ..logs import sdk_logger
 
 if TYPE_CHECKING:
     import asyncpg
 
 __all__ = ["ListeningConnection", "connection_errors", "redact"]
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 #: Seconds between two attempts to connect again.
 RECONNECT_PAUSE = 0.2

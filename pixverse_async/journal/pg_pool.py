@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import backoff
 
+from ..logs import sdk_logger
 from .errors import JournalError
 from .pg_listen import connection_errors
 
@@ -36,7 +36,7 @@ __all__ = ["Pool"]
 
 _T = TypeVar("_T")
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

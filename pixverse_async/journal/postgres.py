@@ -65,13 +65,13 @@ the listener reconnects, so no notification is missed.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from ..logs import sdk_logger
 from .entry import JournalEntry
 from .errors import JournalError, JournalStateError
 from .pg_claims import Claims, Takeover, WorkerInfo
@@ -93,7 +93,7 @@ __all__ = ["CHANNEL", "PostgresStore", "SharedLimit", "Takeover", "WorkerInfo"]
 
 _T = TypeVar("_T")
 
-logger = logging.getLogger("pixverse_async")
+logger = sdk_logger("pixverse_async")
 
 _FINISHED: Final = frozenset((JournalState.SUCCEEDED, JournalState.FAILED, JournalState.UNKNOWN))
 

@@ -11,15 +11,15 @@ converters do not).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from ..errors import ValidationError
+from ..logs import sdk_logger
 
-LOG = logging.getLogger("pixverse_async")
+LOG = sdk_logger("pixverse_async")
 
 #: Largest id the service takes: ids are 64-bit unsigned integers (LIVE-API.md), e.g.
 #: ``302325299692608``.

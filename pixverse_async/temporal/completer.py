@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from types import TracebackType
 
@@ -46,12 +45,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from ..client import PixVerse
 from ..jobs.polling import TRANSIENT_POLL_ERRORS, SafetyNet
+from ..logs import sdk_logger
 from ..models import Video
 from ..webhooks.events import WebhookEvent
 from .activities import next_check, video_result
 from .store import PendingActivity, TokenStore
 
-logger = logging.getLogger("pixverse_async.temporal")
+logger = sdk_logger("pixverse_async.temporal")
 
 
 @attrs.define(eq=False)
@@ -125,7 +125,12 @@ class ActivityCompleter:
         try:
             video = await self.client.videos.get(pending.video_id)
         except TRANSIENT_POLL_ERRORS as exc:
-            logger.warning("safety net: status of video %s failed: %s", pending.video_id, exc)
+            logger.warning(
+                "safety net: status of video %s failed: %s",
+                pending.video_id,
+                exc,
+                extra={"video_id": pending.video_id},
+            )
             return False
         finally:
             self.stats.polls += 1

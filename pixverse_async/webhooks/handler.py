@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
@@ -25,10 +24,11 @@ from aiohttp import web
 
 from ..constants import Webhook
 from ..errors import WebhookVerificationError
+from ..logs import sdk_logger
 from .events import WebhookEvent
 from .verify import WebhookVerifier
 
-logger = logging.getLogger("pixverse_async.webhooks")
+logger = sdk_logger("pixverse_async.webhooks")
 
 #: What ``on_event`` may be: a function or a coroutine function taking the event.
 EventCallback = Callable[[WebhookEvent], "Awaitable[object] | object"]
@@ -86,7 +86,10 @@ def webhook_handler(
             ok = True
         except Exception:
             logger.exception(
-                "webhook on_event failed for video %s (status %s)", event.video_id, event.status
+                "webhook on_event failed for video %s (status %s)",
+                event.video_id,
+                event.status,
+                extra={"video_id": event.video_id},
             )
         finally:
             del running[key]

@@ -53,7 +53,6 @@ import asyncio
 import contextlib
 import inspect
 import itertools
-import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
@@ -62,13 +61,14 @@ import attrs
 
 from ..errors import PixVerseError, ValidationError
 from ..jobs.polling import SafetyNet
+from ..logs import sdk_logger
 from ..models import Video
 from .events import WebhookEvent
 from .relay import PostgresRelay
 
 UnclaimedCallback = Callable[[WebhookEvent], "Awaitable[object] | object"]
 
-logger = logging.getLogger("pixverse_async.webhooks")
+logger = sdk_logger("pixverse_async.webhooks")
 
 
 class HubClosedError(PixVerseError):
@@ -458,6 +458,7 @@ class CompletionHub:
                 relay.name,
                 event.video_id,
                 exc,
+                extra={"video_id": event.video_id},
             )
 
     def _unclaimed_queue(self) -> asyncio.Queue[WebhookEvent | None]:

@@ -74,7 +74,6 @@ Example::
 from __future__ import annotations
 
 import json
-import logging
 import re
 import uuid
 from collections import Counter
@@ -85,12 +84,13 @@ import attrs
 
 from ..errors import PixVerseError, ValidationError
 from ..journal.pg_listen import ListeningConnection
+from ..logs import sdk_logger
 from .events import KNOWN_FIELDS, WebhookEvent
 from .relay_seal import MIN_KEY_BYTES, OVERHEAD, RelayMessageRejected, RelaySeal, relay_key
 
 __all__ = ["CHANNEL_PREFIX", "MAX_MESSAGE", "PostgresRelay", "RelayError"]
 
-logger = logging.getLogger("pixverse_async.webhooks")
+logger = sdk_logger("pixverse_async.webhooks")
 
 CHANNEL_PREFIX: Final = "pixverse_webhooks_"
 """The relay's channel is this prefix and its ``name``."""
