@@ -69,6 +69,7 @@ from .options import (
 )
 from .raw import record_answer
 from .retry import RetryableFailure, RetryPolicy, call_with_retries, parse_retry_after
+from .telemetry.attempts import start_attempt
 
 logger = sdk_logger("pixverse_async")
 
@@ -107,6 +108,8 @@ class _Attempt:
     resends: int = 0
     on_resend: Callable[[], Awaitable[object]] | None = None
     number: int = 0
+    #: The HTTP status of the latest answer (0: none yet).
+    status: int = 0
     #: An attempt's outcome was unknown: every later failure leaves it unknown too.
     ambiguous: bool = False
 
@@ -329,7 +332,13 @@ class Session:
             )
 
     async def _attempt(self, attempt: _Attempt) -> Any:
+        span = start_attempt(attempt)
+        exchange = self._exchange(attempt)
+        return await (exchange if span is None else span.run(exchange))
+
+    async def _exchange(self, attempt: _Attempt) -> Any:
         session = self.client_session()
+        attempt.status = 0
         if attempt.ambiguous and attempt.on_resend is not None:
             await attempt.on_resend()
         attempt.number += 1
@@ -361,7 +370,7 @@ class Session:
                 # never redirects, so a 3xx is answered as an error and the key stays here.
                 allow_redirects=False,
             ) as response:
-                status = response.status
+                status = attempt.status = response.status
                 answer_headers = response.headers
                 raw = await _read_capped(response.content, MAX_RESPONSE_BYTES + 1)
                 retry_after = response.headers.get("Retry-After")

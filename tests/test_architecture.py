@@ -31,6 +31,7 @@ LAYERS: tuple[dict[str, tuple[str, ...]], ...] = (
             "batch.published_prices",
         ),
         "uploads": ("uploads",),
+        "telemetry": ("telemetry",),
     },
     {
         "transport": ("hooks", "options", "raw", "session"),
