@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import uuid
+from pathlib import Path
+
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from pixverse_async import ConcurrencyLimitError, PixVerse
+from pixverse_async import ConcurrencyLimitError, PixVerse, VideoFailedError
 from pixverse_async.constants import Paths
+from pixverse_async.emulator import Emulator, FaultConfig
+from pixverse_async.webhooks import CompletionHub, PostgresRelay
 
-from .conftest import API_KEY, FAST_RETRY, ScriptedServer
+from .conftest import API_KEY, FAST_POLL, FAST_RETRY, ScriptedServer
 from .otel import Telemetry, telemetry_fixture  # noqa: F401  (the fixture "telemetry")
+from .test_webhooks_jobs import PATIENT, SECRET, setup
 
+ROOT = Path(__file__).resolve().parent.parent
+RELAY_SECRET = "whsec-otel-relay-SECRET-9"
 OK = {"ErrCode": 0, "ErrMsg": "success", "Resp": {"account_id": 7}}
 
 
@@ -73,3 +84,137 @@ async def test_telemetry_is_off_without_a_provider(scripted: ScriptedServer) -> 
     from pixverse_async.telemetry import current
 
     assert current() is None
+
+
+FIELDS = {"model": "v5", "duration": 5, "quality": "540p", "aspect_ratio": "16:9"}
+
+
+async def test_a_job_ended_by_polling_is_one_span_over_its_submit_and_polls(
+    telemetry: Telemetry, emulator: Emulator
+) -> None:
+    async with PixVerse(
+        api_key=API_KEY, base_url=emulator.base_url, retry=FAST_RETRY, poll=FAST_POLL
+    ) as client:
+        job = await client.videos.text_to_video(prompt="a kite", **FIELDS)
+        await job.wait()
+    (span,) = telemetry.finished("generate_video v5")
+    attrs = span.attributes
+    assert attrs is not None
+    assert span.kind is SpanKind.CLIENT
+    assert attrs["gen_ai.operation.name"] == "generate_video"
+    assert attrs["gen_ai.provider.name"] == "pixverse"
+    assert attrs["gen_ai.request.model"] == "v5"
+    assert attrs["gen_ai.response.id"] == str(job.video_id)
+    assert attrs["pixverse.credits"] == job.credits
+    assert attrs["pixverse.ended_by"] == "poll"
+    assert attrs["pixverse.status"] == "SUCCESSFUL"
+    calls = [s for s in telemetry.finished() if s.name.startswith(("GET", "POST"))]
+    submit = [s for s in calls if s.name.startswith("POST")]
+    polls = [s for s in calls if s.name == f"GET {Paths.VIDEO_RESULT_PREFIX}{{id}}"]
+    assert len(submit) == 1 and polls and attrs["pixverse.polls"] == len(polls)
+    assert all(s.parent is not None and s.parent.span_id == span.context.span_id for s in calls)
+    assert all(s.context.trace_id == span.context.trace_id for s in calls)
+    (in_flight,) = telemetry.points("pixverse.jobs.in_flight")
+    assert in_flight.value == 0
+    (charged,) = telemetry.points("pixverse.credits.charged")
+    assert charged.value == job.credits
+    (duration,) = telemetry.points("pixverse.job.duration")
+    assert duration.count == 1
+    assert duration.attributes["pixverse.quality"] == "540p"
+    assert duration.attributes["gen_ai.request.model"] == "v5"
+    (requests,) = telemetry.points("pixverse.job.status_requests")
+    assert requests.sum == len(polls)
+    no_secret_in(telemetry, API_KEY)
+
+
+async def test_a_failed_job_is_refunded_and_an_error(telemetry: Telemetry) -> None:
+    faults = FaultConfig()
+    faults.add("text_to_video", "fail")
+    async with (
+        Emulator(api_keys={API_KEY}, faults=faults, generation_seconds=0.02) as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL) as client,
+    ):
+        job = await client.videos.text_to_video(prompt="a kite", **FIELDS)
+        with pytest.raises(VideoFailedError):
+            await job.wait()
+    (span,) = telemetry.finished("generate_video v5")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes is not None and span.attributes["error.type"] == "VideoFailedError"
+    (refunded,) = telemetry.points("pixverse.credits.refunded")
+    assert refunded.value == job.credits
+
+
+async def test_a_job_ended_by_a_webhook_links_to_the_delivery(telemetry: Telemetry) -> None:
+    hub = CompletionHub(webhook_id="1234", safety_net=PATIENT)
+    async with setup(hub) as (_, client):
+        job = await client.videos.text_to_video(prompt="a red kite", **FIELDS)
+        await job.wait()
+    (span,) = telemetry.finished("generate_video v5")
+    assert span.attributes is not None
+    assert span.attributes["pixverse.ended_by"] == "webhook"
+    assert span.attributes["pixverse.polls"] == 0
+    deliveries = [
+        d
+        for d in telemetry.finished("pixverse.webhook_delivery")
+        if d.attributes is not None and d.attributes["pixverse.status"] == 1
+    ]
+    assert len(deliveries) == 1
+    assert [link.context.span_id for link in span.links] == [deliveries[0].context.span_id]
+    no_secret_in(telemetry, API_KEY, SECRET)
+
+
+async def test_a_job_ended_by_a_relayed_webhook_links_to_the_other_processs_delivery(
+    telemetry: Telemetry, postgres_dsn: str
+) -> None:
+    name = "otel" + uuid.uuid4().hex[:12]
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    receiver = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.relay_receiver_otel", postgres_dsn, name, RELAY_SECRET,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": path},
+    )  # fmt: skip
+    try:
+        assert receiver.stdout is not None
+        first = await asyncio.wait_for(receiver.stdout.readline(), 60)
+        assert first.startswith(b"url "), first
+        url = first.split()[1].decode()
+        hub = CompletionHub(
+            webhook_id="1234", safety_net=PATIENT,
+            relay=PostgresRelay(postgres_dsn, name=name, secret=RELAY_SECRET),
+        )  # fmt: skip
+        async with (
+            hub,
+            Emulator(api_keys={API_KEY}, webhooks={"1234": (url, RELAY_SECRET)},
+                     generation_seconds=0.01, webhook_retry_scale=0.001) as emu,
+            PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY,
+                     webhooks=hub) as client,
+        ):  # fmt: skip
+            job = await client.videos.text_to_video(prompt="a red kite", **FIELDS)
+            await job.wait()
+            await emu.webhooks.drain()
+    finally:
+        assert receiver.stdin is not None
+        receiver.stdin.close()
+        try:
+            out, err = await asyncio.wait_for(receiver.communicate(), 30)
+        except asyncio.TimeoutError:
+            receiver.kill()
+            await receiver.wait()
+            raise
+    assert receiver.returncode == 0, err.decode()
+    deliveries = {
+        (int(video), int(status)): (trace_id, span_id)
+        for kind, video, status, trace_id, span_id in (
+            line.split() for line in out.decode().splitlines() if line.startswith("delivery")
+        )
+    }
+    (span,) = telemetry.finished("generate_video v5")
+    assert span.attributes is not None
+    assert span.attributes["pixverse.ended_by"] == "relay"
+    assert span.attributes["pixverse.polls"] == 0
+    (link,) = span.links
+    assert link.context.is_remote
+    assert (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") == deliveries[
+        (job.video_id, 1)
+    ]
+    no_secret_in(telemetry, API_KEY, RELAY_SECRET)

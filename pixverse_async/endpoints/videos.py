@@ -37,6 +37,7 @@ from ..models import (
 )
 from ..options import RequestOptions, Timeout, merge_query, request_options
 from ..session import Session
+from ..telemetry.jobs import active, start_job
 from ._coerce import call_options, coerce_request
 from ._typed import generation_method
 
@@ -146,10 +147,19 @@ class Videos:
                 "extra_body": {**(request.extra_body or {}), **extra_body} if extra_body else None,
             }
             request = _with_call_options(request, given)
-        resp, watch = await self._submit_watched(
-            request, max_retries=None, trace_id=trace_id, resend_ambiguous=resend_ambiguous
-        )
-        result = from_json(GenerationResult, resp)
+        span = start_job(getattr(request, "model", None), getattr(request, "quality", None))
+        try:
+            with active(span):
+                resp, watch = await self._submit_watched(
+                    request, max_retries=None, trace_id=trace_id, resend_ambiguous=resend_ambiguous
+                )
+            result = from_json(GenerationResult, resp)
+        except BaseException as exc:
+            if span is not None:
+                span.end("error", error=exc)
+            raise
+        if span is not None:
+            span.submitted(result.video_id, result.credits)
         return GenerationJob(
             self,
             result.video_id,
@@ -157,6 +167,7 @@ class Videos:
             request=request,
             webhook_id=self.webhook_id_for(request),
             watch=watch,
+            span=span,
         )
 
     async def _submit_raw(

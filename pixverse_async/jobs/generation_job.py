@@ -15,7 +15,14 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ..errors import VideoDeletedError, VideoFailedError, VideoModeratedError
+from ..batch.costs import is_refunded
+from ..errors import (
+    JobTimeoutError,
+    PixVerseError,
+    VideoDeletedError,
+    VideoFailedError,
+    VideoModeratedError,
+)
 from ..logs import log_context
 from ..models import Video, VideoStatus
 from .polling import (
@@ -28,6 +35,7 @@ from .polling import (
 )
 
 if TYPE_CHECKING:
+    from ..telemetry.jobs import JobSpan
     from .sources import EventWatch, VideoSource
 
 __all__ = ["TRANSIENT_POLL_ERRORS", "GenerationJob", "PollPolicy", "raise_for_terminal"]
@@ -62,8 +70,8 @@ class GenerationJob:
     """
 
     __slots__ = (
-        "__weakref__", "_unwatch", "_videos", "_watch", "credits", "last_video", "request",
-        "submitted_at", "video_id", "webhook_id",
+        "__weakref__", "_ended_by", "_span", "_unwatch", "_videos", "_watch", "credits",
+        "last_video", "request", "submitted_at", "video_id", "webhook_id",
     )  # fmt: skip
 
     def __init__(
@@ -75,8 +83,12 @@ class GenerationJob:
         request: Any = None,
         webhook_id: str | None = None,
         watch: EventWatch | None = None,
+        span: JobSpan | None = None,
     ) -> None:
         self._videos = videos
+        #: The job's OpenTelemetry span (None: telemetry off), ended with the job.
+        self._span = span
+        self._ended_by: tuple[str, Any] = ("poll", None)
         self.video_id = video_id
         self.credits = credits
         self.request = request
@@ -159,7 +171,7 @@ class GenerationJob:
         try:
             with log_context(video_id=self.video_id):
                 video = await poll_until_done(
-                    self.status,
+                    self.status if self._span is None else self._traced_status,
                     schedule,
                     is_done=lambda video: video.status.is_terminal,
                     job_id=self.video_id,
@@ -169,14 +181,45 @@ class GenerationJob:
         except asyncio.CancelledError:
             if watch is not None and not watch.done():
                 watch.close()  # nobody waits for the event now: it is the hub user's
+            self._end_span("cancelled")
+            raise
+        except JobTimeoutError as exc:
+            self._end_span("timeout", error=exc)
             raise
         if watch is not None:
             watch.settle(video)  # a later event for it is a repeat, not the user's
         self.last_video = video
-        return raise_for_terminal(video)
+        try:
+            ended = raise_for_terminal(video)
+        except PixVerseError as exc:
+            self._end_span(status=video.status.name, error=exc)
+            raise
+        self._end_span(status=video.status.name)
+        return ended
+
+    async def _traced_status(self) -> Video:
+        assert self._span is not None
+        self._span.polls += 1
+        self._ended_by = ("poll", None)
+        with self._span.active():
+            return await self.status()
+
+    def _end_span(
+        self, ended_by: str | None = None, *, status: str | None = None, error: Any = None
+    ) -> None:
+        if self._span is None:
+            return
+        how, link = self._ended_by
+        refunded = self.credits if is_refunded(type(error).__name__) else None
+        self._span.end(ended_by or how, status=status, error=error, refunded=refunded, link=link)
 
     async def _news(self, seconds: float) -> Video | None:
         """The video the webhook event tells of, if it arrives within ``seconds``."""
         assert self.watch is not None
         event = await self.watch.wait(seconds)
-        return None if event is None else event.to_video()
+        if event is None:
+            return None
+        if self._span is not None:
+            how = "relay" if getattr(event, "relayed", False) else "webhook"
+            self._ended_by = (how, getattr(event, "span_context", None))
+        return event.to_video()

@@ -61,6 +61,10 @@ class WebhookEvent:
     nonce: str = ""
     payload: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
     polled: bool = False
+    #: Came from another process through the relay.
+    relayed: bool = attrs.field(default=False, eq=False)
+    #: The OpenTelemetry span context of the delivery (None: telemetry off).
+    span_context: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def extra(self) -> dict[str, Any]:

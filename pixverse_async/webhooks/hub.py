@@ -63,6 +63,7 @@ from ..errors import PixVerseError, ValidationError
 from ..jobs.polling import SafetyNet
 from ..logs import sdk_logger
 from ..models import Video
+from ..telemetry.deliveries import delivery_span
 from .events import WebhookEvent
 from .relay import PostgresRelay
 
@@ -368,9 +369,12 @@ class CompletionHub:
         """
         if self._closed:
             raise HubClosedError("the completion hub is closed")
-        await self._take(event)
-        if self.relay is not None:
-            await self.relay.publish(event)
+        with delivery_span(event.video_id, int(event.status)) as context:
+            if context is not None:
+                event = attrs.evolve(event, span_context=context)
+            await self._take(event)
+            if self.relay is not None:
+                await self.relay.publish(event)
 
     async def _take(self, event: WebhookEvent) -> None:
         video_id = event.video_id

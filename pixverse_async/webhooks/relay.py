@@ -85,6 +85,7 @@ import attrs
 from ..errors import PixVerseError, ValidationError
 from ..journal.pg_listen import ListeningConnection
 from ..logs import sdk_logger
+from ..telemetry.deliveries import from_traceparent, traceparent
 from .events import KNOWN_FIELDS, WebhookEvent
 from .relay_seal import MIN_KEY_BYTES, OVERHEAD, RelayMessageRejected, RelaySeal, relay_key
 
@@ -271,6 +272,8 @@ def encode(event: WebhookEvent, origin: str) -> str:
             "trace_id": event.trace_id}  # fmt: skip
     if event.polled:
         head["polled"] = True  # an older receiver ignores it: an end is an end
+    if event.span_context is not None:
+        head["traceparent"] = traceparent(event.span_context)  # the delivery's span
     extra = {k: v for k, v in event.payload.items() if k not in KNOWN_FIELDS}
     for body in ({**extra, **known}, known) if extra else (known,):
         text = json.dumps({**head, "body": body}, separators=(",", ":"))
@@ -295,4 +298,9 @@ def decode(message: dict[str, Any]) -> WebhookEvent:
         nonce=nonce,
         trace_id=trace_id if isinstance(trace_id, str) else None,
     )
-    return attrs.evolve(event, polled=True) if message.get("polled") is True else event
+    return attrs.evolve(
+        event,
+        polled=message.get("polled") is True or event.polled,
+        relayed=True,
+        span_context=from_traceparent(message.get("traceparent")),
+    )
