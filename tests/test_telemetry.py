@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import sys
 import uuid
@@ -11,7 +12,13 @@ from pathlib import Path
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from pixverse_async import ConcurrencyLimitError, PixVerse, VideoFailedError
+from pixverse_async import (
+    ConcurrencyLimitError,
+    OutcomeState,
+    PixVerse,
+    TextToVideo,
+    VideoFailedError,
+)
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator, FaultConfig
 from pixverse_async.webhooks import CompletionHub, PostgresRelay
@@ -218,3 +225,50 @@ async def test_a_job_ended_by_a_relayed_webhook_links_to_the_other_processs_deli
         (job.video_id, 1)
     ]
     no_secret_in(telemetry, API_KEY, RELAY_SECRET)
+
+
+async def test_a_runner_of_100_jobs_with_faults_is_one_run_span_over_its_job_spans(
+    telemetry: Telemetry,
+) -> None:
+    faults = FaultConfig(error_500=0.1, seed=11)
+    faults.add("text_to_video", "fail", rate=0.2)
+    async with (
+        Emulator(api_keys={API_KEY}, faults=faults, generation_seconds=0.02) as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY) as c,
+    ):
+        runner = c.runner(concurrency=16, learner=False)
+        async with runner.run(
+            [TextToVideo(prompt=f"scene {i}", **FIELDS) for i in range(100)]  # type: ignore[arg-type]
+        ) as stream:
+            outcomes = [outcome async for outcome in stream]
+            progress = stream.progress
+    states = collections.Counter(o.state for o in outcomes)
+    assert states[OutcomeState.FAILED] > 0 and states[OutcomeState.SUCCEEDED] > 0
+    assert any(r.fault for r in emu.state.requests)
+    (run,) = telemetry.finished("pixverse.run")
+    attrs = run.attributes
+    assert attrs is not None
+    assert attrs["pixverse.run.succeeded"] == states[OutcomeState.SUCCEEDED]
+    assert attrs["pixverse.run.failed"] == states[OutcomeState.FAILED]
+    assert attrs["pixverse.run.unknown"] == states[OutcomeState.UNKNOWN]
+    assert attrs["pixverse.run.credits_charged"] == progress.credits_charged
+    assert attrs["pixverse.run.credits_refunded"] == progress.credits_refunded > 0
+    jobs = telemetry.finished("generate_video v5")
+    assert len(jobs) == 100
+    assert all(j.parent is not None and j.parent.span_id == run.context.span_id for j in jobs)
+    job_ids = {j.context.span_id for j in jobs}
+    calls = [s for s in telemetry.finished() if s.name.startswith(("GET ", "POST "))]
+    assert calls and all(s.parent is not None and s.parent.span_id in job_ids for s in calls)
+    ended = collections.Counter((j.attributes or {}).get("pixverse.status") for j in jobs)
+    assert ended["SUCCESSFUL"] == states[OutcomeState.SUCCEEDED]
+    assert sum(p.value for p in telemetry.points("pixverse.jobs.in_flight")) == 0
+    assert sum(p.value for p in telemetry.points("pixverse.credits.charged")) == (
+        progress.credits_charged
+    )
+    assert sum(p.value for p in telemetry.points("pixverse.credits.refunded")) == (
+        progress.credits_refunded
+    )
+    assert sum(p.count for p in telemetry.points("pixverse.job.duration")) == 100
+    polls = sum(p.sum for p in telemetry.points("pixverse.job.status_requests"))
+    assert polls == progress.status_requests
+    no_secret_in(telemetry, API_KEY)

@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..journal import JournalError
 from ..models import GenerationResult, from_json
+from ..telemetry.jobs import active, start_job
 from .admission import Admission
 from .ends import Ends
 from .outcomes import OutcomeState
@@ -119,13 +120,16 @@ class Dispatcher:
             self.state.queue.appendleft(job)
             self.state.changed()
             return
+        if job.span is None:
+            job.span = start_job(job.body.get("model"), job.body.get("quality"))
         try:
-            resp, watch = await self.state.videos._submit_watched(
-                job.request,
-                max_retries=0,
-                trace_id=trace_id,
-                on_resend=lambda: self.state.journal.mark_resent(job.key),
-            )
+            with active(job.span):
+                resp, watch = await self.state.videos._submit_watched(
+                    job.request,
+                    max_retries=0,
+                    trace_id=trace_id,
+                    on_resend=lambda: self.state.journal.mark_resent(job.key),
+                )
         except JournalError:  # recording a resend failed: stop the run, the entry stays SENDING
             raise
         except RateLimitError as exc:  # the service did not act: hold and try later
@@ -185,6 +189,8 @@ class Dispatcher:
             await self.ends.end(job, OutcomeState.UNKNOWN, error=exc, record=record)
             return
         job.video_id = result.video_id
+        if job.span is not None:
+            job.span.submitted(result.video_id, result.credits)
         job.submitted_at = self.state.loop.time()
         self.admission.settle(job, result.credits)
         await self.state.journal.mark_submitted(job.key, result.video_id, result.credits)

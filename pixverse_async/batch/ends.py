@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ..errors import PixVerseError
+from ..errors import JobTimeoutError, PixVerseError
 from ..journal import JournalEntry, JournalState
 from ..models import Video, from_json
 from .outcomes import Outcome, OutcomeState, refund
@@ -103,6 +103,8 @@ class Ends:
         if self.late(job):
             return
         job.ended = True
+        if job.span is not None:
+            self.end_span(job, state, error, video)
         self.end_watch(job, video)
         if record is not None:
             await record()
@@ -114,6 +116,22 @@ class Ends:
         elif not job.reported:
             job.reported = True
             self.emit(self.outcome(job, state, error=error, video=video))
+
+    def end_span(
+        self, job: RunJob, state: OutcomeState, error: PixVerseError | None, video: Video | None
+    ) -> None:
+        assert job.span is not None
+        how = job.ended_by if job.video_id is not None else "error"
+        if isinstance(error, JobTimeoutError):
+            how = "timeout"
+        error_type = type(error).__name__ if error is not None else None
+        job.span.end(
+            how,
+            status=video.status.name if video is not None else state.name,
+            error=error,
+            refunded=refund(job.credits, state, error_type),
+            link=job.end_link,
+        )
 
     def late(self, job: RunJob) -> bool:
         """Whether ``job``'s end was decided already; what arrived now is then dropped (and

@@ -27,6 +27,7 @@ from ..jobs.polling import TRANSIENT_POLL_ERRORS, PollSchedule, SafetyNet, learn
 from ..journal import JournalEntry
 from ..logs import sdk_logger
 from ..models import Video
+from ..telemetry.jobs import active
 from .ends import Ends
 from .outcomes import OutcomeState
 from .run_job import RunJob
@@ -107,8 +108,11 @@ class Poller:
         if job.ended:
             return
         self.state.progress.status_requests += 1
+        if job.span is not None:
+            job.span.polls += 1
         try:
-            video, raw = await self.state.videos._status_raw(job.video_id)
+            with active(job.span):
+                video, raw = await self.state.videos._status_raw(job.video_id)
         except TRANSIENT_POLL_ERRORS as exc:
             if self.ends.late(job):
                 return
@@ -155,6 +159,8 @@ class Poller:
             return
         if job.schedule is not None:
             job.schedule.finished(self.state.loop.time(), exact=True)
+        job.ended_by = "relay" if event.relayed else "webhook"
+        job.end_link = event.span_context
         await self.resolve(job, event.to_video(), event.video_json())
 
     async def _poll_again(self, job: RunJob, retry_after: float = 0.0) -> None:

@@ -25,12 +25,13 @@ from collections.abc import AsyncIterable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..journal import Journal, JournalEntry
+from ..telemetry.runs import run_span
 from .admission import Admission
 from .coordination import SharedBatch, shared_store
 from .dispatch import Dispatcher
 from .ends import Ends
 from .intake import Intake
-from .outcomes import Outcome, OutcomeState
+from .outcomes import Outcome, OutcomeState, Progress
 from .poller import Poller
 from .run_job import RunJob
 from .run_state import RunSettings, RunState
@@ -59,6 +60,14 @@ class Run:
         self.intake = Intake(state, self.ends, self.poller, requests)
 
     async def main(self) -> None:
+        with run_span(self.state.runner.concurrency) as span:
+            try:
+                await self._main()
+            finally:
+                if span is not None:
+                    span.counts = _counts(self.state.progress)
+
+    async def _main(self) -> None:
         state = self.state
         state.loop = asyncio.get_running_loop()
         journal = state.runner.journal
@@ -160,3 +169,17 @@ class Run:
 
     def resume_polling(self, job: RunJob, entry: JournalEntry) -> None:
         self.poller.resume(job, entry)
+
+
+def _counts(progress: Progress) -> dict[str, int]:
+    """What the run span reports: the outcomes by state and the spend."""
+    return {
+        "succeeded": progress.succeeded,
+        "failed": progress.failed,
+        "unknown": progress.unknown,
+        "not_submitted": progress.not_submitted,
+        "credits_charged": progress.credits_charged,
+        "credits_refunded": progress.credits_refunded,
+        "credits_spent": progress.credits_spent,
+        "status_requests": progress.status_requests,
+    }

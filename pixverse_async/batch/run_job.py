@@ -17,6 +17,7 @@ import attrs
 from ..jobs.polling import PollSchedule
 
 if TYPE_CHECKING:
+    from ..telemetry.jobs import JobSpan
     from ..webhooks.hub import CompletionWatch
 
 __all__ = ["RunJob"]
@@ -46,4 +47,9 @@ class RunJob:
     reserved: int = 0
     watch: CompletionWatch | None = None
     trace_id: str | None = None  # the entry's, for life: every send of it goes under it
+    #: Its OpenTelemetry span (None: telemetry off), how its end came, and the delivery's
+    #: span context when an event ended it.
+    span: JobSpan | None = None
+    ended_by: str = "poll"
+    end_link: Any = None
     late_resends: int = 0  # held and sent again after its outcome stayed unknown
