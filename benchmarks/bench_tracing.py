@@ -1,0 +1,93 @@
+"""Client CPU per submit with OpenTelemetry off and on, against the SDK without the feature
+and raw aiohttp, in the same run.
+
+Run from the repository root (``opentelemetry-sdk`` installed, as in the dev extra)::
+
+    python -m benchmarks.bench_tracing                 # N = 3,000 submits, 7 rounds
+    python -m benchmarks.bench_tracing --baseline REF  # the SDK without the feature: a ref
+
+Every measurement is a fresh process (``benchmarks/tracing_worker.py``) that makes ``N``
+text-to-video submits at concurrency 1 against one emulator process, after a warm-up, and
+reports its CPU time per submit (``time.process_time()``). The modes: ``aiohttp`` (the same
+request by hand), ``baseline`` (the SDK at ``--baseline``, before issue 23, from
+``git archive``), ``absent`` (this SDK, ``opentelemetry`` unimportable), ``idle`` (the API
+importable, no provider set) and ``on`` (SDK providers, a ``BatchSpanProcessor`` to an
+exporter that drops the spans, an in-memory metric reader). Rounds interleave the modes;
+the table gives medians and the ratio to the baseline (targets: ``absent`` and ``idle``
+<= 1.05, ``on`` <= 1.25). Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from ._util import ROOT, emulator_process, median, table
+
+#: layout26's tip, where this branch started: the SDK without hooks, raw responses, logging
+#: extras or telemetry.
+BASELINE = "75ae049"
+MODES = ("aiohttp", "baseline", "absent", "idle", "on")
+WORKER = Path(__file__).resolve().parent / "tracing_worker.py"
+FAST_EMULATOR = ("--generation-seconds", "0", "--concurrency-limit", "1000000000")
+
+
+def _checkout(ref: str, into: Path) -> Path:
+    """The package at ``ref``, unpacked under ``into``."""
+    archive = subprocess.run(
+        ["git", "archive", ref, "pixverse_async"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def _measure(mode: str, url: str, n: int, concurrency: int, baseline: Path) -> float:
+    path = str(baseline if mode == "baseline" else ROOT)
+    extra = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (path, extra) if p)}
+    done = subprocess.run(
+        [sys.executable, str(WORKER), mode, url, str(n), str(concurrency)],
+        env=env, check=True, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    return float(done.stdout.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--baseline", default=BASELINE, help="git ref of the SDK without it")
+    args = parser.parse_args(argv)
+    cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        emulator_process("bench-key", args=FAST_EMULATOR) as url,
+    ):
+        baseline = _checkout(args.baseline, Path(tmp))
+        for _ in range(args.rounds):
+            for mode in MODES:
+                cpu[mode].append(_measure(mode, url, args.n, args.concurrency, baseline))
+    base = median(cpu["baseline"])
+    rows = [
+        [mode, f"{median(cpu[mode]):.1f}", f"{min(cpu[mode]):.1f}-{max(cpu[mode]):.1f}",
+         f"{median(cpu[mode]) / base:.3f}"]
+        for mode in MODES
+    ]  # fmt: skip
+    print(
+        f"client CPU per submit, N={args.n}, concurrency {args.concurrency}, "
+        f"{args.rounds} interleaved rounds (medians)"
+    )
+    print(table(["mode", "CPU us/submit", "spread", "x baseline"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
