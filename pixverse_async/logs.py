@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["SDKLogger", "log_context", "sdk_logger"]
@@ -57,15 +56,25 @@ def sdk_logger(name: str) -> SDKLogger:
     return SDKLogger(logging.getLogger(name), {})
 
 
-@contextmanager
-def log_context(*, trace_id: str | None = None, video_id: int | None = None) -> Iterator[None]:
-    """Records logged inside carry these ids (a ``None`` keeps the outer one)."""
-    trace = None if trace_id is None else _TRACE_ID.set(trace_id)
-    video = None if video_id is None else _VIDEO_ID.set(video_id)
-    try:
-        yield
-    finally:
-        if video is not None:
-            _VIDEO_ID.reset(video)
-        if trace is not None:
-            _TRACE_ID.reset(trace)
+class log_context:
+    """Records logged inside carry these ids (a ``None`` keeps the outer one). A class, not
+    a generator: every API call enters one."""
+
+    __slots__ = ("_trace", "_trace_id", "_video", "_video_id")
+
+    def __init__(self, *, trace_id: str | None = None, video_id: int | None = None) -> None:
+        self._trace_id, self._video_id = trace_id, video_id
+        self._trace: contextvars.Token[str | None] | None = None
+        self._video: contextvars.Token[int | None] | None = None
+
+    def __enter__(self) -> None:
+        if self._trace_id is not None:
+            self._trace = _TRACE_ID.set(self._trace_id)
+        if self._video_id is not None:
+            self._video = _VIDEO_ID.set(self._video_id)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._video is not None:
+            _VIDEO_ID.reset(self._video)
+        if self._trace is not None:
+            _TRACE_ID.reset(self._trace)

@@ -69,6 +69,7 @@ from .options import (
 )
 from .raw import record_answer
 from .retry import RetryableFailure, RetryPolicy, call_with_retries, parse_retry_after
+from .telemetry import current as telemetry
 from .telemetry.attempts import start_attempt
 
 logger = sdk_logger("pixverse_async")
@@ -326,12 +327,13 @@ class Session:
             self.retry.resends if resend_ambiguous and paid and body is None else 0,
             on_resend,
         )
+        send = self._exchange if telemetry() is None else self._traced
         with log_context(trace_id=attempt.trace_id):
             return await call_with_retries(
-                self.retry, self._attempt, attempt, max_retries=max_retries, resends=attempt.resends
+                self.retry, send, attempt, max_retries=max_retries, resends=attempt.resends
             )
 
-    async def _attempt(self, attempt: _Attempt) -> Any:
+    async def _traced(self, attempt: _Attempt) -> Any:
         span = start_attempt(attempt)
         exchange = self._exchange(attempt)
         return await (exchange if span is None else span.run(exchange))

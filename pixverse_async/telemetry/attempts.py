@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol, TypeVar
@@ -81,31 +82,37 @@ class AttemptSpan:
         span.end()
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(url: str) -> tuple[str, str, int]:
+    """``url`` without credentials, its host and its port (the same few URLs recur)."""
+    parsed = URL(url).with_user(None)
+    return str(parsed), parsed.host or "", parsed.port or 0
+
+
 def start_attempt(attempt: Attempt) -> AttemptSpan | None:
     """The span of an attempt about to be sent, or ``None`` when telemetry is off."""
     inst = current()
     if inst is None:
         return None
-    method, url, params, path = attempt.method, attempt.url, attempt.params, attempt.path
-    trace_id, resends = attempt.trace_id, attempt.number
-    full = URL(url).with_user(None)
+    method, params, path = attempt.method, attempt.params, attempt.path
+    full, host, port = _parsed(attempt.url)
     if params:
-        full = full.update_query(params)
+        full = str(URL(full).update_query(params))
     template = url_template(path)
     metric: dict[str, Any] = {
         "http.request.method": method,
-        "server.address": full.host or "",
-        "server.port": full.port or 0,
+        "server.address": host,
+        "server.port": port,
     }
     attributes = {
         **metric,
-        "url.full": str(full),
+        "url.full": full,
         "url.template": template,
-        "pixverse.trace_id": trace_id,
+        "pixverse.trace_id": attempt.trace_id,
         "pixverse.endpoint": template,
     }
-    if resends:
-        attributes["http.request.resend_count"] = resends
+    if attempt.number:
+        attributes["http.request.resend_count"] = attempt.number
     span = inst.tracer.start_span(
         f"{method} {template}", kind=inst.trace.SpanKind.CLIENT, attributes=attributes
     )
