@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import importlib.abc
 import os
 import sys
 import uuid
@@ -21,6 +22,7 @@ from pixverse_async import (
 )
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator, FaultConfig
+from pixverse_async.telemetry import instruments
 from pixverse_async.webhooks import CompletionHub, PostgresRelay
 
 from .conftest import API_KEY, FAST_POLL, FAST_RETRY, ScriptedServer
@@ -87,10 +89,33 @@ async def test_an_envelope_error_names_its_err_code(
     assert limited.value == 1
 
 
-async def test_telemetry_is_off_without_a_provider(scripted: ScriptedServer) -> None:
+async def test_telemetry_is_off_without_a_provider(
+    scripted: ScriptedServer, scripted_client: PixVerse
+) -> None:
     from pixverse_async.telemetry import current
 
     assert current() is None
+    scripted.json(OK)
+    assert (await scripted_client.account.balance()).account_id == 7
+
+
+async def test_without_the_package_the_client_works_and_nothing_is_built(
+    monkeypatch: pytest.MonkeyPatch, scripted: ScriptedServer, scripted_client: PixVerse
+) -> None:
+    class NotInstalled(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: object, target: object = None) -> None:
+            if name.split(".")[0] == "opentelemetry":
+                raise ImportError(name)
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "opentelemetry"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [NotInstalled(), *sys.meta_path])
+    monkeypatch.setattr(instruments, "_api", None)
+    monkeypatch.setattr(instruments, "_built", None)
+    assert instruments.current() is None
+    assert instruments._api is False
+    scripted.json(OK)
+    assert (await scripted_client.account.balance()).account_id == 7
 
 
 FIELDS = {"model": "v5", "duration": 5, "quality": "540p", "aspect_ratio": "16:9"}
