@@ -352,7 +352,7 @@ async def test_a_failed_or_moderated_video_fails_its_activity_without_retry(
         3: "VideoFailedError",
         4: "VideoModeratedError",
     }
-    assert report.spent == 2 * 20  # the two that succeeded (360p); the others are refunded
+    assert report.spent == 2 * 45  # the two that succeeded (360p 5 s); the others are refunded
     assert sorted(submits.values()) == [1] * 5  # nothing was submitted again
     started = [
         e.activity_task_started_event_attributes
