@@ -471,7 +471,8 @@ async def test_select_mask_then_swap_on_the_same_source(
 ) -> None:
     masks = await client.videos.select_mask(source_video_id=refs.video, keyframe_id=2)
     assert isinstance(masks, MaskSelectionResult)
-    assert masks.keyframe_id == 2 and masks.keyframe_url and masks.credits == 2  # published price of a mask selection
+    # 2 credits: PixVerse's published price of a mask selection
+    assert masks.keyframe_id == 2 and masks.keyframe_url and masks.credits == 2
     assert masks.mask_info and all(isinstance(m, MaskInfo) for m in masks.mask_info)
     assert len({m.mask_id for m in masks.mask_info}) == len(masks.mask_info)
     assert emulator.state.requests_to(Paths.MASK_SELECTION)[-1].status == 200

@@ -105,7 +105,7 @@ def price_key(body: Mapping[str, Any]) -> PriceKey | None:
 
 @dataclass(frozen=True)
 class PriceTable:
-    """What generations cost: ``rules``, then ``prices`` by ``(model, quality, duration)``, else ``default``.
+    """What generations cost: ``rules``, then ``prices`` by key, else ``default``.
 
     The emulator charges :meth:`published` unless told otherwise; ``PriceTable()`` is
     :meth:`flat`.
@@ -142,15 +142,16 @@ class PriceTable:
 
     @classmethod
     def published(cls, default: int = DEFAULT_PRICE) -> PriceTable:
-        """PixVerse's published prices (the emulator's default); ``default`` for what they do not price.
+        """PixVerse's published prices, the emulator's default; ``default`` for what they do not.
 
         >>> PriceTable.published().price({"model": "v5", "quality": "540p", "duration": 5})
         45
         >>> PriceTable.published().price({"model": "v5.5", "quality": "540p", "duration": 5})
         60
         """
-        return cls(prices=MappingProxyType({}), default=default, mask_selection=2,
-                   rules=PUBLISHED_PRICES)  # fmt: skip
+        mask = PUBLISHED_PRICES.price("mask_selection", {})
+        return cls(prices=MappingProxyType({}), default=default, rules=PUBLISHED_PRICES,
+                   mask_selection=default if mask is None else mask)  # fmt: skip
 
     @classmethod
     def random(cls, seed: int | None = None, low: int = 1, high: int = 200) -> PriceTable:
