@@ -40,9 +40,9 @@ import attrs
 from hypothesis import strategies as st
 
 from pixverse_async import PixVerse, PollPolicy, RetryPolicy, TextToVideo
+from pixverse_async.constants import Paths
 from pixverse_async.costs import CostEstimator
-from pixverse_async.emulator import Emulator, Generation
-from pixverse_async.emulator.credits import PriceTable
+from pixverse_async.emulator import Emulator, EmulatorConfig, Generation
 from pixverse_async.journal import Journal, JournalEntry, JournalError, JournalState
 from pixverse_async.polling import SafetyNet
 from pixverse_async.runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
@@ -431,8 +431,8 @@ def step_lists(store: str, max_size: int = 20) -> st.SearchStrategy[list[Step]]:
 
 
 def cost() -> int:
-    """What one request of the simulation costs on the emulator."""
-    return PriceTable().price({**FIELDS, "prompt": "x"})
+    """What one request of the simulation costs on the emulator (its default prices)."""
+    return EmulatorConfig().prices.price({**FIELDS, "prompt": "x"}, Paths.TEXT_TO_VIDEO)
 
 
 # -- The runs ------------------------------------------------------------------------------------
