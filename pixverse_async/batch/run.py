@@ -39,6 +39,7 @@ from .spending import SpendingCap
 
 if TYPE_CHECKING:
     from ..endpoints.videos import Videos
+    from ..jobs.polling import SafetyNet
 
 __all__ = ["DONE", "Run"]
 
@@ -135,6 +136,14 @@ class Run:
     @property
     def in_flight(self) -> int:
         return self.state.in_flight
+
+    @property
+    def safety_net(self) -> SafetyNet | None:
+        return self.state.runner.safety_net
+
+    @property
+    def videos(self) -> Videos:
+        return self.state.videos
 
     @property
     def intake_done(self) -> bool:
