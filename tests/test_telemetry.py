@@ -15,8 +15,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from pixverse_async import (
     ConcurrencyLimitError,
+    JobTimeoutError,
     OutcomeState,
     PixVerse,
+    PollPolicy,
     TextToVideo,
     VideoFailedError,
 )
@@ -297,3 +299,26 @@ async def test_a_runner_of_100_jobs_with_faults_is_one_run_span_over_its_job_spa
     polls = sum(p.sum for p in telemetry.points("pixverse.job.status_requests"))
     assert polls == progress.status_requests
     no_secret_in(telemetry, API_KEY)
+
+
+async def test_a_timed_out_wait_ends_the_span_once_and_a_later_wait_does_not_again(
+    telemetry: Telemetry,
+) -> None:
+    brief = PollPolicy(first_delay=0.01, interval=0.01, factor=1.0, max_delay=0.01,
+                       jitter=0.0, timeout=0.05)  # fmt: skip
+    async with (
+        Emulator(api_keys={API_KEY}, clock="manual") as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL) as client,
+    ):
+        job = await client.videos.text_to_video(prompt="a kite", **FIELDS)
+        with pytest.raises(JobTimeoutError):
+            await job.wait(brief)
+        emu.finish(job.video_id)
+        await job.wait()
+    (span,) = telemetry.finished("generate_video v5")
+    assert span.attributes is not None
+    assert span.attributes["pixverse.ended_by"] == "timeout"
+    assert span.attributes["error.type"] == "JobTimeoutError"
+    assert sum(p.value for p in telemetry.points("pixverse.jobs.in_flight")) == 0
+    (duration,) = telemetry.points("pixverse.job.duration")
+    assert duration.count == 1

@@ -23,13 +23,14 @@ PROVIDER = "pixverse"
 class JobSpan:
     """One job's span; ended once, by :meth:`end` (later calls do nothing)."""
 
-    __slots__ = ("_inst", "_measure", "_span", "_started", "in_flight", "polls")
+    __slots__ = ("_inst", "_measure", "_span", "_started", "ended", "in_flight", "polls")
 
     def __init__(self, inst: Instruments, span: Any, measure: dict[str, str]) -> None:
         self._inst, self._span, self._measure = inst, span, measure
         self._started = time.monotonic()
         self.polls = 0
         self.in_flight = False
+        self.ended = False
 
     def active(self) -> contextlib.AbstractContextManager[None]:
         """The job's span is the current one inside (a submit, a status request)."""
@@ -58,8 +59,9 @@ class JobSpan:
         ``cancelled`` or ``error``; ``link`` the span context of the delivery that ended it;
         ``refunded`` the credits given back (a failed or moderated video)."""
         span = self._span
-        if self.polls < 0:
+        if self.ended:
             return
+        self.ended = True
         span.set_attribute("pixverse.ended_by", ended_by)
         span.set_attribute("pixverse.polls", self.polls)
         if status is not None:
@@ -77,7 +79,6 @@ class JobSpan:
                 time.monotonic() - self._started, {**self._measure, "pixverse.ended_by": ended_by}
             )
             self._inst.status_requests.record(self.polls, self._measure)
-        self.polls = -1  # ended
         span.end()
 
 

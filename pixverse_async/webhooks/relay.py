@@ -11,9 +11,10 @@ jobs waiting for it in all the others, without a status request.
   delivery is answered ``ok`` only once the publish succeeded, so PixVerse retries it
   otherwise (a retry publishes again). The message is JSON of the event's public
   fields (video id, status, URL, size, has_audio, credits, trace id, timestamp, nonce, and
-  the body's unknown fields): never the webhook secret. ``NOTIFY`` payloads must stay under
-  8000 bytes: unknown fields that do not fit are left out; an event that would still be
-  larger raises :class:`RelayError` (the delivery fails).
+  the body's unknown fields) and, with OpenTelemetry on, the delivery span's W3C
+  ``traceparent`` (a job ended here links to it): never the webhook secret. ``NOTIFY``
+  payloads must stay under 8000 bytes: unknown fields that do not fit are left out; an
+  event that would still be larger raises :class:`RelayError` (the delivery fails).
 - **Ends found by polls.** A watched job that learns its end by a status poll instead (its
   delivery was lost or late: the hub's safety net; ``job.wait()`` or a runner) publishes
   that end too, as a ``WebhookEvent.from_video(video)`` event (``polled=True``), so the
