@@ -3,6 +3,7 @@ file or the field and its rule, and the exit code of the one table (``EXIT_CODES
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -132,3 +133,32 @@ async def test_examples_batch_reports_a_journal_in_use_in_one_line(tmp_path: Pat
     assert proc.returncode == 1, text
     assert "Traceback" not in text
     assert text.startswith("error: ") and "pass another --journal" in text
+
+
+def test_no_help_text_points_outside_the_repository() -> None:
+    parser = build_parser()
+    texts = [parser.format_help()]
+    stack = [parser]
+    while stack:
+        for action in stack.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in dict.fromkeys(action.choices.values()):
+                    texts.append(child.format_help())
+                    stack.append(child)
+    assert len(texts) > 15
+    for text in texts:
+        assert "LIVE-API" not in text and "shared/" not in text and "NOTES.md" not in text, text
+
+
+def test_no_shipped_file_or_page_points_outside_the_repository() -> None:
+    """The package, the examples, README and docs/ restate what they rely on (docs/api-notes.md)
+    instead of pointing at files beside the checkout."""
+    files = [ROOT / "README.md", *ROOT.glob("docs/**/*.md")]
+    for folder in ("pixverse_async", "pytest_pixverse", "examples"):
+        files += (ROOT / folder).rglob("*.py")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in files
+        if any(s in path.read_text() for s in ("LIVE-API", "../shared", "NOTES.md"))
+    ]
+    assert offenders == []

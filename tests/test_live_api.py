@@ -1,4 +1,4 @@
-"""Today's PixVerse API (LIVE-API.md) end to end against the emulator: what is sent as written,
+"""Today's PixVerse API (the API notes) end to end against the emulator: what is sent as written,
 what a sourced rule still refuses, per-call options, the live endpoints and trace-id resends."""
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ class Videos:
     async def resend(self, error: SubmissionUnknownError) -> GenerationJob:
         """Opt-in recovery of an ambiguous submit: send it again with the *same* trace id.
 
-        PixVerse's pages (LIVE-API.md, "Ai-trace-id": FAQ and every guide page) say that a
+        PixVerse's pages (docs/api-notes.md, "Ai-trace-id": FAQ and every guide page) say that a
         reused ``Ai-trace-id`` "won't get a new video generated", so resending the same body
         under the same id should not start (nor charge) a second generation. What the service
         answers to such a resend is not published: the emulator answers the first video's id;
