@@ -145,5 +145,5 @@ def test_install_names_only_what_a_clone_has() -> None:
             assert target[0] in {".", "build", "dist/pixverse_async-*.whl"}, target
     assert "python -m build" in commands and "build" in str(extras["dev"])
     assert "pip install pixverse-async" not in section("Install")
-    assert "/bin/python\" -m build --outdir" in (ROOT / ".ci" / "wheel-install").read_text()
+    assert '/bin/python" -m build --outdir' in (ROOT / ".ci" / "wheel-install").read_text()
     assert ".ci/wheel-install" in (ROOT / ".ci" / "run").read_text()
