@@ -47,6 +47,11 @@ class PixVerse:
     :class:`~pixverse_async.webhooks.PostgresRelay` on the hub, also when another process's
     route received it.
 
+    ``resend_ambiguous``: a generation submit whose outcome is unknown (a reset or timeout
+    after the request left, a 5xx) is resent under its own ``Ai-trace-id``, which PixVerse
+    answers with the first submit's result (never a second generation); ``False`` never
+    resends and raises :class:`~pixverse_async.errors.SubmissionUnknownError` at once.
+
     Example::
 
         import asyncio
@@ -77,6 +82,7 @@ class PixVerse:
         connection_limit: int = 100,
         session: aiohttp.ClientSession | None = None,
         webhooks: CompletionHub | None = None,
+        resend_ambiguous: bool = True,
     ) -> None:
         if retry is not None and max_retries is not None:
             raise ValidationError(
@@ -87,6 +93,8 @@ class PixVerse:
         if max_retries is not None:
             check_max_retries(max_retries)
             retry = RetryPolicy(max_retries=max_retries)
+        if not resend_ambiguous:
+            retry = attrs.evolve(retry or RetryPolicy(), resends=0)
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         poll = poll or poll_from_env() or PollPolicy()

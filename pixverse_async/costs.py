@@ -4,18 +4,21 @@ PixVerse answers every submit with its cost in credits and refunds the generatio
 fail (status 8) or are moderated (status 7). The *spend* of a batch is what was charged
 minus what was refunded. Before a request is sent its cost is not known; :class:`CostEstimator`
 estimates it from, in order: the highest cost seen for the same kind, model, quality and
-duration; a user-given price function; a conservative default (None: no estimate).
+duration; a user-given price function; a price table, PixVerse's published prices by default
+(:mod:`~pixverse_async.published_prices`); a conservative default (None: no estimate).
 
 Example::
 
     >>> from pixverse_async.costs import CostEstimator, Spend
     >>> body = {"prompt": "a cat", "model": "v5", "quality": "540p", "duration": 5}
     >>> estimator = CostEstimator(default=100)
-    >>> estimator.estimate("text_to_video", body)
+    >>> estimator.estimate("text_to_video", body)   # PixVerse's published price
+    45
+    >>> estimator.estimate("text_to_video", {**body, "model": "v9"})   # no table knows it
     100
-    >>> estimator.observe("text_to_video", body, 30)
+    >>> estimator.observe("text_to_video", body, 50)   # the service charged more
     >>> estimator.estimate("text_to_video", body)
-    30
+    50
     >>> spend = Spend()
     >>> spend.add(30); spend.add(45, refunded=True)
     >>> (spend.charged, spend.refunded, spend.spent)
@@ -28,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import attrs
+
+from .published_prices import PUBLISHED_PRICES
 
 __all__ = [
     "REFUNDED_ERROR_TYPES",
@@ -99,12 +104,14 @@ class Spend:
 class CostEstimator:
     """Estimates of what requests will cost (see the module docstring for the order).
 
-    ``price`` is a user-given price function; ``default`` the cost assumed for a request
-    nothing else can price (None: such a request has no estimate).
+    ``price`` is a user-given price function; ``table`` a price table tried after it
+    (PixVerse's published prices by default; None: none); ``default`` the cost assumed for a
+    request nothing else can price (None: such a request has no estimate).
     """
 
     price: PriceFunction | None = None
     default: int | None = None
+    table: PriceFunction | None = PUBLISHED_PRICES
     _seen: dict[CostKey, int] = attrs.field(factory=dict, init=False)
 
     def observe(self, kind: str, body: Mapping[str, Any], credits: int | None) -> None:
@@ -119,13 +126,18 @@ class CostEstimator:
         for kind, body, credits in seen:
             self.observe(kind, body, credits)
 
+    def seen(self, kind: str, body: Mapping[str, Any]) -> int | None:
+        """The highest cost the service charged for a request like this one, if any."""
+        return self._seen.get(cost_key(kind, body))
+
     def estimate(self, kind: str, body: Mapping[str, Any]) -> int | None:
         """The estimated cost of a request, or None when nothing can price it."""
         seen = self._seen.get(cost_key(kind, body))
         if seen is not None:
             return seen
-        if self.price is not None:
-            priced = self.price(kind, body)
-            if priced is not None:
-                return priced
+        for price in (self.price, self.table):
+            if price is not None:
+                priced = price(kind, body)
+                if priced is not None:
+                    return priced
         return self.default

@@ -7,7 +7,7 @@ Everything the SDK raises on purpose is a :class:`PixVerseError`::
     ├── TransportError                      no answer (connection failed, timed out)
     │   └── DownloadError                   a video could not be downloaded completely
     ├── ResponseDecodingError               an answer arrived that the SDK cannot read
-    ├── SubmissionUnknownError              paid work sent, outcome unknown: never retried
+    ├── SubmissionUnknownError              paid work sent, outcome unknown (after resends)
     ├── SpendingCapError                    not sent: it would not fit under a spending cap
     ├── APIError                            the service answered with an error
     │   ├── AuthenticationError, PermissionDeniedError
@@ -53,10 +53,17 @@ class SpendingCapError(PixVerseError):
         self.max_credits = max_credits
         self.committed = committed
         self.estimate = estimate
-        cost = "an unknown cost" if estimate is None else f"an estimated {estimate} credits"
+        if estimate is None:
+            super().__init__(
+                f"no price is known for this request, so it could take the spend over the "
+                f"spending cap of {max_credits} credits: give its price (pixverse batch "
+                "--prices FILE, or CostEstimator(price=...)), or allow one such request to be "
+                "paid to learn it (--allow-unpriced, allow_unpriced=True)"
+            )
+            return
         super().__init__(
-            f"{cost} would not fit under the spending cap of {max_credits} "
-            f"credits ({committed} spent or reserved)"
+            f"an estimated {estimate} credits would not fit under the spending cap of "
+            f"{max_credits} credits ({committed} spent or reserved)"
         )
 
 
@@ -126,9 +133,11 @@ class ResponseDecodingError(PixVerseError):
 class SubmissionUnknownError(PixVerseError):
     """A call that starts paid work was sent, and whether the service acted on it is unknown.
 
-    The SDK never retries such a call itself: a second submit may be charged twice. Look for
-    the generation before submitting again (for instance in your PixVerse dashboard, or by
-    the ``trace_id``), or submit again knowingly if a duplicate is acceptable.
+    A generation submit is resent under its own ``trace_id`` first (PixVerse answers a reused
+    trace id with the first submit's result, never a second generation); this is raised when
+    those resends failed too, or were turned off (``resend_ambiguous=False``), or for another
+    paid call. ``videos.resend(error)`` tries again under the same trace id, with the
+    original call's ``options`` (its timeout and extra headers; never shown in the message).
     """
 
     def __init__(
@@ -139,16 +148,20 @@ class SubmissionUnknownError(PixVerseError):
         trace_id: str,
         request: Mapping[str, Any] | None,
         cause: str,
+        options: Any = None,
     ) -> None:
         self.method = method
         self.path = path
         self.trace_id = trace_id
         self.request = request
         self.cause = cause
+        #: The call's :class:`~pixverse_async.options.RequestOptions` (None: the defaults).
+        self.options = options
         super().__init__(
             f"{method} {path} was sent but its outcome is unknown ({cause}); "
-            f"trace_id={trace_id}. The service may have acted on (and charged for) this call, "
-            "so the SDK did not retry it: check for it before submitting again."
+            f"trace_id={trace_id}. The service may have acted on (and charged for) this call: "
+            "resend it under the same trace id (videos.resend) or check for it before "
+            "submitting again."
         )
 
 

@@ -7,7 +7,13 @@ Two kinds of call differ in what is safe:
 - *paid* calls (every ``.../generate``, the mask selection, uploads) are retried only when the
   service certainly did not act on them: the connection was never made, or it answered 429 or
   a rate/concurrency-limit ``ErrCode``. Any other failure after the request left raises
-  :class:`~pixverse_async.errors.SubmissionUnknownError`.
+  :class:`~pixverse_async.errors.SubmissionUnknownError`;
+- except a generation submit whose outcome is unknown (a reset or timeout after the request
+  left, a 5xx): PixVerse documents that reusing a submit's ``Ai-trace-id`` "returns the
+  previous result instead of triggering a new generation", so the same body is *resent* under
+  the same trace id, up to :attr:`RetryPolicy.resends` times within
+  :attr:`RetryPolicy.resend_window` seconds, and the answer is the submit's. These resends have
+  their own budget (a failure marked ``resend=True``), apart from ``max_retries``.
 
 Whoever decides that a failure may be retried raises :class:`RetryableFailure`;
 :func:`call_with_retries` is the loop (the session's API calls and the downloads use it), and
@@ -62,12 +68,18 @@ class RetryPolicy:
     ``Retry-After`` from the service replaces the computed wait, and one longer than
     ``retry_after_cap`` seconds is not waited for: the error is raised with its
     ``retry_after`` set instead.
+
+    ``resends`` is how many times a generation submit whose outcome is unknown is resent
+    under its own trace id (0: never; ``PixVerse(resend_ambiguous=False)`` sets it), for at
+    most ``resend_window`` seconds after its first attempt; the waits are the same formula.
     """
 
     max_retries: int = attrs.field(default=2, validator=_retries)
     base_delay: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
     max_delay: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
     retry_after_cap: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
+    resends: int = attrs.field(default=5, validator=_retries)
+    resend_window: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
 
     def delay(self, *, attempt: int, rand: float | None = None) -> float:
         """The jittered wait before retry number ``attempt`` (1-based).
@@ -87,13 +99,18 @@ class RetryableFailure(Exception):
     """An attempt failed in a way that is safe to retry.
 
     ``error`` is what the caller sees if no retry is left; ``retry_after`` (seconds) replaces
-    the policy's wait before the next attempt (``0.0``: retry at once).
+    the policy's wait before the next attempt (``0.0``: retry at once). ``resend``: the
+    attempt's outcome is unknown and the next one resends it under the same trace id (counted
+    against :attr:`RetryPolicy.resends`, not ``max_retries``).
     """
 
-    def __init__(self, error: PixVerseError, retry_after: float | None = None) -> None:
+    def __init__(
+        self, error: PixVerseError, retry_after: float | None = None, *, resend: bool = False
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+        self.resend = resend
 
 
 def wait_generator(policy: RetryPolicy) -> Generator[float, RetryableFailure | None, None]:
@@ -111,11 +128,14 @@ async def call_with_retries(
     arg: A,
     *,
     max_retries: int | None = None,
+    resends: int | None = None,
 ) -> T:
     """``await attempt(arg)``, retried with ``backoff`` while it raises :class:`RetryableFailure`.
 
     At most ``max_retries`` retries (the policy's by default), waiting :meth:`RetryPolicy.wait`
-    before each. Once retries are spent the last failure's ``error`` is raised. ``arg`` is
+    before each, and apart from them at most ``resends`` resends (failures marked
+    ``resend=True``; the policy's count by default) within its ``resend_window``. Once either
+    budget is spent the last failure's ``error`` is raised. ``arg`` is
     what the DEBUG log line names (its ``str()``). Most calls succeed at once, so the first
     attempt is a plain ``await``: backoff's per-call bookkeeping (clock reads, a wait
     generator, a details dict) starts only after a failure.
@@ -124,9 +144,22 @@ async def call_with_retries(
         return await attempt(arg)
     except RetryableFailure as failure:
         first = failure
-    retries = policy.max_retries if max_retries is None else max_retries
-    if retries == 0:
+    budget = {
+        False: policy.max_retries if max_retries is None else max_retries,
+        True: policy.resends if resends is None else resends,
+    }
+    deadline = time.monotonic() + policy.resend_window
+
+    def give_up(failure: Exception) -> bool:
+        if not isinstance(failure, RetryableFailure):
+            return True
+        kind = failure.resend
+        budget[kind] -= 1
+        return budget[kind] < 0 or (kind and time.monotonic() > deadline)
+
+    if give_up(first):
         _raise_error(first)
+    budget[first.resend] += 1  # backoff counts the replayed first failure again
     replay = [first]
 
     async def again(arg: A) -> T:
@@ -139,7 +172,8 @@ async def call_with_retries(
     retrying = backoff.on_exception(
         lambda: wait_generator(policy),
         RetryableFailure,
-        max_tries=retries + 1,
+        max_tries=None,
+        giveup=give_up,
         jitter=None,
         on_backoff=_log_backoff,
     )(again)

@@ -64,7 +64,7 @@ from .errors import (
     nothing_generated,
 )
 from .jobs import raise_for_terminal
-from .journal import Journal, JournalEntry, JournalState, request_key
+from .journal import Journal, JournalEntry, JournalError, JournalState, request_key
 from .limit_rule import grown, shrunk
 from .models import GenerationRequest, GenerationResult, Video, from_json, to_json
 from .polling import (
@@ -202,6 +202,8 @@ class _Job:
     counted: bool = False  # its credits are in the progress
     reserved: int = 0
     watch: CompletionWatch | None = None
+    trace_id: str | None = None  # the entry's, for life: every send of it goes under it
+    late_resends: int = 0  # held and sent again after its outcome stayed unknown
 
 
 _DONE = object()
@@ -229,8 +231,10 @@ class JobRunner:
       a PostgreSQL journal, every worker's of the batch: the cap is the batch's) over it;
       the requests that do not fit end :attr:`OutcomeState.NOT_SUBMITTED`.
     - ``costs``: the :class:`~pixverse_async.costs.CostEstimator` the cap estimates unknown
-      costs with (give it a ``price`` function or a conservative ``default``); it learns the
-      costs the service answers.
+      costs with (PixVerse's published prices by default; give it a ``price`` function for
+      the rest); it learns the costs the service answers. Under the cap a request nothing
+      can price is not sent (it ends NOT_SUBMITTED saying so), unless ``allow_unpriced``:
+      then one per kind is sent alone to learn its price, and may cost more than is left.
 
     A submit answered with insufficient balance (500090) charged nothing: that request and
     every one not yet sent end :attr:`OutcomeState.NOT_SUBMITTED`; the submitted ones are
@@ -283,6 +287,7 @@ class JobRunner:
         costs: CostEstimator | None = None,
         batch: str | None = None,
         safety_net: SafetyNet | None = None,
+        allow_unpriced: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -303,6 +308,7 @@ class JobRunner:
         )
         self.max_credits = max_credits
         self.costs = costs if costs is not None else CostEstimator()
+        self.allow_unpriced = allow_unpriced
 
     def run(self, requests: Iterable[Any] | AsyncIterable[Any]) -> RunStream:
         """Outcomes in completion order, as an async iterator and async context manager."""
@@ -432,7 +438,11 @@ class _Run:
                 )
                 self.journal = owned
             if self.runner.max_credits is not None:
-                self.cap = SpendingCap(self.runner.max_credits, self.runner.costs)
+                self.cap = SpendingCap(
+                    self.runner.max_credits,
+                    self.runner.costs,
+                    allow_unpriced=self.runner.allow_unpriced,
+                )
                 self.cap.count_journal(await self.journal.entries())
             store = shared_store(self.journal)
             if store is not None:
@@ -552,6 +562,7 @@ class _Run:
 
     def _admit(self, job: _Job, entry: JournalEntry | None) -> None:
         state = entry.state if entry is not None else JournalState.PENDING
+        job.trace_id = entry.trace_id if entry is not None else None
         if self.shared is not None and state in _UNFINISHED:
             # Sent or polled once this worker claims it. SENDING too: a living worker (maybe
             # this one) is sending it; a dead worker's send becomes UNKNOWN at its take-over.
@@ -649,7 +660,10 @@ class _Run:
                     wait_for = job.not_before - now
                     break
                 self.queue.popleft()  # before any await: the queue's head may change meanwhile
-                if self.out_of_credits is not None or self.cap is not None:
+                # A late resend keeps its reservation: it may have been charged already.
+                if not job.late_resends and (
+                    self.out_of_credits is not None or self.cap is not None
+                ):
                     verdict = await self._afford(job)
                     if verdict is Verdict.WAIT:
                         self.queue.appendleft(job)
@@ -698,7 +712,7 @@ class _Run:
                     job.request.kind, job.body, in_flight=self.in_flight
                 )
                 if verdict is Verdict.SEND:
-                    self.cap.reserve(amount)
+                    self.cap.reserve(amount, job.request.kind, job.body)
                     job.reserved = amount
             if verdict is not Verdict.CAP:
                 return verdict
@@ -712,17 +726,22 @@ class _Run:
     async def _unreserve(self, job: _Job) -> None:
         """The request was not charged: give its reservation back."""
         if self.cap is not None:
-            self.cap.release(job.reserved)
+            self.cap.release(job.reserved, job.request.kind, job.body)
             if self.shared is not None:
                 await self.shared.release(job)
         job.reserved = 0
 
     async def _submit(self, job: _Job) -> None:
-        trace_id = str(uuid.uuid4())
+        # Generated once, at the first send; a later send (a hold, a requeued UNKNOWN entry)
+        # is a resend under it, which PixVerse answers with the first result if there was one.
+        trace_id = job.trace_id = job.trace_id or str(uuid.uuid4())
         job.attempts += 1
         if self.shared is None:
-            await self.journal.mark_sending(job.key, trace_id)
-        elif not await self.shared.mark_sending(job, trace_id):
+            entry = await self.journal.mark_sending(job.key, trace_id)
+            trace_id = job.trace_id = entry.trace_id or trace_id
+        elif await self.shared.mark_sending(job, trace_id):
+            trace_id = job.trace_id or trace_id
+        else:
             # The account's shared limit is full: back to the queue until something finishes.
             await self._unreserve(job)
             job.attempts -= 1
@@ -732,8 +751,13 @@ class _Run:
             return
         try:
             resp, watch = await self.videos._submit_watched(
-                job.request, max_retries=0, trace_id=trace_id
+                job.request,
+                max_retries=0,
+                trace_id=trace_id,
+                on_resend=lambda: self.journal.mark_resent(job.key),
             )
+        except JournalError:  # recording a resend failed: stop the run, the entry stays SENDING
+            raise
         except RateLimitError as exc:  # the service did not act: hold and try later
             await self._unreserve(job)
             await self.journal.mark_not_sent(job.key, type(exc).__name__, str(exc))
@@ -747,6 +771,15 @@ class _Run:
             )
             return
         except SubmissionUnknownError as exc:
+            if self._may_resend_later(job):
+                # Recorded, then pending again under its trace id: the next send is a resend
+                # that PixVerse answers with the first result (a run stopped meanwhile leaves
+                # it pending, and the next run resends it).
+                await self.journal.mark_unknown(job.key, exc.trace_id, str(exc))
+                await self.journal.requeue(job.key)
+                job.late_resends += 1
+                self._hold(job, exc)
+                return
             self._settle(job, None)
             record = self._unknown(job, exc.trace_id, exc)
             await self._end(job, OutcomeState.UNKNOWN, error=exc, record=record)
@@ -806,6 +839,17 @@ class _Run:
             )
         self._schedule_poll(job, job.schedule.first_poll_at())
         self._changed()
+
+    def _may_resend_later(self, job: _Job) -> bool:
+        """Whether a submit whose outcome stayed unknown through the session's resends is
+        held and resent later in this run (the network may have recovered by then): with
+        resends on, up to ``hold.max_retries`` times; not on a PostgreSQL batch, whose
+        other workers could claim the requeued entry meanwhile."""
+        return (
+            self.shared is None
+            and self.videos._session.retry.resends > 0
+            and job.late_resends < self.runner.hold.max_retries
+        )
 
     def _settle(self, job: _Job, credits: int | None) -> None:
         """The service answered (``credits``: the cost it said) or may have acted: the

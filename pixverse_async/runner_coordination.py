@@ -184,7 +184,7 @@ class SharedBatch:
 
         amount = await self.store.spending.reserve(job.key, decide)
         if amount is not None:
-            cap.reserve(amount)
+            cap.reserve(amount, job.request.kind, job.body)
             job.reserved = amount
             return Verdict.SEND
         if verdict is Verdict.WAIT:
@@ -196,7 +196,8 @@ class SharedBatch:
         await self.store.spending.release(job.key)
 
     async def mark_sending(self, job: _Job, trace_id: str) -> bool:
-        """Record the send if the account has room; False (nothing recorded) if not.
+        """Record the send if the account has room; False (nothing recorded) if not. The
+        job's ``trace_id`` becomes the entry's (kept for life from its first send).
 
         Sends asked for while a statement runs go together in the next one (a group commit):
         one round trip, one lock of the account row and one durable commit for all of them.
@@ -206,7 +207,10 @@ class SharedBatch:
         if not self._marking:
             self._marking = True
             self.run._spawn(self._mark_groups())
-        return await marked is not None
+        entry = await marked
+        if entry is not None and entry.trace_id is not None:
+            job.trace_id = entry.trace_id
+        return entry is not None
 
     async def _mark_groups(self) -> None:
         group: list[tuple[str, str, asyncio.Future[JournalEntry | None]]] = []

@@ -2,10 +2,12 @@
 
 :class:`Session` is what endpoint modules call. It adds ``API-KEY`` and a fresh UUID4
 ``Ai-trace-id`` to every logical call (its retries reuse that id, so the service's logs tie
-them together), applies a call's :class:`~pixverse_async.options.RequestOptions`, retries
-through :func:`~pixverse_async.retry.call_with_retries`, decodes the
-``{"ErrCode", "ErrMsg", "Resp"}`` envelope (and the lowercase shape of HTTP 500 answers) and
-raises typed errors from :mod:`~pixverse_async.errors`.
+them together; a generation submit whose outcome is unknown is resent under it, which
+PixVerse answers with the first submit's result), applies a call's
+:class:`~pixverse_async.options.RequestOptions`, retries through
+:func:`~pixverse_async.retry.call_with_retries`, decodes the ``{"ErrCode", "ErrMsg", "Resp"}``
+envelope (and the lowercase shape of HTTP 500 answers) and raises typed errors from
+:mod:`~pixverse_async.errors`.
 
 Example::
 
@@ -35,7 +37,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 import aiohttp
@@ -98,7 +100,13 @@ class _Attempt:
     paid: bool
     timeout: aiohttp.ClientTimeout
     body_error: Callable[[BaseException], PixVerseError | None] | None = None
+    options: RequestOptions | None = None
+    #: Resends allowed when the outcome is unknown (0: raise SubmissionUnknownError at once).
+    resends: int = 0
+    on_resend: Callable[[], Awaitable[object]] | None = None
     number: int = 0
+    #: An attempt's outcome was unknown: every later failure leaves it unknown too.
+    ambiguous: bool = False
 
     @property
     def trace_id(self) -> str:
@@ -242,6 +250,8 @@ class Session:
         max_retries: int | None = None,
         trace_id: str | None = None,
         body_error: Callable[[BaseException], PixVerseError | None] | None = None,
+        resend_ambiguous: bool = False,
+        on_resend: Callable[[], Awaitable[object]] | None = None,
     ) -> Any:
         """Make one logical call and return the envelope's ``Resp``.
 
@@ -256,7 +266,11 @@ class Session:
         ``Ai-trace-id`` (a fresh UUID4 otherwise), e.g. to journal it before the call is
         sent. ``body_error`` recognises a failure of the body itself (a file that changed
         while streaming): it is raised as it is, never retried and never taken for an
-        ambiguous submit.
+        ambiguous submit. ``resend_ambiguous`` (generation submits only: PixVerse answers a
+        reused trace id with the first submit's result) resends the body under the same
+        trace id when the outcome is unknown, up to the policy's ``resends`` times, before
+        raising :class:`~pixverse_async.errors.SubmissionUnknownError`; a 5xx answer counts
+        as unknown then. ``on_resend`` is awaited before each resend (the runner journals it).
         """
         headers = self._headers(trace_id)
         timeout = self.timeout
@@ -290,11 +304,18 @@ class Session:
             paid,
             timeout,
             body_error,
+            options,
+            self.retry.resends if resend_ambiguous and paid and body is None else 0,
+            on_resend,
         )
-        return await call_with_retries(self.retry, self._attempt, attempt, max_retries=max_retries)
+        return await call_with_retries(
+            self.retry, self._attempt, attempt, max_retries=max_retries, resends=attempt.resends
+        )
 
     async def _attempt(self, attempt: _Attempt) -> Any:
         session = self.client_session()
+        if attempt.ambiguous and attempt.on_resend is not None:
+            await attempt.on_resend()
         attempt.number += 1
         started = time.monotonic()
         sent_body = attempt.data if attempt.body is None else attempt.body()
@@ -315,23 +336,15 @@ class Session:
                 raw = await _read_capped(response.content, MAX_RESPONSE_BYTES + 1)
                 retry_after = response.headers.get("Retry-After")
                 content_type = response.headers.get("Content-Type", "")
-        except aiohttp.ClientConnectorError as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # The connection was never made: nothing reached the service.
-            raise RetryableFailure(self._transport_error(attempt, exc)) from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise RetryableFailure(self._transport_error(attempt, exc)) from exc
+            raise self._retryable(attempt, self._transport_error(attempt, exc)) from exc
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             own = attempt.body_error(exc) if attempt.body_error is not None else None
             if own is not None:
                 raise own from exc
             if attempt.paid:
-                raise SubmissionUnknownError(
-                    method=attempt.method,
-                    path=attempt.path,
-                    trace_id=attempt.trace_id,
-                    request=_json_or_none(attempt.data),
-                    cause=_describe(exc),
-                ) from exc
+                raise self._unknown(attempt, _describe(exc)) from exc
             raise RetryableFailure(self._transport_error(attempt, exc)) from exc
         finally:
             if logger.isEnabledFor(logging.DEBUG):
@@ -345,6 +358,30 @@ class Session:
                     attempt.number,
                 )
         return self._decode(attempt, status, raw, content_type, retry_after)
+
+    def _unknown(
+        self, attempt: _Attempt, cause: str, retry_after: float | None = None
+    ) -> Exception:
+        """What to raise when a paid call's outcome is unknown: a resend under the same
+        trace id when the call may be resent, else the error itself."""
+        attempt.ambiguous = True
+        error = SubmissionUnknownError(
+            method=attempt.method,
+            path=attempt.path,
+            trace_id=attempt.trace_id,
+            request=_json_or_none(attempt.data),
+            cause=cause,
+            options=attempt.options,
+        )
+        return RetryableFailure(error, retry_after, resend=True) if attempt.resends else error
+
+    def _retryable(
+        self, attempt: _Attempt, error: PixVerseError, retry_after: float | None = None
+    ) -> Exception:
+        """A failure safe to retry; after an unknown outcome it is still unknown (a resend)."""
+        if attempt.ambiguous:
+            return self._unknown(attempt, str(error), retry_after)
+        return RetryableFailure(error, retry_after)
 
     def _transport_error(self, attempt: _Attempt, exc: BaseException) -> TransportError:
         return TransportError(
@@ -379,15 +416,24 @@ class Session:
             retry_after=retry_after,
         )
         if isinstance(error, RateLimitError) or status == 429:
-            self._raise_rate_limited(error, retry_after)
-        if status >= 500 and not attempt.paid and isinstance(error, ServerError):
-            raise RetryableFailure(error)
+            self._raise_rate_limited(attempt, error, retry_after)
+        if status >= 500 and isinstance(error, ServerError):
+            if not attempt.paid:
+                raise RetryableFailure(error)
+            if attempt.resends:  # the service may have acted before failing
+                raise self._unknown(attempt, f"HTTP {status}: {error}")
         raise error
 
-    def _raise_rate_limited(self, error: APIError, retry_after: float | None) -> None:
+    def _raise_rate_limited(
+        self, attempt: _Attempt, error: APIError, retry_after: float | None
+    ) -> None:
         if retry_after is not None and retry_after > self.retry.retry_after_cap:
-            raise error  # the service asks for more than we wait silently
-        raise RetryableFailure(error, retry_after)
+            # the service asks for more than we wait silently
+            if not attempt.ambiguous:
+                raise error
+            unknown = self._unknown(attempt, str(error))
+            raise unknown.error if isinstance(unknown, RetryableFailure) else unknown
+        raise self._retryable(attempt, error, retry_after)
 
     def _no_envelope(
         self,
@@ -407,20 +453,14 @@ class Session:
                 trace_id=attempt.trace_id,
                 retry_after=retry_after,
             )
-            self._raise_rate_limited(error, retry_after)
+            self._raise_rate_limited(attempt, error, retry_after)
         if 400 <= status < 500:
             # A 4xx is a definite refusal: the service did not act on the call.
             raise error_for_code(
                 err_code=None, err_msg=excerpt, http_status=status, trace_id=attempt.trace_id
             )
         if attempt.paid:
-            raise SubmissionUnknownError(
-                method=attempt.method,
-                path=attempt.path,
-                trace_id=attempt.trace_id,
-                request=_json_or_none(attempt.data),
-                cause=f"HTTP {status} without a PixVerse envelope",
-            )
+            raise self._unknown(attempt, f"HTTP {status} without a PixVerse envelope")
         if status >= 500:
             raise RetryableFailure(
                 error_for_code(

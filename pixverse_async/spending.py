@@ -6,9 +6,17 @@ what the journal recorded for earlier runs) and the *reserve* (the estimated cos
 request sent whose cost is not known yet). A request is sent only if its estimate fits in
 what is left: ``spend + reserve + estimate <= max_credits``. Estimates come from a
 :class:`~pixverse_async.costs.CostEstimator`: the highest cost seen for the same kind, model,
-quality and duration, else its price function, else its default. A request nothing can
-price is sent alone, reserving all that is left, so that its answer teaches the price
-(with neither a price function nor a default, that one request may cost more than is left).
+quality and duration, else its price function, else PixVerse's published prices, else its
+default. A charge above its estimate becomes the estimate for its kind at once, and until a
+charge has confirmed a kind's price (a price function or a table may be wrong) one request of
+that kind is in flight at a time: a wrong price can take the spend over by one request's
+error, not by one per request in flight.
+
+A request nothing can price is **not sent**: it ends not submitted with a reason saying what
+would let it run (a price: ``--prices FILE``, a price function). With ``allow_unpriced=True``
+one such request per kind is sent alone, reserving all that is left, so that its answer
+teaches the price: each may cost more than is left, so the most the batch can go over the
+cap is what those requests cost beyond it (:meth:`SpendingCap.unpriced_kinds` counts them).
 
 A request that does not fit waits while other requests are in flight (their answers and
 refunds may make room) and is *capped* once nothing is: it ends not submitted.
@@ -38,7 +46,7 @@ each charge counts once, whoever submitted or polls it. Precisely:
 Example::
 
     >>> from pixverse_async.costs import CostEstimator
-    >>> cap = SpendingCap(100, CostEstimator(default=40))
+    >>> cap = SpendingCap(100, CostEstimator(default=40, table=None))
     >>> body = {"model": "v5", "quality": "540p", "duration": 5}
     >>> cap.decide("text_to_video", body, in_flight=0)
     (<Verdict.SEND: 'send'>, 40)
@@ -51,22 +59,30 @@ Example::
     (<Verdict.WAIT: 'wait'>, 0)
     >>> cap.decide("text_to_video", body, in_flight=0)   # nothing can: not submitted
     (<Verdict.CAP: 'cap'>, 0)
+    >>> unknown = {"model": "v9", "quality": "540p", "duration": 5}
+    >>> SpendingCap(100).decide("text_to_video", unknown, in_flight=0)   # no price: not sent
+    (<Verdict.CAP: 'cap'>, 0)
+    >>> SpendingCap(100, allow_unpriced=True).decide("text_to_video", unknown, in_flight=0)
+    (<Verdict.SEND: 'send'>, 100)
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
 
-from .costs import CostEstimator, Spend, is_refunded
+from .costs import CostEstimator, CostKey, Spend, cost_key, is_refunded
 from .errors import SpendingCapError, ValidationError
 from .journal import JournalEntry, JournalState
 from .journal.pg_spending import BatchSpend
 
 __all__ = ["NOT_SUBMITTED_REASONS", "SpendingCap", "SpendingCapError", "Verdict", "not_submitted"]
+
+_NO_BODY: Final[Mapping[str, Any]] = MappingProxyType({})
 
 #: The errors a run records on a pending journal entry it ended not submitted (a spending cap;
 #: a balance that ran out).
@@ -103,6 +119,10 @@ class SpendingCap:
     estimator: CostEstimator = attrs.field(factory=CostEstimator)
     spend: Spend = attrs.field(factory=Spend)
     reserved: int = 0
+    #: Send a request nothing can price alone, reserving all that is left (it may cost more).
+    allow_unpriced: bool = False
+    #: Requests in flight per cost key sent on a price no charge has confirmed yet.
+    _probing: dict[CostKey, int] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 0:
@@ -141,30 +161,60 @@ class SpendingCap:
         """Whether the request may be sent now and, if so, the credits it reserves."""
         room = self.limit - self.committed
         estimate = self.estimator.estimate(kind, body)
-        if estimate is None:  # sent alone, reserving all that is left
-            if room > 0 and self.reserved == 0:
+        if estimate is None:
+            if not self.allow_unpriced:
+                return Verdict.CAP, 0  # nothing will price it: not sent
+            if room > 0 and self.reserved == 0:  # sent alone, reserving all that is left
                 return Verdict.SEND, room
+        elif self._probing.get(cost_key(kind, body)) and self.estimator.seen(kind, body) is None:
+            pass  # one request of a kind whose price no charge confirmed yet: wait for it
         elif estimate <= room:
             return Verdict.SEND, estimate
         return (Verdict.WAIT if in_flight else Verdict.CAP), 0
+
+    def unpriced_kinds(self, requests: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+        """How many requests of ``(kind, body)`` this cap may send without a price: one per
+        cost key nothing prices (each may cost more than is left) with ``allow_unpriced``,
+        else none. The most the spend can exceed the cap by is what those cost beyond it."""
+        if not self.allow_unpriced:
+            return 0
+        keys = {cost_key(k, b) for k, b in requests if self.estimator.estimate(k, b) is None}
+        return len(keys)
 
     def error(self, kind: str, body: Mapping[str, Any]) -> SpendingCapError:
         """The error a capped request ends with."""
         return SpendingCapError(self.limit, self.committed, self.estimator.estimate(kind, body))
 
-    def reserve(self, amount: int) -> None:
-        """Hold ``amount`` credits for a request about to be sent."""
+    def reserve(
+        self, amount: int, kind: str | None = None, body: Mapping[str, Any] = _NO_BODY
+    ) -> None:
+        """Hold ``amount`` credits for a request about to be sent (of ``kind`` and ``body``:
+        counted as a probe while no charge confirmed its kind's price)."""
         self.reserved += amount
+        if kind is not None and self.estimator.seen(kind, body) is None:
+            key = cost_key(kind, body)
+            self._probing[key] = self._probing.get(key, 0) + 1
 
-    def release(self, amount: int) -> None:
+    def release(
+        self, amount: int, kind: str | None = None, body: Mapping[str, Any] = _NO_BODY
+    ) -> None:
         """Give back a reservation: the request was not charged."""
         self.reserved -= amount
+        self._unprobe(kind, body)
+
+    def _unprobe(self, kind: str | None, body: Mapping[str, Any]) -> None:
+        if kind is None:
+            return
+        key = cost_key(kind, body)
+        if self._probing.get(key):
+            self._probing[key] -= 1
 
     def settle(self, amount: int, credits: int | None, kind: str, body: Mapping[str, Any]) -> int:
         """Replace a reservation with the charge the service answered (``credits``; None
         when the answer did not say, or the outcome is unknown: the reservation is counted
         as charged). Return the credits counted as charged."""
         self.reserved -= amount
+        self._unprobe(kind, body)
         self.estimator.observe(kind, body, credits)
         charged = amount if credits is None else credits
         self.spend.add(charged)

@@ -21,6 +21,7 @@ from pixverse_async import PixVerse, PollPolicy, RetryPolicy
 from pixverse_async.emulator import Emulator
 
 from .pg import pg_schema, postgres_dsn  # noqa: F401  (PostgreSQL fixtures for every test)
+from .temporal_server import temporal_address  # noqa: F401  (a Temporal server, per session)
 
 # A user's project, run by test_pytest_plugin.py in its own pytest process.
 collect_ignore = ["user_project"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 import aiohttp
 
@@ -23,6 +23,9 @@ from .conftest import API_KEY
 HOLD = RetryPolicy(max_retries=7, base_delay=0.02, max_delay=0.1)
 
 N = 2000
+#: Faults after which a submit's outcome is unknown (the emulator's 500 comes before it acts,
+#: but the client cannot know that).
+AMBIGUOUS = ("html_502", "reset", "slow", "error_500")
 
 
 def requests(image_a: int, image_b: int) -> list[object]:
@@ -92,8 +95,13 @@ async def test_chaos_batch_ends_every_request_and_never_generates_twice() -> Non
             assert outcome.error_type == "SubmissionUnknownError"
         elif outcome.video_id is not None:
             assert per_prompt[prompt] == 1
-    # Every ambiguous fault on a submit is reported as unknown, none silently lost.
-    generate = [r for r in emu.state.requests if r.method == "POST"]
-    ambiguous = sum(1 for r in generate if r.fault in ("html_502", "reset", "slow"))
-    assert states[OutcomeState.UNKNOWN] == ambiguous
-    assert states[OutcomeState.SUCCEEDED] > N * 0.6
+    # A submit whose outcome was unknown is resent under its trace id until answered; it is
+    # reported unknown exactly when every resend failed too, none silently lost.
+    attempts: dict[str | None, list[str | None]] = defaultdict(list)
+    for r in emu.state.requests:
+        if r.method == "POST":
+            attempts[r.trace_id].append(r.fault)
+    ambiguous = [f for f in attempts.values() if f[0] in AMBIGUOUS]
+    never_answered = sum(1 for f in ambiguous if all(f))
+    assert states[OutcomeState.UNKNOWN] == never_answered < len(ambiguous) / 10
+    assert states[OutcomeState.SUCCEEDED] > N * 0.9

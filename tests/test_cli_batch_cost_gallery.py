@@ -77,7 +77,8 @@ def test_counts_by_kind_model_quality_duration_and_sends_no_generation(
     groups = {(g["model"], g["quality"], g["duration"]): g["requests"] for g in report["groups"]}
     assert groups == {("v5", "540p", 5): 2, ("v5", "720p", 8): 1, ("v4.5", "1080p", 5): 1}
     assert {g["kind"] for g in report["groups"]} == {"text_to_video"}
-    assert report["requests"] == 4 and report["estimate"] is None and report["unpriced"] == 4
+    # PixVerse's published prices: 45 for v5 540p 5 s, 120 for v5 720p 8 s and v4.5 1080p 5 s
+    assert report["requests"] == 4 and report["estimate"] == 330 and report["unpriced"] == 0
     assert report["balance"] == {"credit_monthly": live.config.credits, "credit_package": 0}
     assert [r.path for r in live.state.requests] == [Paths.BALANCE]  # one read, nothing else
     assert not (tmp_path / "jobs.jsonl.journal.sqlite").exists()
@@ -94,13 +95,13 @@ def test_earlier_costs_in_the_journal_price_the_rest(
     write_jobs(jobs, more)
     report = dry_run(capsys, on(live, "batch", str(jobs)))
     assert report["costs_from_journal"] == 4
-    assert report["unpriced"] == 1  # 360p was never run
+    assert report["unpriced"] == 0  # 360p was never run: its published price
     known = sum(charged.values()) + charged["a kite"]  # the heron costs what the kite cost
-    assert report["estimate_known_part"] == known and report["estimate"] is None
+    assert report["estimate"] == known + 45
     by_quality = {g["quality"]: g for g in report["groups"]}
-    assert by_quality["540p"]["credits_each"] == charged["a kite"]
+    assert by_quality["540p"]["credits_each"] == charged["a kite"]  # seen wins over the table
     assert by_quality["540p"]["estimate"] == 3 * charged["a kite"]
-    assert by_quality["360p"]["credits_each"] is None
+    assert by_quality["360p"]["credits_each"] == 45
 
 
 def test_price_rules_fill_in_and_the_text_report_reads_well(
@@ -132,9 +133,10 @@ def test_an_estimate_above_the_balance_is_called_out(
 @pytest.mark.parametrize(
     ("rules", "needle"),
     [
-        ("{}", "must be a JSON list"),
-        ('[{"credits": -1}]', "rule 0: credits must be an integer >= 0"),
-        ('[{"credits": 1, "colour": "red"}]', "rule 0: unknown field 'colour'"),
+        ("{}", "must be a list of price rules"),
+        ('[{"credits": -1}]', "prices.json[0].credits: must be an integer >= 0"),
+        ('[{"credits": 1, "colour": "red"}]', "prices.json[0].colour: is not a price rule field"),
+        ('[{"model": "v6"}]', "needs exactly one of credits, per_second, per_text"),
         ("[oops", "not valid JSON"),
     ],
 )

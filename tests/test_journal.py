@@ -155,7 +155,11 @@ async def test_not_sent_goes_back_to_pending_and_counts_attempts(journal: Journa
     entry = await journal.mark_not_sent(key, "ConcurrencyLimitError", "too many at once")
     assert entry.state is S.PENDING and entry.error_type == "ConcurrencyLimitError"
     entry = await journal.mark_sending(key, "t2")
-    assert entry.attempts == 2 and entry.trace_id == "t2" and entry.error_type is None
+    assert entry.attempts == 2 and entry.error_type is None
+    # The trace id of its first send is kept for life: the second send is a resend under it.
+    assert entry.trace_id == "t1" and entry.resends == 1
+    entry = await journal.mark_resent(key)  # the SDK resent it once more within the call
+    assert entry.state is S.SENDING and entry.resends == 2 and entry.attempts == 2
 
 
 async def test_held_stays_pending_with_its_reason_and_is_sent_later(journal: Journal) -> None:
@@ -200,13 +204,19 @@ async def test_requeue_is_explicit_and_clears_the_outcome(journal: Journal) -> N
     await journal.mark_sending(key, "t")
     await journal.mark_unknown(key, "t", "?")
     entry = await journal.requeue(key)
-    assert entry.state is S.PENDING and entry.trace_id is None and entry.error_type is None
-    assert entry.attempts == 1
-    await journal.mark_sending(key, "t2")
+    assert entry.state is S.PENDING and entry.error_type is None
+    assert entry.attempts == 1 and entry.resends == 0
+    # An UNKNOWN entry is sent again under its own trace id (never a second generation).
+    assert entry.trace_id == "t"
+    entry = await journal.mark_sending(key, "t2")
+    assert entry.trace_id == "t" and entry.resends == 1
     await journal.mark_submitted(key, 5)
     await journal.mark_failed(key, "VideoFailedError", "failed")
     entry = await journal.requeue(key)
-    assert entry.state is S.PENDING and entry.video_id is None
+    # A FAILED one is a new generation: a new trace id at its next send.
+    assert entry.state is S.PENDING and entry.video_id is None and entry.trace_id is None
+    entry = await journal.mark_sending(key, "t3")
+    assert entry.trace_id == "t3" and entry.resends == 1 and entry.attempts == 3
 
 
 @pytest.mark.parametrize(
@@ -276,10 +286,11 @@ async def test_every_store_follows_the_one_transition_table(journal: Journal) ->
         "succeeded": lambda k: journal.mark_succeeded(k, {"id": 1}),
         "failed": lambda k: journal.mark_failed(k, "E", "m"),
         "unknown": lambda k: journal.mark_unknown(k, None, "m"),
-        "requeue": lambda k: journal.requeue(k),
+        "resent": lambda k: journal.mark_resent(k),
+        "requeue": lambda k: journal.requeue(k),  # requeue, or requeue_failed from FAILED
     }
     path_calls = {**calls, "submitted": lambda k: journal.mark_submitted(k, 1)}
-    assert set(calls) == set(TRANSITIONS) - {"recover"}
+    assert set(calls) | {"requeue_failed"} == set(TRANSITIONS) - {"recover"}
     n = 0
     for start, path in PATHS.items():
         for name, call in calls.items():
@@ -287,6 +298,8 @@ async def test_every_store_follows_the_one_transition_table(journal: Journal) ->
             for step in path:
                 await path_calls[step](key)
             transition = TRANSITIONS[name]
+            if name == "requeue" and start is S.FAILED:
+                transition = TRANSITIONS["requeue_failed"]
             if start in transition.sources:
                 entry = await call(key)
                 assert entry.state is transition.target, (start, name)
@@ -654,3 +667,46 @@ async def test_unclosed_journal_warns_and_stops_its_thread(path: Path) -> None:
         gc.collect()
     thread.join(5)
     assert not thread.is_alive() and len(journal_threads()) == baseline
+
+
+# The schema before entries counted resends (SQLite user_version 1).
+_V1_SCHEMA = """
+CREATE TABLE entries (
+    seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, body TEXT NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, trace_id TEXT, video_id INTEGER,
+    credits INTEGER, url TEXT, result TEXT, error_type TEXT, error_message TEXT,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL
+);
+INSERT INTO entries (key, kind, body, state, attempts, trace_id, created_at, updated_at)
+    VALUES ('k1', 'text_to_video', '{}', 'unknown', 1, 'trace-old', 0, 0);
+PRAGMA user_version = 1;
+"""
+
+
+async def test_a_journal_written_before_resends_were_counted_is_migrated(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_V1_SCHEMA)
+    conn.close()
+    async with Journal(path) as journal:
+        entry = await journal.requeue("k1")
+        assert entry.trace_id == "trace-old" and entry.resends == 0
+        entry = await journal.mark_sending("k1", "trace-new")
+        assert entry.trace_id == "trace-old" and entry.resends == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
+
+
+async def test_a_postgres_journal_without_the_resends_column_gains_it(
+    pg_schema: str,
+) -> None:
+    async with Journal(DSN, schema=pg_schema, batch="migrate-21") as journal:
+        key = await pending(journal)
+        await journal.mark_sending(key, "trace-old")
+        store = journal.postgres
+        assert store is not None
+        async with store._pool.acquire() as conn:  # type: ignore[union-attr]
+            await conn.execute(f'ALTER TABLE "{pg_schema}".pixverse_entries DROP COLUMN resends')
+    async with Journal(DSN, schema=pg_schema, batch="migrate-21", recover=False) as journal:
+        entry = await journal.get(key)
+        assert entry is not None and entry.trace_id == "trace-old" and entry.resends == 0

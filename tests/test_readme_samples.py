@@ -5,10 +5,11 @@ Each sample is written to a file as it stands and run with ``PIXVERSE_API_KEY``,
 ``PIXVERSE_BASE_URL`` and ``PIXVERSE_POLL_INTERVAL`` pointing at an emulator this test serves
 (and, for a sample that reads ``DATABASE_URL``, that set to the PostgreSQL of ``tests/pg.py``:
 skipped without one, failed under ``CI=true``; ``PIXVERSE_WEBHOOK_SECRET`` for one that reads
-it), in a fresh folder holding the sample files the repository ships in ``examples/assets/``
-(the pages say so). Nothing else is defined for them. A block that is only a part of a larger
-program says so in visible text just above it (``*Excerpt, not a whole program: ...*``); those
-are only compiled.
+it; ``TEMPORAL_ADDRESS``, the Temporal server of ``tests/temporal_server.py``, for one that
+reads it), in a fresh folder holding the sample files the repository ships in
+``examples/assets/`` (the pages say so). Nothing else is defined for them. A block that is only
+a part of a larger program says so in visible text just above it (``*Excerpt, not a whole
+program: ...*``); those are only compiled.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ async def test_a_readme_sample_runs_as_pasted(
         database["DATABASE_URL"] = request.getfixturevalue("postgres_dsn")
     if "PIXVERSE_WEBHOOK_SECRET" in sample:
         database["PIXVERSE_WEBHOOK_SECRET"] = "whsec-readme-sample"
+    if "TEMPORAL_ADDRESS" in sample:  # the Temporal sample: the session's server
+        database["TEMPORAL_ADDRESS"] = request.getfixturevalue("temporal_address")
     script = tmp_path / "sample.py"
     script.write_text(sample, encoding="utf-8")
     async with Emulator(api_keys={API_KEY}, generation_seconds=0.05) as emu:

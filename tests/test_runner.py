@@ -32,6 +32,10 @@ def t2v(prompt: str) -> TextToVideo:
     return TextToVideo(prompt=prompt, model="v5", duration=5, quality="540p", aspect_ratio="16:9")
 
 
+#: A runner hold policy that leaves an unknown outcome unknown (no late resend in the run).
+NO_LATE_RESENDS = RetryPolicy(max_retries=0)
+
+
 def client_for(emu: Emulator, poll: PollPolicy = POLL) -> PixVerse:
     return PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=poll, retry=FAST_RETRY)
 
@@ -192,7 +196,8 @@ async def test_ambiguous_submits_are_reported_and_never_resubmitted(tmp_path: Pa
     faults = FaultConfig(reset=1.0, paths=(Paths.TEXT_TO_VIDEO,))
     async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
         async with client_for(emu) as client:
-            outcomes = await client.runner(journal=journal_path).gather([t2v("a"), t2v("b")])
+            runner = client.runner(journal=journal_path, hold=NO_LATE_RESENDS)
+            outcomes = await runner.gather([t2v("a"), t2v("b")])
         assert [o.state for o in outcomes] == [OutcomeState.UNKNOWN] * 2
         assert all(o.error_type == "SubmissionUnknownError" for o in outcomes)
         assert len(emu.state.generations) == 2  # the service did act on both
@@ -202,6 +207,55 @@ async def test_ambiguous_submits_are_reported_and_never_resubmitted(tmp_path: Pa
         assert [o.state for o in again] == [OutcomeState.UNKNOWN] * 2
         assert all(o.resumed for o in again)
         assert len(emu.state.generations) == 2
+
+
+async def test_a_requeued_unknown_request_is_resent_under_its_trace_id(tmp_path: Path) -> None:
+    # Requeue used to clear the trace id: the rerun generated (and paid for) a second video.
+    journal_path = tmp_path / "j.sqlite"
+    faults = FaultConfig(reset=1.0, paths=(Paths.TEXT_TO_VIDEO,))
+    async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
+        async with client_for(emu) as client:
+            runner = client.runner(journal=journal_path, hold=NO_LATE_RESENDS)
+            first = await runner.gather([t2v("a"), t2v("b")])
+        assert [o.state for o in first] == [OutcomeState.UNKNOWN] * 2
+        traces = {g.body["prompt"]: g.trace_id for g in emu.state.generations.values()}
+        emu.config.faults = FaultConfig()
+        async with Journal(journal_path) as journal:
+            for outcome in first:
+                await journal.requeue(outcome.key)
+        async with client_for(emu) as client:
+            again = await client.runner(journal=journal_path).gather([t2v("a"), t2v("b")])
+        assert all(o.ok for o in again)
+        assert len(emu.state.generations) == 2  # the first sends' videos, not new ones
+        assert {o.video_id for o in again} == set(emu.state.generations)
+        async with Journal(journal_path) as journal:
+            entries = {e.body["prompt"]: e for e in await journal.entries()}
+        sends = FAST_RETRY.resends + 1  # the first run's send and its resends, then one more
+        for prompt, entry in entries.items():
+            assert entry.trace_id == traces[prompt] and entry.resends == sends
+            records = [r for r in emu.state.requests_to(Paths.TEXT_TO_VIDEO)
+                       if r.trace_id == entry.trace_id]  # fmt: skip
+            assert len(records) == sends + 1
+
+
+async def test_an_outcome_still_unknown_after_the_resends_is_resent_later_in_the_run(
+    tmp_path: Path,
+) -> None:
+    faults = FaultConfig()
+    sends = FAST_RETRY.resends + 1
+    faults.add("text_to_video", "reset", times=sends)  # the first send and all its resends
+    hold = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.02)
+    async with Emulator(api_keys={API_KEY}, faults=faults) as emu, client_for(emu) as client:
+        runner = client.runner(journal=tmp_path / "j.sqlite", hold=hold)
+        (outcome,) = await runner.gather([t2v("late")])
+        (generation,) = emu.state.generations.values()
+        assert outcome.ok and outcome.video_id == generation.video_id
+        assert outcome.credits == generation.credits == emu.state.ledger.spent(API_KEY)
+        records = emu.state.requests_to(Paths.TEXT_TO_VIDEO)
+        assert len(records) == sends + 1 and {r.trace_id for r in records} == {generation.trace_id}
+    async with Journal(tmp_path / "j.sqlite") as journal:
+        (entry,) = await journal.entries()
+    assert entry.state is JournalState.SUCCEEDED and entry.resends == sends
 
 
 async def test_same_request_twice_in_a_batch_is_two_generations() -> None:

@@ -470,7 +470,9 @@ async def test_no_second_generation_after_an_ambiguous_failure() -> None:
 
     faults = FaultConfig(reset=1.0, paths=(GENERATE,))
     async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
-        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
+        async with PixVerse(
+            api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY, resend_ambiguous=False
+        ) as client:
             with pytest.raises(SubmissionUnknownError) as info:
                 await client.videos.text_to_video(**BODY)
         assert len(emu.state.requests_to(GENERATE)) == 1
@@ -513,7 +515,9 @@ async def test_paid_calls_are_retried_only_when_nothing_was_done(
 
     faults = FaultConfig(**{fault: 1.0}, retry_after="0")  # type: ignore[arg-type]
     async with Emulator(api_keys={API_KEY}, faults=faults) as emu:
-        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY) as client:
+        async with PixVerse(
+            api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY, resend_ambiguous=False
+        ) as client:
             with pytest.raises(error):
                 await client.videos.text_to_video(**BODY)
         assert len(emu.state.requests_to(GENERATE)) == expected_requests

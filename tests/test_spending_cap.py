@@ -60,8 +60,14 @@ def peak_spend(emu: Emulator, key: str) -> int:
     return peak
 
 
-def client_for(emu: Emulator, key: str = API_KEY) -> PixVerse:
-    return PixVerse(api_key=key, base_url=emu.base_url, poll=POLL, retry=FAST_RETRY)
+def client_for(emu: Emulator, key: str = API_KEY, *, resend_ambiguous: bool = True) -> PixVerse:
+    return PixVerse(
+        api_key=key,
+        base_url=emu.base_url,
+        poll=POLL,
+        retry=FAST_RETRY,
+        resend_ambiguous=resend_ambiguous,
+    )
 
 
 def assert_accounted(
@@ -105,7 +111,7 @@ async def test_twenty_capped_batches_at_concurrency_64_never_spend_more_than_the
             async with client_for(emu, key) as client:
                 # A conservative default: no price in the table is above HIGH.
                 runner = client.runner(
-                    concurrency=64, max_credits=cap, costs=CostEstimator(default=HIGH)
+                    concurrency=64, max_credits=cap, costs=CostEstimator(default=HIGH, table=None)
                 )
                 stream = runner.run(requests)
                 outcomes = [o async for o in stream]
@@ -162,7 +168,7 @@ async def test_rerun_with_a_higher_cap_continues_from_the_journal(tmp_path: Path
             async with client_for(emu) as client:
                 runner = client.runner(
                     concurrency=64, journal=journal, max_credits=cap,
-                    costs=CostEstimator(default=HIGH),
+                    costs=CostEstimator(default=HIGH, table=None),
                 )  # fmt: skip
                 stream = runner.run(requests)
                 outcomes = [o async for o in stream]
@@ -220,9 +226,14 @@ async def test_a_batch_that_runs_out_of_balance_ends_cleanly(tmp_path: Path) -> 
         assert sum(not o.resumed for o in rerun) == len(by_state[OutcomeState.NOT_SUBMITTED])
 
 
-def test_a_request_nothing_can_price_is_sent_alone_with_all_that_is_left() -> None:
-    cap = SpendingCap(100)
-    body = {"model": "v5", "quality": "540p", "duration": 5}
+def test_a_request_nothing_can_price_is_not_sent_unless_allowed() -> None:
+    body = {"model": "v9", "quality": "540p", "duration": 5}  # no table prices v9
+    assert SpendingCap(100).decide("text_to_video", body, in_flight=0) == (Verdict.CAP, 0)
+    error = SpendingCap(100).error("text_to_video", body)
+    assert "--prices FILE" in str(error) and "--allow-unpriced" in str(error)
+    # Allowed: sent alone with all that is left, to learn its price.
+    cap = SpendingCap(100, allow_unpriced=True)
+    assert cap.unpriced_kinds([("text_to_video", body), ("text_to_video", body)]) == 1
     assert cap.decide("text_to_video", body, in_flight=0) == (Verdict.SEND, 100)
     cap.reserve(100)
     assert cap.decide("text_to_video", body, in_flight=1) == (Verdict.WAIT, 0)
@@ -249,9 +260,10 @@ async def test_submits_with_an_unknown_outcome_count_as_spent() -> None:
         for i, key in enumerate(keys):
             requests = batch(80, seed=100 + i)
             cap = rng.randint(0, cost(table, requests))
-            async with client_for(emu, key) as client:
+            # Without resends, so that outcomes stay unknown (with them, resends answer).
+            async with client_for(emu, key, resend_ambiguous=False) as client:
                 runner = client.runner(
-                    concurrency=64, max_credits=cap, costs=CostEstimator(default=HIGH)
+                    concurrency=64, max_credits=cap, costs=CostEstimator(default=HIGH, table=None)
                 )
                 outcomes = await runner.gather(requests)
             assert peak_spend(emu, key) <= cap, (i, cap)

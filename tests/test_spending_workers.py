@@ -304,7 +304,7 @@ async def _capped_worker(
         Journal(dsn, batch=name, schema=schema, lease=3) as journal,
     ):
         runner = client.runner(concurrency=16, journal=journal, max_credits=cap,
-                               costs=CostEstimator(default=HIGH))  # fmt: skip
+                               costs=CostEstimator(default=HIGH, table=None))  # fmt: skip
         stream = runner.run(requests)
         return [o async for o in stream], stream.progress
 

@@ -310,7 +310,8 @@ async def test_journal_status_counts_per_state_and_worker_and_requeue_pays_again
         assert json.loads(out)["state"] == "pending"
         entry = await journal.get(keys[0])
         assert entry is not None and entry.state is JournalState.PENDING
-        assert entry.trace_id is None  # the old attempt's outcome is cleared
+        assert entry.video_id is None and entry.error_type is None  # the outcome is cleared
+        assert entry.trace_id == "trace-0"  # kept: the next send is a resend under it
         other = PostgresStore(postgres_dsn, batch="s", schema=pg_schema)
         async with Journal(other):  # any worker may take it now, not only the one that sent it
             assert keys[0] in [e.key for e in await other.claim(10)]

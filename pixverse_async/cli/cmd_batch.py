@@ -17,7 +17,8 @@ With ``--journal postgresql://...`` the batch lives in PostgreSQL: start the sam
 several machines with the same ``--batch NAME`` and they share the work (each request is sent
 by one of them; ``--concurrency`` is then the account's limit for all of them together). When
 one dies, the others take over its requests after ``--lease`` seconds; one it was sending
-becomes unknown (``pixverse journal requeue KEY`` pays for it again, explicitly). There
+becomes unknown (``pixverse journal requeue KEY`` or ``--retry-unknown`` sends it again under
+its own trace id, which PixVerse answers with the first video if there was one). There
 ``--max-credits N`` is the batch's cap: all the workers together spend at most ``N`` (give
 each the same ``--max-credits`` and ``--prices``).
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,8 @@ import attrs
 from ..costs import CostEstimator
 from ..errors import ValidationError
 from ..journal import Journal, JournalState, is_postgres_url
-from ..models import REQUEST_KINDS, GenerationRequest, build_request
+from ..models import REQUEST_KINDS, GenerationRequest, build_request, to_json
+from ..spending import SpendingCap
 from .arg_types import credits, positive_float, positive_int
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
 from .cmd_dry_run import run_dry_run, warn_if_cap_above_balance
@@ -142,7 +145,7 @@ async def run_batch(args: argparse.Namespace) -> int:
     batch = checked_requests(path, skip_invalid=args.skip_invalid)
     journal_path = args.journal or str(path) + JOURNAL_SUFFIX
     if args.dry_run:
-        return await run_dry_run(args, path, batch.requests, journal_path)
+        return await run_dry_run(args, path, batch.requests, journal_path, batch.lines)
     out = Path(args.out) if args.out else None
     states = [JournalState.FAILED] * args.retry_failed + [JournalState.UNKNOWN] * args.retry_unknown
     # Opened before anything else: a journal that cannot be opened is one clear error.
@@ -152,6 +155,10 @@ async def run_batch(args: argparse.Namespace) -> int:
         moved = await requeue(journal, states)
         if moved:
             print(f"{shown}: {moved} request(s) will be submitted again", file=sys.stderr)
+        costs = CostEstimator(price=load_prices(args.prices) if args.prices else None)
+        over = unpriced_risk(args, costs, batch.requests)
+        if over:
+            print(f"warning: {over}", file=sys.stderr)
         async with open_client(args) as client:
             if args.max_credits is not None:
                 await warn_if_cap_above_balance(client, args.max_credits)
@@ -164,17 +171,40 @@ async def run_batch(args: argparse.Namespace) -> int:
                 journal=journal,
                 as_json=wants_json(args),
                 max_credits=args.max_credits,
-                costs=CostEstimator(price=load_prices(args.prices) if args.prices else None),
+                costs=costs,
+                allow_unpriced=args.allow_unpriced,
             )
     extra: dict[str, Any] = {"journal": shown, "out": str(out) if out else None}
     if batch.bad:
         extra["skipped"] = len(batch.bad)
+    if over:
+        extra["cap_warning"] = over
     print_summary(reports, as_json=wants_json(args), extra=extra)
+    if over and not wants_json(args):
+        print(f"note: {over}")
     await write_batch_gallery(args, journal_path, out)
     if batch.bad and not wants_json(args):
         print(f"{len(batch.bad)} bad line(s) skipped (listed above, on stderr)")
     ok = all(r.ok for r in reports) and not batch.bad
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def unpriced_risk(
+    args: argparse.Namespace, costs: CostEstimator, requests: Sequence[Any]
+) -> str | None:
+    """What ``--allow-unpriced`` may cost beyond the cap, said before the start and in the
+    summary (None: nothing can go over)."""
+    if args.max_credits is None or not args.allow_unpriced:
+        return None
+    cap = SpendingCap(args.max_credits, costs, allow_unpriced=True)
+    kinds = cap.unpriced_kinds((r.kind, to_json(r)) for r in requests)
+    if not kinds:
+        return None
+    return (
+        f"{kinds} kind(s) of request have no known price (--allow-unpriced): one of each is "
+        f"sent alone to learn it, so the spend may go over the cap of {args.max_credits} "
+        "credits by what those cost beyond what is left"
+    )
 
 
 def open_journal(args: argparse.Namespace, target: str, *, default_batch: str) -> Journal:
@@ -263,8 +293,9 @@ def register(
     batch.add_argument(
         "--retry-unknown",
         action="store_true",
-        help="submit again the requests whose outcome is unknown (check first that the service "
-        "created no video for them: a duplicate is paid twice)",
+        help="send again the requests whose outcome is unknown, each under its own trace id: "
+        "PixVerse answers with the video the first send created, if any, so none is paid twice "
+        "(unless the batch ran with --no-resend against a service that does not do so)",
     )
     batch.add_argument(
         "--max-credits",
@@ -273,8 +304,16 @@ def register(
         help="spending cap: never send a request that could take the batch's spend (charged "
         "minus refunded, earlier runs of the journal included; with a PostgreSQL journal, "
         "every worker's of the batch) over N credits; the rest end "
-        "not submitted (rerun with a higher cap to continue). Unknown costs are estimated from "
-        "earlier costs, then --prices, else one such request is sent alone",
+        "not submitted (rerun with a higher cap to continue). Costs are estimated from "
+        "earlier costs, then --prices, then PixVerse's published prices; a request none of "
+        "them prices is not sent (see --allow-unpriced)",
+    )
+    batch.add_argument(
+        "--allow-unpriced",
+        action="store_true",
+        help="with --max-credits: send one request of each kind nothing can price, alone, to "
+        "learn its price (each may take the spend over the cap by what it costs beyond what is "
+        "left; said before the batch starts and in the summary)",
     )
     add_dry_run_arguments(batch)
     add_gallery_arguments(batch)

@@ -75,8 +75,9 @@ def add_arguments(batch: argparse.ArgumentParser) -> None:
     batch.add_argument(
         "--prices",
         metavar="FILE.json",
-        help="price rules for cost estimates: a JSON list of {kind, model, quality, duration, "
-        "credits} objects, first match wins",
+        help="price rules for cost estimates, tried before PixVerse's published prices: a JSON "
+        "list of {kind, model, quality, duration, when} objects with credits, per_second or "
+        "per_text, first match wins (see README, 'What a batch will cost')",
     )
 
 
@@ -128,16 +129,26 @@ async def warn_if_cap_above_balance(client: PixVerse, cap: int) -> None:
         print(f"warning: the balance could not be read ({describe(exc)})", file=sys.stderr)
         return
     left = (balance.credit_monthly or 0) + (balance.credit_package or 0)
-    for warning in _warnings(cap, 0, 0, left):
+    for warning in _warnings(cap, 0, 0, left, False):
         print(f"warning: {warning}", file=sys.stderr)
 
 
 async def run_dry_run(
-    args: argparse.Namespace, path: Path, requests: Sequence[GenerationRequest], journal: str
+    args: argparse.Namespace,
+    path: Path,
+    requests: Sequence[GenerationRequest],
+    journal: str,
+    lines: Sequence[int] | None = None,
 ) -> int:
-    """Print what the batch in ``path`` holds and may cost, and the balance; send nothing."""
+    """Print what the batch in ``path`` holds and may cost, and the balance; send nothing.
+    ``lines[i]`` is request ``i``'s line in the file (the lines nothing prices are listed)."""
     estimator, seen = await _estimator(args, journal)
     groups = group_requests(requests, estimator)
+    numbers = lines if lines is not None else range(1, len(requests) + 1)
+    unpriced_lines = [
+        n for n, r in zip(numbers, requests, strict=True)
+        if estimator.estimate(r.kind, to_json(r)) is None
+    ]  # fmt: skip
     unpriced = sum(g.unpriced for g in groups)
     estimate = sum(g.estimate for g in groups)
     balance, balance_error = await _balance(args)
@@ -151,12 +162,15 @@ async def run_dry_run(
         "estimate": estimate if not unpriced else None,
         "estimate_known_part": estimate,
         "unpriced": unpriced,
+        "unpriced_lines": unpriced_lines,
         "costs_from_journal": seen,
         "balance": balance,
         "balance_total": left,
         "balance_error": balance_error,
         "max_credits": args.max_credits,
-        "warnings": _warnings(args.max_credits, estimate, unpriced, left),
+        "warnings": _warnings(
+            args.max_credits, estimate, unpriced, left, getattr(args, "allow_unpriced", False)
+        ),
     }
     if wants_json(args):
         print(dumps({"dry_run": report}), flush=True)
@@ -167,9 +181,24 @@ async def run_dry_run(
     return EXIT_OK
 
 
-def _warnings(cap: int | None, estimate: int, unpriced: int, left: int | None) -> list[str]:
-    """What may stop the batch before its end: the balance, the cap."""
+def _warnings(
+    cap: int | None, estimate: int, unpriced: int, left: int | None, allow_unpriced: bool
+) -> list[str]:
+    """What may stop the batch before its end (the balance, the cap), and what may take it
+    over its cap."""
     warnings = []
+    if cap is not None and unpriced and allow_unpriced:
+        warnings.append(
+            f"{unpriced} request(s) have no known price and --allow-unpriced sends one of each "
+            f"kind alone to learn it: the spend may go over the cap ({cap}) by what they cost "
+            "beyond what is left"
+        )
+    elif cap is not None and unpriced:
+        warnings.append(
+            f"{unpriced} request(s) have no known price: under the spending cap they are not "
+            "sent (give their prices with --prices FILE, or --allow-unpriced to pay to learn "
+            "them)"
+        )
     at_least = "at least " if unpriced else ""
     if left is not None and estimate > left:
         warnings.append(
@@ -206,6 +235,8 @@ def _print_report(report: dict[str, Any], groups: Sequence[Group]) -> None:
         text += f"; {report['costs_from_journal']} earlier costs from the journal"
     if report["max_credits"] is not None:
         text += f"; spending cap {report['max_credits']} credits"
+    if report["unpriced_lines"]:
+        text += "\nno price for line(s) " + ", ".join(map(str, report["unpriced_lines"]))
     print(text)
     balance = report["balance"]
     if balance is None:

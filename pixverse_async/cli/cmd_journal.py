@@ -3,8 +3,8 @@
 ``status`` prints how many requests are in each state and, on PostgreSQL, what each worker of
 the batch holds (all batches of the schema when ``--batch`` is not given). ``requeue KEY``
 moves an UNKNOWN (or FAILED) request back to pending: the next ``pixverse batch`` run sends it
-again, a new paid generation. Check first (by its trace id) that the service created no video
-for an UNKNOWN one, or it is paid twice.
+again. An UNKNOWN one is sent under its own trace id, which PixVerse answers with the video the
+first send created, if any (never paid twice); a FAILED one is a new, paid generation.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ async def run_status(args: argparse.Namespace) -> int:
 
 
 async def run_requeue(args: argparse.Namespace) -> int:
-    """UNKNOWN or FAILED -> PENDING for one key: the explicit decision to pay again."""
+    """UNKNOWN or FAILED -> PENDING for one key: the next run sends it again."""
     if is_postgres_url(args.journal) and not args.batch:
         raise UsageError("requeue on a postgresql:// journal needs --batch NAME")
     async with _open(args, args.batch) as journal:
@@ -100,7 +100,9 @@ def register(
     common_options(status)
     status.set_defaults(run=run_status)
     requeue = actions.add_parser(
-        "requeue", parents=[common], help="send an UNKNOWN or FAILED request again (paid)"
+        "requeue",
+        parents=[common],
+        help="send an UNKNOWN request again under its trace id, or a FAILED one (paid)",
     )
     requeue.add_argument("key", metavar="KEY", help="the request's journal key")
     common_options(requeue)

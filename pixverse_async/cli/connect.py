@@ -46,11 +46,18 @@ def poll_policy(args: argparse.Namespace) -> PollPolicy | None:
 
 
 @contextlib.asynccontextmanager
-async def emulated_client(poll: PollPolicy | None = None) -> AsyncIterator[PixVerse]:
+async def emulated_client(
+    poll: PollPolicy | None = None, *, resend_ambiguous: bool = True
+) -> AsyncIterator[PixVerse]:
     """A client on a fresh in-process emulator; both stop when the block ends."""
     async with (
         Emulator(api_keys={EMULATOR_KEY}, generation_seconds=EMULATOR_GENERATION_SECONDS) as emu,
-        PixVerse(api_key=EMULATOR_KEY, base_url=emu.base_url, poll=poll or EMULATOR_POLL) as client,
+        PixVerse(
+            api_key=EMULATOR_KEY,
+            base_url=emu.base_url,
+            poll=poll or EMULATOR_POLL,
+            resend_ambiguous=resend_ambiguous,
+        ) as client,
     ):
         yield client
 
@@ -59,10 +66,11 @@ async def emulated_client(poll: PollPolicy | None = None) -> AsyncIterator[PixVe
 async def open_client(args: argparse.Namespace) -> AsyncIterator[PixVerse]:
     """The client for a command's global options; closed when the block ends."""
     poll = poll_policy(args)
+    resend: bool = getattr(args, "resend_ambiguous", True)
     if getattr(args, "emulator", False):
         if getattr(args, "command", None) in _ID_COMMANDS:
             print(EPHEMERAL_IDS_NOTE, file=sys.stderr)
-        async with emulated_client(poll) as client:
+        async with emulated_client(poll, resend_ambiguous=resend) as client:
             yield client
         return
     key = getattr(args, "api_key", None) or os.environ.get(API_KEY_ENV)
@@ -71,5 +79,10 @@ async def open_client(args: argparse.Namespace) -> AsyncIterator[PixVerse]:
             f"no API key: set {API_KEY_ENV}, pass --api-key KEY, "
             "or add --emulator to run against a local emulator"
         )
-    async with PixVerse(api_key=key, base_url=getattr(args, "base_url", None), poll=poll) as client:
+    async with PixVerse(
+        api_key=key,
+        base_url=getattr(args, "base_url", None),
+        poll=poll,
+        resend_ambiguous=resend,
+    ) as client:
         yield client

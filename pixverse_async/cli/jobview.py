@@ -123,10 +123,12 @@ async def run_jobs(
     as_json: bool,
     max_credits: int | None = None,
     costs: CostEstimator | None = None,
+    allow_unpriced: bool = False,
 ) -> list[JobReport]:
     """Run ``requests`` (``lines[i]`` labels request ``i``); return reports in input order.
 
-    ``max_credits`` and ``costs`` are the runner's spending cap and cost estimator.
+    ``max_credits``, ``costs`` and ``allow_unpriced`` are the runner's spending cap, cost
+    estimator and whether it may pay to learn a price.
 
     With ``out``, successful videos are saved there as ``<video_id>.mp4`` while the rest
     still run. With ``as_json``, one JSON line per job is printed as it ends.
@@ -138,6 +140,7 @@ async def run_jobs(
         on_progress=bar.update,
         max_credits=max_credits,
         costs=costs,
+        allow_unpriced=allow_unpriced,
     )
     slots = asyncio.Semaphore(_DOWNLOADS_AT_ONCE)
     if out is not None:

@@ -115,6 +115,14 @@ def global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
         "growing to 15 s)",
     )
     group.add_argument(
+        "--no-resend",
+        dest="resend_ambiguous",
+        action="store_false",
+        default=default(True),
+        help="never resend a submit whose outcome is unknown (by default it is resent under "
+        "its own trace id, which PixVerse answers with the first result: no second video)",
+    )
+    group.add_argument(
         "--json",
         action="store_true",
         default=default(False),

@@ -101,6 +101,9 @@ class EmulatorConfig:
     #: API requests one key may make per window (see :mod:`.rate_limit`); None: no limit.
     #: Also given as ``(requests, seconds)`` or ``"requests/seconds"``.
     rate_limit: RequestRateLimit | None = None
+    #: A submit under a trace id the key already used answers the first result and charges
+    #: nothing (PixVerse documents it); False models a service that would generate again.
+    dedup_trace_ids: bool = True
 
     def __post_init__(self) -> None:
         self.webhooks = endpoints_from(self.webhooks)
@@ -272,7 +275,7 @@ class EmulatorApp:
         paths = (*CREDIT_KEY_PATHS, *self.config.credit_field_paths)
         cost_key = "credit" if request.path in paths else "credits"
         earlier = self.live.earlier_video(api_key, request.headers.get(TRACE_ID_HEADER))
-        if earlier is not None:  # a reused trace id generates no second video
+        if earlier is not None and self.config.dedup_trace_ids:  # no second video
             first = self.state.generations[earlier]
             return envelope({"video_id": first.video_id, cost_key: first.credits})
         refused = self._admit(request, body)
@@ -287,7 +290,7 @@ class EmulatorApp:
         video_id = self.state.next_id()
         done_at = now + self._generation_seconds(body)
         outcome = self.config.faults.draw_outcome(request.path) or self._outcome(body)
-        credits = self.config.prices.price(body)
+        credits = self.config.prices.price(body, request.path)
         refund_at = refund_time(outcome, done_at)
         charged = self.state.ledger.charge(
             api_key, credits, video_id=video_id, refund_at=refund_at, now=now

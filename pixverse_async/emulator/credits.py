@@ -8,7 +8,10 @@ moderated (status 7), and reports what is left at ``GET /openapi/v2/account/bala
   A combination the table does not list (an unknown model, a kind without a quality or a
   duration, a multi-transition's per-frame durations) costs :data:`DEFAULT_PRICE`. A mask
   selection costs :data:`MASK_SELECTION_PRICE`. ``EmulatorConfig(prices=PriceTable(...))``
-  replaces the table; :meth:`PriceTable.random` draws one for tests of spending caps.
+  replaces the table; :meth:`PriceTable.random` draws one for tests of spending caps, and
+  :meth:`PriceTable.published` charges PixVerse's published prices
+  (:mod:`pixverse_async.published_prices`, the SDK's own estimates) for demos and tests that
+  want real figures.
 - **The ledger** (:class:`Ledger`, ``emulator.state.ledger``) records, per API key, every
   charge and every refund with its video id. Charges draw on the monthly credits first, then
   on the package; a refund puts the credits back where they came from.
@@ -48,7 +51,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from ..constants import Vocab
+from ..constants import Paths, Vocab
+from ..price_rules import PriceRules
+from ..published_prices import PUBLISHED_PRICES
 
 PriceKey = tuple[str, str, int]
 """``(model, quality, duration)``: what a generation's price depends on."""
@@ -108,11 +113,27 @@ class PriceTable:
     prices: Mapping[PriceKey, int] = field(default_factory=lambda: PRICES)
     default: int = DEFAULT_PRICE
     mask_selection: int = MASK_SELECTION_PRICE
+    #: Price rules tried before ``prices`` (:meth:`published`).
+    rules: PriceRules | None = None
 
-    def price(self, body: Mapping[str, Any]) -> int:
-        """The credits a generation with this body costs."""
+    def price(self, body: Mapping[str, Any], path: str = "") -> int:
+        """The credits a generation with this body (sent to ``path``) costs."""
+        if self.rules is not None:
+            priced = self.rules.price(_KINDS.get(path, ""), body)
+            if priced is not None:
+                return priced
         key = price_key(body)
         return self.default if key is None else self.prices.get(key, self.default)
+
+    @classmethod
+    def published(cls, default: int = DEFAULT_PRICE) -> PriceTable:
+        """PixVerse's published prices; ``default`` for what they do not price.
+
+        >>> PriceTable.published().price({"model": "v5", "quality": "540p", "duration": 5})
+        45
+        """
+        return cls(prices=MappingProxyType({}), default=default, mask_selection=2,
+                   rules=PUBLISHED_PRICES)  # fmt: skip
 
     @classmethod
     def random(cls, seed: int | None = None, low: int = 1, high: int = 200) -> PriceTable:
@@ -132,6 +153,22 @@ class PriceTable:
             for duration in Vocab.DURATIONS
         }
         return cls(prices=MappingProxyType(prices), default=high)
+
+
+#: The request kind of each generation path (what price rules match on).
+_KINDS: Final[Mapping[str, str]] = {
+    Paths.TEXT_TO_VIDEO: "text_to_video",
+    Paths.IMAGE_TO_VIDEO: "image_to_video",
+    Paths.TRANSITION: "transition",
+    Paths.MULTI_TRANSITION: "multi_transition",
+    Paths.EXTEND: "extend",
+    Paths.FUSION: "fusion",
+    Paths.RESTYLE: "restyle",
+    Paths.SWAP: "swap",
+    Paths.LIP_SYNC: "lip_sync",
+    Paths.SOUND_EFFECT: "sound_effect",
+    Paths.MIMIC: "mimic",
+}
 
 
 def cost_answer(cost: int, *, field_name: str = "credits") -> dict[str, int]:

@@ -37,6 +37,7 @@ class GenerationMethod(Protocol[P, R_contra]):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        resend_ambiguous: bool | None = None,
     ) -> Coroutine[Any, Any, GenerationJob]: ...
 
     @overload
@@ -54,7 +55,8 @@ class generation_method(Generic[P, R]):  # used like a decorator (as property is
         self.__doc__ = (
             f"Submit a :class:`~pixverse_async.types.{name}` (``POST {path}``).\n\n"
             f"Takes a ``{name}`` or its fields as keywords (with ``timeout``, ``max_retries``, "
-            "``extra_headers`` and ``extra_body``) and returns a GenerationJob once accepted."
+            "``extra_headers``, ``extra_body`` and ``resend_ambiguous``) and returns a "
+            "GenerationJob once accepted."
         )
 
     def __set_name__(self, owner: type[Any], name: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 _P = TypeVar("_P", bound=PaidRequest)
 _CALL_OPTIONS = frozenset({"timeout", "max_retries", "extra_headers", "extra_body"})
+_SUBMIT_OPTIONS = _CALL_OPTIONS | {"resend_ambiguous"}
 
 
 def _with_call_options(request: _P, given: dict[str, Any]) -> _P:
@@ -59,7 +60,8 @@ class Videos:
     Every generation method takes either a request object or its fields as keywords (typed:
     the method has the request class's signature) and returns a
     :class:`~pixverse_async.jobs.GenerationJob` once the service accepted it. Each also takes
-    the per-call options ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_body``.
+    the per-call options ``timeout``, ``max_retries``, ``extra_headers`` and ``extra_body``,
+    and ``resend_ambiguous`` (see :meth:`submit`).
 
     Example::
 
@@ -100,13 +102,14 @@ class Videos:
         self, cls: type[GenerationRequest], request: Any = None, /, **fields: Any
     ) -> GenerationJob:
         """The one body of every generation method (see :mod:`._typed`)."""
+        resend = fields.pop("resend_ambiguous", None)
         if request is None:
-            return await self.submit(coerce_request(cls, None, fields))
+            return await self.submit(coerce_request(cls, None, fields), resend_ambiguous=resend)
         if not fields.keys() <= _CALL_OPTIONS:
             raise TypeError(f"pass either a {cls.__name__} or its fields as keywords, not both")
         if not isinstance(request, cls):
             raise TypeError(f"expected {cls.__name__}, got {type(request).__name__}")
-        return await self.submit(request, **fields)
+        return await self.submit(request, resend_ambiguous=resend, **fields)
 
     async def submit(
         self,
@@ -117,12 +120,23 @@ class Videos:
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         trace_id: str | None = None,
+        resend_ambiguous: bool | None = None,
     ) -> GenerationJob:
         """Submit any generation request object; the service charges for it once accepted.
 
-        Retried only when the service certainly did not act on it (see README, "Retries");
-        an ambiguous failure raises :class:`~pixverse_async.errors.SubmissionUnknownError`
-        (see :meth:`resend`). The per-call options override the request's own.
+        Retried only when the service certainly did not act on it (see README, "Retries").
+        When the outcome is unknown (a reset or timeout after the request left, a 5xx), the
+        same body is resent under the same ``Ai-trace-id``: PixVerse documents that reusing
+        it "returns the previous result instead of triggering a new generation", so a resend
+        neither generates nor charges twice. Up to the retry policy's ``resends`` (5) within
+        its ``resend_window``; then :class:`~pixverse_async.errors.SubmissionUnknownError`.
+        ``resend_ambiguous=False`` (or ``PixVerse(resend_ambiguous=False)``) never resends:
+        the error is raised at once, and a 5xx answer is raised as it is. The per-call
+        options override the request's own.
+
+        Example::
+
+            job = await client.videos.submit(TextToVideo(prompt="a kite"), resend_ambiguous=False)
         """
         if timeout is not None or max_retries is not None or extra_headers or extra_body:
             given = {
@@ -132,7 +146,9 @@ class Videos:
                 "extra_body": {**(request.extra_body or {}), **extra_body} if extra_body else None,
             }
             request = _with_call_options(request, given)
-        resp, watch = await self._submit_watched(request, max_retries=None, trace_id=trace_id)
+        resp, watch = await self._submit_watched(
+            request, max_retries=None, trace_id=trace_id, resend_ambiguous=resend_ambiguous
+        )
         result = from_json(GenerationResult, resp)
         return GenerationJob(
             self,
@@ -144,7 +160,13 @@ class Videos:
         )
 
     async def _submit_raw(
-        self, request: GenerationRequest, *, max_retries: int | None, trace_id: str | None
+        self,
+        request: GenerationRequest,
+        *,
+        max_retries: int | None,
+        trace_id: str | None,
+        resend_ambiguous: bool | None = None,
+        on_resend: Callable[[], Awaitable[object]] | None = None,
     ) -> Any:
         """The service's ``Resp`` to ``request`` (the job runner journals around this)."""
         webhook_id = self.webhook_id_for(request)
@@ -158,6 +180,8 @@ class Videos:
             max_retries=max_retries,
             trace_id=trace_id,
             options=request.options(),
+            resend_ambiguous=resend_ambiguous is not False,
+            on_resend=on_resend,
         )
 
     async def generate(
@@ -168,13 +192,15 @@ class Videos:
         timeout: Timeout | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        resend_ambiguous: bool | None = None,
     ) -> GenerationJob:
         """Call a generation endpoint the SDK does not type yet, as written.
 
         ``body`` is sent as the JSON body, unchecked; the answer must carry a ``video_id``
         (and ``credit`` or ``credits``), as every PixVerse generation does. The job polls and
         downloads like any other. For the reported upscale and avatar endpoints, whose
-        fields are not published.
+        fields are not published. An unknown outcome is resent under the same trace id as
+        in :meth:`submit`.
 
         Example::
 
@@ -194,19 +220,22 @@ class Videos:
             options=RequestOptions(
                 timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
             ),
+            resend_ambiguous=resend_ambiguous is not False,
         )
         result = from_json(GenerationResult, resp)
         return GenerationJob(self, result.video_id, credits=result.credits, request=dict(body))
 
     async def resend(self, error: SubmissionUnknownError) -> GenerationJob:
-        """Opt-in recovery of an ambiguous submit: send it again with the *same* trace id.
+        """Send an ambiguous submit again with the *same* trace id, body, timeout and extra
+        headers as the original call.
 
-        PixVerse's pages (docs/api-notes.md, "Ai-trace-id": FAQ and every guide page) say that a
-        reused ``Ai-trace-id`` "won't get a new video generated", so resending the same body
-        under the same id should not start (nor charge) a second generation. What the service
-        answers to such a resend is not published: the emulator answers the first video's id;
-        the live service may instead answer an error, which is raised. The SDK never resends
-        on its own.
+        PixVerse documents that reusing an ``Ai-trace-id`` "returns the previous result
+        instead of triggering a new generation": the answer is the first submit's video when
+        it was generated, a new one otherwise, and never a second charge. The SDK already
+        resends an unknown outcome a few times on its own (:meth:`submit`); this is for a
+        :class:`~pixverse_async.errors.SubmissionUnknownError` that outlived those (or came
+        with ``resend_ambiguous=False``). The job is watched by the client's webhook hub like
+        any submit's.
 
         Example::
 
@@ -217,32 +246,76 @@ class Videos:
         """
         if error.request is None:
             raise ValidationError("error", "the failed call had no JSON body to resend")
-        resp = await self._session.request(
-            "POST", error.path, json_body=error.request, paid=True, trace_id=error.trace_id
-        )
+        body = error.request
+        options = error.options if isinstance(error.options, RequestOptions) else None
+        webhook_id = body.get("webhook_id")
+
+        async def send() -> Any:
+            return await self._session.request(
+                "POST",
+                error.path,
+                json_body=body,
+                paid=True,
+                trace_id=error.trace_id,
+                options=options,
+                resend_ambiguous=True,
+            )
+
+        resp, watch = await self._watched(webhook_id if isinstance(webhook_id, str) else None, send)
         result = from_json(GenerationResult, resp)
-        return GenerationJob(self, result.video_id, credits=result.credits, request=error.request)
+        return GenerationJob(
+            self,
+            result.video_id,
+            credits=result.credits,
+            request=dict(body),
+            webhook_id=webhook_id if isinstance(webhook_id, str) else None,
+            watch=watch,
+        )
 
     def _hub_for(self, request: GenerationRequest) -> CompletionHub | None:
         """The hub that hears ``request``'s events (None: no hub, no webhook, or another
         webhook than the hub receives): its jobs are watched there, polled only as a safety
         net. The job runner asks it for jobs it resumes from a journal too."""
-        hub, webhook_id = self.webhooks, self.webhook_id_for(request)
+        return self._hub_for_webhook(self.webhook_id_for(request))
+
+    def _hub_for_webhook(self, webhook_id: str | None) -> CompletionHub | None:
+        hub = self.webhooks
         if hub is None or webhook_id is None or hub.webhook_id not in (None, webhook_id):
             return None
         return hub
 
     async def _submit_watched(
-        self, request: GenerationRequest, *, max_retries: int | None, trace_id: str | None
+        self,
+        request: GenerationRequest,
+        *,
+        max_retries: int | None,
+        trace_id: str | None,
+        resend_ambiguous: bool | None = None,
+        on_resend: Callable[[], Awaitable[object]] | None = None,
     ) -> tuple[Any, CompletionWatch | None]:
         """Submit; with a hub and a webhook it receives, also watch the new video for its
         event (the submit is marked in flight, so an event that beats the answer is held)."""
-        hub = self._hub_for(request)
+
+        async def send() -> Any:
+            return await self._submit_raw(
+                request,
+                max_retries=max_retries,
+                trace_id=trace_id,
+                resend_ambiguous=resend_ambiguous,
+                on_resend=on_resend,
+            )
+
+        return await self._watched(self.webhook_id_for(request), send)
+
+    async def _watched(
+        self, webhook_id: str | None, send: Callable[[], Awaitable[Any]]
+    ) -> tuple[Any, CompletionWatch | None]:
+        hub = self._hub_for_webhook(webhook_id)
         if hub is None:  # polled as usual
-            return await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id), None
+            return await send(), None
         await hub.start()  # with a relay: LISTENing before anything is paid for
         with hub.submitting():
-            resp = await self._submit_raw(request, max_retries=max_retries, trace_id=trace_id)
+            resp = await send()
             video_id = resp.get("video_id") if isinstance(resp, dict) else None
             if not isinstance(video_id, int) or isinstance(video_id, bool):
                 return resp, None  # no id to watch: the caller's decoding reports it

@@ -30,6 +30,7 @@ COLUMNS: Final = (
     "error_message",
     "created_at",
     "updated_at",
+    "resends",
 )
 """The stored columns of an entry, in the order both stores select them."""
 
@@ -53,6 +54,9 @@ class JournalEntry:
     error_message: str | None
     created_at: float
     updated_at: float
+    resends: int = 0
+    """How many times it was sent again under its ``trace_id`` (by the SDK's resends of an
+    unknown outcome, or a later run's send of a requeued entry)."""
 
     @classmethod
     def from_row(cls, row: Any) -> JournalEntry:
@@ -73,6 +77,7 @@ class JournalEntry:
             error_message=row[11],
             created_at=row[12],
             updated_at=row[13],
+            resends=row[14],
         )
 
     @property

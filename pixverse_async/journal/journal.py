@@ -45,7 +45,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .entry import JournalEntry, canonical
-from .errors import JournalError
+from .errors import JournalError, JournalStateError
 from .postgres import PostgresStore
 from .sqlite import MEMORY, SqliteStore
 from .states import JournalState
@@ -412,7 +412,9 @@ class Journal:
         return await self._run(lambda: self._store.transition(key, name, args, time.time()))
 
     async def mark_sending(self, key: str, trace_id: str) -> JournalEntry:
-        """PENDING → SENDING, on disk before it returns. Call it right before the HTTP submit.
+        """PENDING → SENDING, on disk before it returns. Call it right before the HTTP submit,
+        under the returned entry's ``trace_id``: ``trace_id`` is recorded at the entry's first
+        send and kept for life (a later send is a resend under it, counted in ``resends``).
 
         If it raises, do not send. Once it returns, a crash before :meth:`mark_submitted` (or
         :meth:`mark_not_sent`, :meth:`mark_failed`, :meth:`mark_unknown`) leaves the request
@@ -423,10 +425,20 @@ class Journal:
 
         Example::
 
-            await journal.mark_sending(key, trace_id)
-            resp = await client.videos.text_to_video(..., trace_id=trace_id)
+            entry = await journal.mark_sending(key, str(uuid.uuid4()))
+            resp = await client.videos.text_to_video(..., trace_id=entry.trace_id)
         """
         return await self._transition(key, "sending", trace_id=trace_id)
+
+    async def mark_resent(self, key: str) -> JournalEntry:
+        """SENDING → SENDING, one more resend under the entry's trace id (the SDK resends a
+        submit whose outcome is unknown; the runner records each).
+
+        Example::
+
+            await journal.mark_resent(key)
+        """
+        return await self._transition(key, "resent")
 
     async def mark_submitted(
         self, key: str, video_id: int, credits: int | None = None
@@ -520,16 +532,23 @@ class Journal:
         )
 
     async def requeue(self, key: str) -> JournalEntry:
-        """UNKNOWN or FAILED → PENDING, clearing the outcome: an explicit decision to pay again.
+        """UNKNOWN or FAILED → PENDING, clearing the outcome: the next run sends it again.
 
-        Never called by the SDK itself. Use it after checking that an UNKNOWN request created
-        no video, or to retry a FAILED one.
+        Never called by the SDK itself. An UNKNOWN entry keeps its ``trace_id``: the next
+        send is a resend under it, which PixVerse answers with the first submit's video if
+        there was one (nothing is generated or paid twice). A FAILED entry gets a new trace
+        id at its next send: an explicit decision to pay for a new generation.
 
         Example::
 
             await journal.requeue(key)   # the next run submits it again
         """
-        return await self._transition(key, "requeue")
+        try:
+            return await self._transition(key, "requeue")
+        except JournalStateError as exc:
+            if exc.state is not JournalState.FAILED:
+                raise
+            return await self._transition(key, "requeue_failed")
 
     async def wait_finished(self, key: str, timeout: float | None = None) -> JournalEntry:
         """Wait until ``key`` is SUCCEEDED, FAILED or UNKNOWN, recorded by any process.

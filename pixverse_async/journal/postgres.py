@@ -346,8 +346,11 @@ class PostgresStore:
                     updated_at    double precision NOT NULL,
                     worker        text,     -- the worker holding it
                     op            text,     -- token of the claim or takeover that moved it
+                    resends       integer NOT NULL DEFAULT 0,
                     PRIMARY KEY (batch, key)
                 );
+                -- journals made before resends were counted
+                ALTER TABLE {e} ADD COLUMN IF NOT EXISTS resends integer NOT NULL DEFAULT 0;
                 CREATE INDEX IF NOT EXISTS pixverse_entries_seq ON {e} (batch, seq);
                 CREATE INDEX IF NOT EXISTS pixverse_entries_state ON {e} (batch, state);
                 CREATE INDEX IF NOT EXISTS pixverse_entries_worker ON {e} (worker)
@@ -739,7 +742,7 @@ class PostgresStore:
         bind = binder(params, lambda n: f"${n}")
         assignments = set_clause(transition, args, bind)
         guard = f" AND {_DURABLE}" if transition.durable else ""
-        if name == "requeue":  # a new request to pay for: any worker may claim it
+        if name.startswith("requeue"):  # to send again: any worker may claim it
             assignments += ", worker = NULL"
         me = bind(self.worker_id)
         if name == "sending":

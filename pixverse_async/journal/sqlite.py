@@ -45,7 +45,7 @@ __all__ = ["MEMORY", "SqliteStore"]
 _T = TypeVar("_T")
 
 MEMORY: Final = ":memory:"
-_SCHEMA_VERSION: Final = 1
+_SCHEMA_VERSION: Final = 2  # 2: entries.resends
 _MAX_BATCH: Final = 1024  # operations grouped into one transaction
 _CHUNK: Final = 500  # keys per "IN (...)" query, below every SQLite variable limit
 
@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS entries (
     error_type    TEXT,
     error_message TEXT,
     created_at    REAL NOT NULL,
-    updated_at    REAL NOT NULL
+    updated_at    REAL NOT NULL,
+    resends       INTEGER NOT NULL DEFAULT 0    -- sends under a trace id already used
 );
 CREATE INDEX IF NOT EXISTS entries_state ON entries (state);
 """
@@ -217,6 +218,10 @@ class _Worker:
                 for statement in _SCHEMA.split(";"):  # not executescript: it would COMMIT
                     if statement.strip():
                         conn.execute(statement)
+                if version == 1:  # a journal written before resends were counted
+                    conn.execute(
+                        "ALTER TABLE entries ADD COLUMN resends INTEGER NOT NULL DEFAULT 0"
+                    )
                 conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:

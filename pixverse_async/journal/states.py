@@ -14,6 +14,12 @@ sets the entry's columns. A store turns a row of :data:`TRANSITIONS` into one co
                                                                 SUCCEEDED ◄─mark_succeeded┘
     requeue(): UNKNOWN or FAILED ──► PENDING   (an explicit operator decision, never automatic)
     mark_held(): PENDING ──► PENDING with a reason (not sent: a spending cap, no balance left)
+    mark_resent(): SENDING ──► SENDING, one more resend under the entry's trace id
+
+An entry's ``trace_id`` is set at its first send and kept for life (a later send, a requeue of
+an UNKNOWN entry, reuses it: PixVerse answers a reused trace id with the first submit's result,
+never a second generation); only a requeue of a FAILED entry clears it (a new generation is
+wanted). ``resends`` counts the sends under a trace id already used.
 
 Example::
 
@@ -78,6 +84,10 @@ class ColumnUpdate(enum.Enum):
     """To NULL."""
     INCREMENT = "increment"
     """To its value plus one."""
+    KEEP_OR_ARG = "keep_or_arg"
+    """Left as it is, or set to the value given with the call when it is NULL."""
+    INCREMENT_IF_TRACED = "increment_if_traced"
+    """To its value plus one when the entry already has a ``trace_id`` (a send under it)."""
 
 
 @attrs.frozen
@@ -97,7 +107,7 @@ class Transition:
     @property
     def arg_columns(self) -> tuple[str, ...]:
         """The columns whose values the call supplies, in binding order."""
-        takes = (ColumnUpdate.ARG, ColumnUpdate.ARG_OR_KEEP)
+        takes = (ColumnUpdate.ARG, ColumnUpdate.ARG_OR_KEEP, ColumnUpdate.KEEP_OR_ARG)
         return tuple(column for column, how in self.sets.items() if how in takes)
 
     def is_done(
@@ -133,9 +143,15 @@ TRANSITIONS: Final[Mapping[str, Transition]] = {
     "sending": Transition(
         _S.SENDING,
         frozenset((_S.PENDING,)),
-        {"trace_id": _U.ARG, "attempts": _U.INCREMENT, **_CLEAR_ERROR},
+        {
+            "resends": _U.INCREMENT_IF_TRACED,
+            "trace_id": _U.KEEP_OR_ARG,
+            "attempts": _U.INCREMENT,
+            **_CLEAR_ERROR,
+        },
         durable=True,
     ),
+    "resent": Transition(_S.SENDING, frozenset((_S.SENDING,)), {"resends": _U.INCREMENT}),
     "submitted": Transition(
         _S.SUBMITTED,
         frozenset((_S.SENDING, _S.UNKNOWN)),
@@ -156,9 +172,16 @@ TRANSITIONS: Final[Mapping[str, Transition]] = {
         frozenset((_S.SENDING, _S.UNKNOWN)),
         {"trace_id": _U.ARG_OR_KEEP, **_SET_ERROR},
     ),
-    "requeue": Transition(
+    "requeue": Transition(  # sent again under its own trace id: never generated twice
         _S.PENDING,
-        frozenset((_S.UNKNOWN, _S.FAILED)),
+        frozenset((_S.UNKNOWN,)),
+        dict.fromkeys(
+            ("video_id", "credits", "url", "result", "error_type", "error_message"), _U.CLEAR
+        ),
+    ),
+    "requeue_failed": Transition(  # a new generation is wanted: a new trace id
+        _S.PENDING,
+        frozenset((_S.FAILED,)),
         dict.fromkeys(
             ("trace_id", "video_id", "credits", "url", "result", "error_type", "error_message"),
             _U.CLEAR,

@@ -91,8 +91,12 @@ def set_clause(transition: Transition, args: Mapping[str, Any], bind: Callable[[
             parts.append(f"{column} = {bind(args[column])}")
         elif how is ColumnUpdate.ARG_OR_KEEP:
             parts.append(f"{column} = coalesce({bind(args[column])}, {column})")
+        elif how is ColumnUpdate.KEEP_OR_ARG:
+            parts.append(f"{column} = coalesce({column}, {bind(args[column])})")
         elif how is ColumnUpdate.CLEAR:
             parts.append(f"{column} = NULL")
+        elif how is ColumnUpdate.INCREMENT_IF_TRACED:
+            parts.append(f"{column} = {column} + (CASE WHEN trace_id IS NULL THEN 0 ELSE 1 END)")
         else:
             parts.append(f"{column} = {column} + 1")
     return ", ".join(parts)
