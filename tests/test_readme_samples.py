@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import os
 import re
 import shlex
 import shutil
 import sys
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,28 @@ SAMPLES = [code for _, code in _WHOLE]
 HANG_GUARD_SECONDS = 120
 
 
+@contextlib.asynccontextmanager
+async def fresh_database(dsn: str) -> AsyncIterator[str]:
+    """A new, empty database on the test server (a sample's tables and batch names are its own,
+    as on a user's machine), dropped afterwards; yields its DSN."""
+    import asyncpg
+
+    name = "pixverse_sample_" + uuid.uuid4().hex[:12]
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield dsn.rsplit("/", 1)[0] + "/" + name
+    finally:
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
 def setup_files(folder: Path) -> None:
     """What a user does first, as the pages say: copy the sample files into the folder."""
     for asset in ASSETS.iterdir():
@@ -80,10 +105,18 @@ def test_an_excerpt_is_valid_python(where: str, code: str) -> None:
 async def test_a_readme_sample_runs_as_pasted(
     sample: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        await _run_sample(sample, tmp_path, request, stack)
+
+
+async def _run_sample(
+    sample: str, tmp_path: Path, request: pytest.FixtureRequest, stack: contextlib.AsyncExitStack
+) -> None:
     setup_files(tmp_path)
     database: dict[str, str] = {}
     if "DATABASE_URL" in sample:  # a sample that needs PostgreSQL reads its URL from there
-        database["DATABASE_URL"] = request.getfixturevalue("postgres_dsn")
+        dsn = request.getfixturevalue("postgres_dsn")
+        database["DATABASE_URL"] = await stack.enter_async_context(fresh_database(dsn))
     if "PIXVERSE_WEBHOOK_SECRET" in sample:
         database["PIXVERSE_WEBHOOK_SECRET"] = "whsec-readme-sample"
     if "TEMPORAL_ADDRESS" in sample:  # the Temporal sample: the session's server
