@@ -41,7 +41,7 @@ def quickstart_lines() -> list[str]:
 def test_second_line_is_the_tests_section_and_what_ci_runs() -> None:
     line = quickstart_lines()[1]
     assert line == TEST_LINE
-    assert code_lines(section("Tests")) == [TEST_LINE]
+    assert code_lines(section("Development")) == [TEST_LINE]
     install, pytest_run = (part.strip() for part in line.split("&&"))
     ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert pytest_run in ci  # the very same test command

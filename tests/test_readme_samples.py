@@ -172,7 +172,9 @@ def _command_lines() -> list[tuple[str, str]]:
 
 COMMANDS = _command_lines()
 #: The batch file the pages show (``jobs.jsonl``), as a user saves it.
-_JOBS = re.search(r'```json\n(\{"kind".*?)```', (ROOT / "README.md").read_text(), re.S)
+_JOBS = re.search(
+    r'```json\n(\{"kind".*?)```', "".join(page.read_text(encoding="utf-8") for page in PAGES), re.S
+)
 
 
 def test_the_pages_have_command_line_samples() -> None:
@@ -202,3 +204,12 @@ async def test_a_command_line_sample_runs_as_pasted(
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), HANG_GUARD_SECONDS)
     assert proc.returncode == 0, f"{where}: {command}\n{out.decode()}\n{err.decode()}"
+
+
+def test_readme_is_a_newcomers_page_whose_links_resolve() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 350
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if not link.startswith(("http://", "https://"))]
+    assert len(local) >= 10
+    assert [link for link in local if not (ROOT / link).exists()] == []
