@@ -265,18 +265,26 @@ def test_empty_url_or_secret_is_refused() -> None:
         EmulatorConfig(webhook_key_order="random")
 
 
-def test_the_emulator_imports_nothing_from_the_client_but_constants() -> None:
+# What the emulator may import from the client's side: the shared constants (paths, error
+# codes, limits) and the published price table with its rule format (data PixVerse publishes,
+# which the emulator charges by, as the client estimates by it). Nothing that sends, decodes or
+# validates, so a bug there cannot hide the same bug in the emulator.
+_EMULATOR_MAY_IMPORT = ("constants", "price_rules", "published_prices")
+
+
+def test_the_emulator_imports_nothing_from_the_client_but_constants_and_prices() -> None:
     import ast
     from pathlib import Path
 
     import pixverse_async.emulator as package
 
+    allowed = {f"pixverse_async.{name}" for name in _EMULATOR_MAY_IMPORT}
     for module in Path(package.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level >= 2:
-                assert (node.level, node.module) == (2, "constants"), module.name
+                assert node.level == 2 and node.module in _EMULATOR_MAY_IMPORT, module.name
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pixverse_"):
-                assert node.module == "pixverse_async.constants", module.name
+                assert node.module in allowed, module.name
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("pixverse_async") for a in node.names)
 
