@@ -1,0 +1,139 @@
+"""The stateful simulation of issue 20 (see ``tests/simulation.py``), on SQLite and PostgreSQL.
+
+CI runs a bounded number of examples, the same ones every time (derandomized). A long search
+draws fresh ones: ``PIXVERSE_SIM_EXAMPLES=20000 python -m pytest tests/test_simulation.py -k
+sqlite`` (``PIXVERSE_SIM_PG_EXAMPLES`` for PostgreSQL). A failure prints the shrunk world and
+steps; ``simulate(world, steps, tmp_path)`` replays it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, Phase, given, settings
+
+from .simulation import (
+    CancelWait,
+    DeepNest,
+    Direct,
+    Finish,
+    KillWorker,
+    SecondWorker,
+    Stall,
+    StatusFault,
+    Step,
+    SubmitFault,
+    World,
+    WrongKey,
+    simulate,
+    step_lists,
+    worlds,
+)
+
+
+def search(variable: str, examples: int) -> settings:
+    """``examples`` fixed sequences; or, with ``variable`` set, that many fresh ones."""
+    long = os.environ.get(variable)
+    return settings(
+        max_examples=int(long or examples),
+        deadline=None,
+        database=None,
+        derandomize=long is None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        # No "explain" phase: it prints the failing arguments as blanks.
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+    )
+
+
+@search("PIXVERSE_SIM_EXAMPLES", 80)
+@given(world=worlds("sqlite"), steps=step_lists("sqlite"))
+def test_simulation_on_sqlite(world: World, steps: list[Step]) -> None:
+    with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
+        asyncio.run(simulate(world, steps, Path(tmp)))
+
+
+@search("PIXVERSE_SIM_PG_EXAMPLES", 40)
+@given(world=worlds("postgres"), steps=step_lists("postgres"))
+def test_simulation_on_postgres(
+    postgres_dsn: str, pg_schema: str, world: World, steps: list[Step]
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
+        asyncio.run(simulate(world, steps, Path(tmp), dsn=postgres_dsn, schema=pg_schema))
+
+
+# -- Sequences the simulation found (issue 20), each kept as a plain test ------------------------
+
+
+async def test_a_job_past_its_poll_timeout_keeps_its_place_while_it_generates(
+    tmp_path: Path,
+) -> None:
+    """Item 1: the first job times out (the caller's FAILED ``JobTimeoutError``) while its
+    generation goes on; its place was given back at once, so the second was sent: two
+    generating on an account whose limit is one."""
+    await simulate(World(requests=2, limit=1, timeout=0.3, webhooks=False), [Stall()], tmp_path)
+
+
+async def test_a_status_answer_older_than_the_webhook_end_is_dropped(tmp_path: Path) -> None:
+    """Item 2: a status poll is in flight (held, it answers "generating") when the webhook
+    ends the job; the stale answer, past the timeout, gave the request a second outcome and
+    released its place twice (the run ended with the second request's submit under way)."""
+    steps: list[Step] = [
+        SubmitFault("slow"),  # keeps the run alive while the stale answer comes
+        StatusFault("slow"),
+        Finish(0, "success", deliver=True),
+    ]
+    await simulate(World(requests=2, limit=1, timeout=0.3, webhooks=True), steps, tmp_path)
+
+
+async def test_a_cancelled_wait_leaves_no_watch_once_its_video_ended(tmp_path: Path) -> None:
+    """Item 4: ``job.wait()`` cancelled, then the video's end delivered: its watch stayed
+    registered in the hub for ever."""
+    await simulate(World(requests=1, limit=1), [Direct(), CancelWait(0)], tmp_path)
+
+
+async def test_on_postgresql_a_timed_out_job_keeps_being_watched(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    """Item 1 on PostgreSQL: the timed-out jobs stay SUBMITTED, held by the live worker and
+    counted in the account's in-flight count, but nobody watches them: the run does not
+    follow what the service generates (and sat at 1/3 with no room for ever)."""
+    world = World(requests=3, limit=2, timeout=0.3, store="postgres")
+    await simulate(world, [Stall()], tmp_path, dsn=postgres_dsn, schema=pg_schema)
+
+
+async def test_a_deeply_nested_delivery_is_refused_not_a_server_error(tmp_path: Path) -> None:
+    """Item 5: a delivery (signature well-formed, wrong) whose ``url`` is ``[[[...]]]`` ~980
+    deep passes ``json.loads`` but overflowed ``json.dumps`` in the signature's form
+    encoding: HTTP 500 and a traceback, to an unauthenticated request."""
+    await simulate(World(requests=1, limit=1), [DeepNest()], tmp_path)
+
+
+async def test_a_request_refused_for_a_wrong_key_is_sent_by_the_next_run(tmp_path: Path) -> None:
+    """Item 6: the first run of a batch has a wrong API key: its submit is refused (401,
+    nothing generated), and was journaled FAILED, so the next run, with the right key,
+    reported it "failed (resumed)" and sent nothing."""
+    await simulate(World(requests=1, limit=1), [WrongKey()], tmp_path, start=False)
+
+
+async def test_a_wrong_keys_status_answer_ends_no_generation(tmp_path: Path) -> None:
+    """Item 6, polls: run 1 sends the request and stops; a run with a wrong key resumes it
+    and its status poll is answered 401: the request was journaled FAILED (for good: the
+    next run, with the right key, reported it "failed (resumed)") while its generation went
+    on and succeeded."""
+    await simulate(World(requests=1, limit=1), [WrongKey()], tmp_path)
+
+
+async def test_on_postgresql_a_dead_workers_jobs_keep_their_places(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    """Two workers share two places; one dies holding both generations. Until the other
+    takes them over, the account's count must still hold their places: found on a runner
+    whose shared count left out what no live worker holds (three generating, and three in
+    the survivor's in-flight count after the take-over, for a limit of two)."""
+    world = World(requests=4, limit=2, webhooks=False, store="postgres")
+    steps: list[Step] = [SecondWorker(), KillWorker(0)]
+    await simulate(world, steps, tmp_path, dsn=postgres_dsn, schema=pg_schema)
