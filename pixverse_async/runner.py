@@ -61,6 +61,7 @@ from .errors import (
     SubmissionUnknownError,
     TransportError,
     ValidationError,
+    about_the_caller,
     nothing_generated,
 )
 from .jobs import raise_for_terminal
@@ -1067,6 +1068,14 @@ class _Run:
             await self._poll_again(job, getattr(exc, "retry_after", None) or 0.0)
             return
         except PixVerseError as exc:
+            if self._late(job):
+                return
+            if about_the_caller(exc):
+                # A wrong key, say: the generation may be running or done, as the right key
+                # would see. Reported failed; the journal keeps it SUBMITTED for the next run.
+                self._leave_unfinished(job)
+                await self._end(job, OutcomeState.FAILED, error=exc)
+                return
             await self._end(job, OutcomeState.FAILED, error=exc, record=self._failed(job, exc))
             return
         if self._late(job):  # ended while this answer was on its way (its webhook event)

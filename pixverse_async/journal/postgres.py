@@ -121,6 +121,16 @@ class Takeover:
 
 
 @attrs.frozen
+class Orphan:
+    """A generation of another batch of the account that nobody watches
+    (:meth:`PostgresStore.orphans`)."""
+
+    batch: str
+    key: str
+    video_id: int
+
+
+@attrs.frozen
 class SharedLimit:
     """An account's shared in-flight limit: ``configured`` by :meth:`PostgresStore.set_limit`,
     the adaptive ``target`` (``1 <= target <= configured``), and how many requests are
@@ -377,17 +387,18 @@ class PostgresStore:
                         'batch', NEW.batch, 'key', NEW.key, 'state', NEW.state)::text);
                     RETURN NULL;
                 END $$;
-                -- In flight: sent or generating, held by a live worker (what nobody holds,
-                -- left by a stopped or dead worker, is not known to be generating: the
-                -- service's 500044 says so if it is), and SUBMITTED for less time than
-                -- PixVerse counts a generation against the limit.
+                -- In flight: what may be generating on the service, whoever holds it. Being
+                -- sent by a live worker; or SUBMITTED (or SENDING, its sender gone) for less
+                -- time than PixVerse counts a generation against the account's limit. A dead
+                -- or stopped worker's generations count until their end is recorded (its
+                -- batch's take-over, or any run of the account watching them) or that time
+                -- passes.
                 CREATE OR REPLACE FUNCTION "{s}".pixverse_in_flight(p_account text)
                 RETURNS bigint LANGUAGE sql VOLATILE AS $$
                     SELECT count(*) FROM {e} e JOIN {self._batches} b USING (batch)
-                    WHERE b.account = p_account AND (e.state = 'sending'
-                        OR e.state = 'submitted'
-                        AND e.updated_at > extract(epoch from now()) - {_SLOT_SECONDS})
-                        AND {self._alive("e.worker")}
+                    WHERE b.account = p_account AND e.state IN ('sending', 'submitted')
+                        AND (e.updated_at > extract(epoch from now()) - {_SLOT_SECONDS}
+                            OR e.state = 'sending' AND {self._alive("e.worker")})
                 $$;
                 CREATE OR REPLACE FUNCTION "{s}".pixverse_send_room(p_account text)
                 RETURNS integer
@@ -901,6 +912,58 @@ class PostgresStore:
                 self.worker_id,
             )
             return len(done)
+
+        return await self._retrying(op)
+
+    async def orphans(self, limit: int) -> list[Orphan]:
+        """Up to ``limit`` generations of *other* batches of this account that nobody watches:
+        SUBMITTED, held by no live worker (their run stopped, their worker died and no worker
+        of their batch took over), and recent enough to count against the account's limit.
+        A run of the account polls them (:meth:`record_orphan_end`), so that a stopped batch
+        does not hold the account's places until it is run again.
+
+        Example::
+
+            for orphan in await journal.postgres.orphans(16):
+                print(orphan.batch, orphan.key, orphan.video_id)
+        """
+
+        async def op(conn: asyncpg.Connection) -> list[Orphan]:
+            rows = await conn.fetch(
+                f"SELECT e.batch, e.key, e.video_id FROM {self._entries} e"
+                f" JOIN {self._batches} b USING (batch)"
+                " WHERE b.account = $1 AND e.batch <> $2 AND e.state = 'submitted'"
+                " AND e.video_id IS NOT NULL"
+                f" AND e.updated_at > extract(epoch from now()) - {_SLOT_SECONDS}"
+                f" AND NOT {self._alive('e.worker')}"
+                " ORDER BY e.updated_at LIMIT $3",
+                self.account,
+                self.batch,
+                limit,
+            )
+            return [Orphan(row["batch"], row["key"], row["video_id"]) for row in rows]
+
+        return await self._retrying(op)
+
+    async def record_orphan_end(
+        self, orphan: Orphan, name: str, args: Mapping[str, Any], now: float | None = None
+    ) -> bool:
+        """Record the end a poll found for ``orphan`` (transition ``name``: ``succeeded`` or
+        ``failed``, with its ``args``) in its own batch, if it is still SUBMITTED and nobody
+        holds it; True when recorded (its batch's workers are notified as for any end)."""
+        transition = TRANSITIONS[name]
+        when = time.time() if now is None else now
+
+        async def op(conn: asyncpg.Connection) -> bool:
+            params: list[Any] = [orphan.batch, orphan.key, when]
+            assignments = set_clause(transition, args, binder(params, lambda n: f"${n}"))
+            row = await conn.fetchrow(
+                f"UPDATE {self._entries} e SET {assignments}, updated_at = $3"
+                " WHERE batch = $1 AND key = $2 AND state = 'submitted'"
+                f" AND NOT {self._alive('e.worker')} RETURNING 1",
+                *params,
+            )
+            return row is not None
 
         return await self._retrying(op)
 
