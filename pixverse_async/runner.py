@@ -55,6 +55,7 @@ import attrs
 from .constants import Limits
 from .costs import CostEstimator, is_refunded
 from .errors import (
+    AuthenticationError,
     InsufficientCreditsError,
     PixVerseError,
     RateLimitError,
@@ -103,9 +104,10 @@ class OutcomeState(str, enum.Enum):
     UNKNOWN = "unknown"
     """Sent, but whether the service created it is unknown: never resubmitted by the runner."""
     NOT_SUBMITTED = "not_submitted"
-    """Never sent, nothing charged: the spending cap was reached (``SpendingCapError``) or the
-    balance ran out (``InsufficientCreditsError``). The journal keeps it pending: a rerun
-    (with a higher cap, or after a top-up) submits it."""
+    """Never sent, nothing charged: the spending cap was reached (``SpendingCapError``), the
+    balance ran out (``InsufficientCreditsError``) or the API key was refused
+    (``AuthenticationError``: nothing else is sent with it). The journal keeps it pending: a
+    rerun (with a higher cap, after a top-up, with the right key) submits it."""
 
 
 @attrs.frozen(kw_only=True)
@@ -417,7 +419,9 @@ class _Run:
         self.lingering: set[_Job] = set()  # reported timed out, still watched (see _end)
         self.loop: asyncio.AbstractEventLoop
         self.cap: SpendingCap | None = None
-        self.out_of_credits: InsufficientCreditsError | None = None
+        # An answer that refuses every send of this run: no balance left (500090), or the
+        # API key itself refused. What is queued then ends not submitted, unsent.
+        self.refused_all: PixVerseError | None = None
         self.shared: SharedBatch | None = None  # a PostgreSQL journal: cooperating workers
 
     # Top level ------------------------------------------------------------------------------
@@ -651,20 +655,20 @@ class _Run:
                 raise self.failure
             now = self.loop.time()
             wait_for: float | None = None
-            while (
-                self.queue
-                and self.in_flight < max(1, int(self.target))
-                and (self.shared is None or self.shared.may_send())
+            while self.queue and (
+                self.refused_all is not None  # ended unsent, whatever the room
+                or (
+                    self.in_flight < max(1, int(self.target))
+                    and (self.shared is None or self.shared.may_send())
+                )
             ):
                 job = self.queue[0]
-                if job.not_before > now:
+                if job.not_before > now and self.refused_all is None:
                     wait_for = job.not_before - now
                     break
                 self.queue.popleft()  # before any await: the queue's head may change meanwhile
                 # A late resend keeps its reservation: it may have been charged already.
-                if not job.late_resends and (
-                    self.out_of_credits is not None or self.cap is not None
-                ):
+                if self.refused_all is not None or (not job.late_resends and self.cap is not None):
                     verdict = await self._afford(job)
                     if verdict is Verdict.WAIT:
                         self.queue.appendleft(job)
@@ -702,8 +706,8 @@ class _Run:
         credits (CAP) is reported here, one to send (SEND) keeps its reservation. With a
         PostgreSQL journal the cap is the batch's, shared by its workers (the decision and
         the reservation are made against the journal's record: ``SharedBatch.reserve``)."""
-        if self.out_of_credits is not None:
-            error: PixVerseError = self.out_of_credits
+        if self.refused_all is not None:
+            error: PixVerseError = self.refused_all
         else:
             assert self.cap is not None
             if self.shared is not None:
@@ -766,7 +770,7 @@ class _Run:
             return
         except InsufficientCreditsError as exc:  # nothing charged; nor will the rest be sent
             await self._unreserve(job)
-            self.out_of_credits = exc
+            self.refused_all = exc
             await self._end(
                 job, OutcomeState.NOT_SUBMITTED, error=exc, record=self._not_sent(job, exc)
             )
@@ -796,6 +800,8 @@ class _Run:
             return
         except PixVerseError as exc:
             await self._unreserve(job)
+            if isinstance(exc, AuthenticationError):  # the key: no other send would do better
+                self.refused_all = self.refused_all or exc
             if nothing_generated(exc):  # PENDING, its error kept: the next run sends it
                 self._leave_unfinished(job)
                 await self._end(
@@ -1073,6 +1079,9 @@ class _Run:
             if about_the_caller(exc):
                 # A wrong key, say: the generation may be running or done, as the right key
                 # would see. Reported failed; the journal keeps it SUBMITTED for the next run.
+                if isinstance(exc, AuthenticationError):
+                    self.refused_all = self.refused_all or exc
+                    self.wake_dispatcher.set()
                 self._leave_unfinished(job)
                 await self._end(job, OutcomeState.FAILED, error=exc)
                 return
