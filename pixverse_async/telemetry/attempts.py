@@ -42,7 +42,7 @@ class AttemptSpan:
         self, inst: Instruments, span: Any, metric: dict[str, Any], attempt: Attempt
     ) -> None:
         self._inst, self._span, self._metric, self._attempt = inst, span, metric, attempt
-        from opentelemetry import context
+        import opentelemetry.context as context
 
         self._token = context.attach(inst.trace.set_span_in_context(span))
         self._started = time.monotonic()
@@ -59,7 +59,7 @@ class AttemptSpan:
 
     def end(self, status: int, error: BaseException | None) -> None:
         """Close the span with the answer's ``status`` (0: none came) and the failure."""
-        from opentelemetry import context
+        import opentelemetry.context as context
 
         context.detach(self._token)
         span, metric = self._span, self._metric

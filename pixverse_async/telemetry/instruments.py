@@ -58,7 +58,8 @@ def _load() -> Any:
     global _api
     if _api is None:
         try:
-            from opentelemetry import metrics, trace
+            import opentelemetry.metrics as metrics
+            import opentelemetry.trace as trace
         except ImportError:
             _api = False
         else:

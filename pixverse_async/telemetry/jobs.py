@@ -113,12 +113,12 @@ class _Current:
         self._context = context
 
     def __enter__(self) -> None:
-        from opentelemetry import context
+        import opentelemetry.context as context
 
         self._token = context.attach(self._context)
 
     def __exit__(self, *exc_info: object) -> None:
-        from opentelemetry import context
+        import opentelemetry.context as context
 
         context.detach(self._token)
 
