@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -87,6 +87,20 @@ async def call_hook(hook: Hook[E], event: E) -> None:
         await result
 
 
+class Attempt(Protocol):
+    """What the hooks read of the session's attempt (``number`` counts from 1)."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] | None
+    path: str
+    number: int
+    headers: dict[str, str]
+
+    @property
+    def trace_id(self) -> str: ...
+
+
 @attrs.frozen
 class Hooks:
     """A session's two hooks, run around each attempt."""
@@ -94,20 +108,19 @@ class Hooks:
     on_request: Hook[RequestEvent] | None
     on_response: Hook[ResponseEvent] | None
 
-    async def before(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        path: str,
-        trace_id: str,
-        attempt: int,
-        headers: Mapping[str, str],
-    ) -> RequestEvent:
+    async def before(self, attempt: Attempt) -> RequestEvent:
         """The attempt's event, after ``on_request`` ran on it."""
-        if params:
-            url = str(URL(url).update_query(params))
-        event = RequestEvent(method, url, path, trace_id, attempt, public_headers(headers))
+        url = attempt.url
+        if attempt.params:
+            url = str(URL(url).update_query(attempt.params))
+        event = RequestEvent(
+            attempt.method,
+            url,
+            attempt.path,
+            attempt.trace_id,
+            attempt.number,
+            public_headers(attempt.headers),
+        )
         if self.on_request is not None:
             await call_hook(self.on_request, event)
         return event

@@ -352,15 +352,7 @@ class Session:
         attempt.number += 1
         hooks, event = self._hooks, None
         if hooks is not None:
-            event = await hooks.before(
-                attempt.method,
-                attempt.url,
-                attempt.params,
-                attempt.path,
-                attempt.trace_id,
-                attempt.number,
-                attempt.headers,
-            )
+            event = await hooks.before(attempt)
         started = time.monotonic()
         sent_body = attempt.data if attempt.body is None else attempt.body()
         status = 0
