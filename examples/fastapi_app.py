@@ -46,7 +46,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pixverse_async.polling import SafetyNet
 
 from pixverse_async import (
     APIError,
@@ -61,7 +60,8 @@ from pixverse_async import (
     WebhookVerificationError,
 )
 from pixverse_async.constants import Webhook
-from pixverse_async.jobs import GenerationJob
+from pixverse_async.jobs.generation_job import GenerationJob
+from pixverse_async.jobs.polling import SafetyNet
 from pixverse_async.models import build_request
 from pixverse_async.webhooks import CompletionHub, WebhookEvent, WebhookVerifier
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from pixverse_async.polling import SafetyNet
 
 from pixverse_async import PixVerseError
 from pixverse_async.emulator import Emulator
+from pixverse_async.jobs.polling import SafetyNet
 
 
 def _require(name: str) -> None:
