@@ -30,7 +30,7 @@ from .coordination import SharedBatch, shared_store
 from .dispatch import Dispatcher
 from .ends import Ends
 from .intake import Intake
-from .outcomes import Outcome, OutcomeState
+from .outcomes import Outcome, OutcomeState, Progress
 from .poller import Poller
 from .run_job import RunJob
 from .run_state import RunSettings, RunState
@@ -84,7 +84,7 @@ class Run:
                 state.cap.count_journal(await state.journal.entries())
             store = shared_store(state.journal)
             if store is not None:
-                state.shared = SharedBatch(self, store)
+                state.shared = SharedBatch(self, store, own=state.runner.report == "own")
                 await state.shared.start()
             await self._supervise()
         except BaseException as exc:
@@ -140,6 +140,10 @@ class Run:
         return self.state.queue
 
     @property
+    def progress(self) -> Progress:
+        return self.state.progress
+
+    @property
     def wake_dispatcher(self) -> asyncio.Event:
         return self.state.wake_dispatcher
 
@@ -157,6 +161,9 @@ class Run:
 
     def emit_entry(self, job: RunJob, entry: JournalEntry) -> None:
         self.ends.emit_entry(job, entry)
+
+    def elsewhere(self, job: RunJob) -> None:
+        self.ends.elsewhere(job)
 
     def resume_polling(self, job: RunJob, entry: JournalEntry) -> None:
         self.poller.resume(job, entry)
