@@ -131,12 +131,10 @@ async def test_three_workers_share_a_batch_and_survive_a_sigkill(
     async with Emulator(api_keys={KEY}, generation_seconds=0.05,
                         max_concurrent_generations=LIMIT) as emu:  # fmt: skip
         victim = await start_worker(emu.base_url, jobs, postgres_dsn, pg_schema, "big", None)
+        report_all = ("--report", "all")  # each survivor reports every line
         others = [
-            await start_worker(
-                emu.base_url, jobs, postgres_dsn, pg_schema, "big", tmp_path / f"out{i}.jsonl",
-                "--report", "all",
-            )  # fmt: skip
-            for i in (1, 2)
+            await start_worker(emu.base_url, jobs, postgres_dsn, pg_schema, "big", out, *report_all)
+            for out in (tmp_path / "out1.jsonl", tmp_path / "out2.jsonl")
         ]
         codes = []
         try:
@@ -411,18 +409,41 @@ async def test_each_worker_reports_only_its_own_outcomes_by_default_and_the_batc
     assert json.loads(status.splitlines()[0])["succeeded"] == n == generated
 
 
+DYING_WORKER = """
+import asyncio, sys
+from pixverse_async.journal import Journal, request_key
+from pixverse_async.models import TextToVideo, to_json
+
+async def main(dsn, schema, batch, lease):
+    req = TextToVideo(prompt="worker scene 3", model="v5", duration=5, quality="540p",
+                      aspect_ratio="16:9")
+    j = await Journal.open(dsn, schema=schema, batch=batch, lease=float(lease))
+    await j.mark_pending(request_key(req.kind, to_json(req)), req.kind, to_json(req))
+    assert len(await j.postgres.claim(1)) == 1
+    print(j.postgres.worker_id, flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
 @hang_guard(60)
 async def test_a_worker_waiting_for_a_dead_workers_lease_says_so_with_the_time_left(
     postgres_dsn: str, pg_schema: str
 ) -> None:
-    from pixverse_async.journal import request_key
-    from pixverse_async.models import to_json
-
     lease = 1.5
-    req = request(3)
-    key = request_key(req.kind, to_json(req))
     batch = "lease-" + uuid.uuid4().hex[:8]
-    dead = PostgresStore(postgres_dsn, batch=batch, schema=pg_schema, lease=lease)
+    # A worker that claims the batch's one request, then is killed holding it.
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", DYING_WORKER, postgres_dsn, pg_schema, batch, str(lease),
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        assert await asyncio.wait_for(child.stdout.readline(), 30), "the child did not start"
+    finally:
+        child.kill()
+        await child.communicate()
     waits: list[float] = []
     said = asyncio.Event()
 
@@ -432,16 +453,12 @@ async def test_a_worker_waiting_for_a_dead_workers_lease_says_so_with_the_time_l
             said.set()
 
     async with (
-        Journal(dead) as theirs,
         Journal(postgres_dsn, batch=batch, schema=pg_schema, lease=lease) as ours,
         Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
         PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
     ):
-        await theirs.mark_pending(key, req.kind, to_json(req))
-        assert [e.key for e in await dead.claim(1)] == [key]
-        dead.abandon()  # dies holding the request: no heartbeat, nothing released
         runner = client.runner(concurrency=2, journal=ours, on_progress=on_progress)
-        async with runner.run([req]) as stream:
+        async with runner.run([request(3)]) as stream:
             outcomes = asyncio.ensure_future(_collect(stream))
             await said.wait()
             [outcome] = await outcomes
