@@ -263,7 +263,8 @@ async def demo(args: argparse.Namespace) -> int:
                 heartbeat_every=1.0,
             )
             batch = Batch(
-                calls(args.count, estimate=30, fail_every=args.fail_every),
+                # 45: PixVerse's published price of a v5 360p 5 s clip, what the emulator charges
+                calls(args.count, estimate=45, fail_every=args.fail_every),
                 max_in_flight=args.in_flight,
                 max_credits=args.max_credits,
                 folder=args.out,

@@ -335,23 +335,44 @@ ERROR_CODE_TABLE: Mapping[int, type[APIError]] = {
 }
 
 
-NOTHING_GENERATED: tuple[type[PixVerseError], ...] = (
+ABOUT_THE_CALLER: tuple[type[PixVerseError], ...] = (
     AuthenticationError,
     PermissionDeniedError,
-    InvalidParameterError,
-    NotFoundError,
     InsufficientCreditsError,
     QuotaExceededError,
     RateLimitError,
     TransportError,
 )
+"""The answers about the caller, not about what was asked of the service: a bad or missing key
+or account, or one without permission (10002-10005, 400012, 500020), no balance or quota left
+(500090, 500043, 500060), the concurrency or rate limit (500044, 500069, HTTP 429), and a
+connection never made. To a status request, such an answer says nothing of the generation:
+it may be running or done, as another key would see."""
+
+NOTHING_GENERATED: tuple[type[PixVerseError], ...] = (
+    *ABOUT_THE_CALLER,
+    InvalidParameterError,
+    NotFoundError,
+)
 """The answers to a submit that prove no generation was created, so sending it again is
-free: a bad or missing key or account (10002-10005, 400012), an invalid request (400xxx, a
-referenced image or video not found), no balance or quota left (500090, 500043, 500060), the
-concurrency or rate limit (500044, 500069, HTTP 429), and a connection never made. Not here:
-a moderation refusal (repeating it risks the account's suspension, PixVerse warns), a server
-error (500100, 99999: whether it acted is not documented) and an ambiguous submit
-(:class:`SubmissionUnknownError`)."""
+free: those :data:`ABOUT_THE_CALLER`, an invalid request (400xxx) and a referenced image or
+video not found. Not here: a moderation refusal (repeating it risks the account's suspension,
+PixVerse warns), a server error (500100, 99999: whether it acted is not documented) and an
+ambiguous submit (:class:`SubmissionUnknownError`)."""
+
+
+def about_the_caller(error: BaseException) -> bool:
+    """Whether ``error`` is about the caller (its key, account, balance, limits or network),
+    so that, answering a status request, it tells nothing of the generation.
+
+    >>> about_the_caller(error_for_code(err_code=10003, err_msg="Invalid API-KEY",
+    ...                                 http_status=401, trace_id=None))
+    True
+    >>> about_the_caller(error_for_code(err_code=500008, err_msg="not found",
+    ...                                 http_status=200, trace_id=None))
+    False
+    """
+    return isinstance(error, ABOUT_THE_CALLER)
 
 
 def nothing_generated(error: BaseException) -> bool:

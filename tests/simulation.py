@@ -42,8 +42,8 @@ from hypothesis import strategies as st
 from pixverse_async import PixVerse, PollPolicy, RetryPolicy, TextToVideo
 from pixverse_async.batch.costs import CostEstimator
 from pixverse_async.batch.runner import JobRunner, Outcome, OutcomeState, Progress, RunStream
-from pixverse_async.emulator import Emulator, Generation
-from pixverse_async.emulator.credits import PriceTable
+from pixverse_async.constants import Paths
+from pixverse_async.emulator import Emulator, EmulatorConfig, Generation
 from pixverse_async.jobs.polling import SafetyNet
 from pixverse_async.journal import Journal, JournalEntry, JournalError, JournalState
 from pixverse_async.webhooks import CompletionHub, PostgresRelay, webhook_handler
@@ -105,6 +105,10 @@ TIMED_OUT_JOURNAL_STATES = frozenset(
 #: generated is reported FAILED by the run that met it, and may stay PENDING in the journal,
 #: to be sent by the next run. These are the errors of such answers that the simulation meets.
 PROOF_NOTHING_GENERATED = frozenset({"AuthenticationError"})
+#: THE UNREADABLE-STATUS RULE (issue 20, item 6, polls): a status request answered with an
+#: error about the caller (a wrong key) tells nothing of the generation: the run that met it
+#: reports it FAILED, and the journal keeps it SUBMITTED until a run that can read it does.
+STATUS_ABOUT_THE_CALLER = frozenset({"AuthenticationError"})
 #: A request whose submit was ambiguous (journal UNKNOWN, no video id) cannot be watched:
 #: its generation, if any, is not counted in the runner's in-flight count or the limit check.
 UNCOUNTED_JOURNAL_STATES = frozenset({JournalState.UNKNOWN})
@@ -113,6 +117,12 @@ UNCOUNTED_JOURNAL_STATES = frozenset({JournalState.UNKNOWN})
 def agrees(outcome: Outcome, state: JournalState | None) -> bool:
     """Whether ``outcome`` (of the stream) and ``state`` (of the journal) tell the same end."""
     if outcome.state is OutcomeState.FAILED and outcome.error_type == "JobTimeoutError":
+        return state in TIMED_OUT_JOURNAL_STATES
+    if (
+        outcome.state is OutcomeState.FAILED
+        and outcome.video_id is not None
+        and outcome.error_type in STATUS_ABOUT_THE_CALLER
+    ):
         return state in TIMED_OUT_JOURNAL_STATES
     if outcome.state is OutcomeState.FAILED and outcome.error_type in PROOF_NOTHING_GENERATED:
         return state in (JournalState.FAILED, JournalState.PENDING)
@@ -421,8 +431,8 @@ def step_lists(store: str, max_size: int = 20) -> st.SearchStrategy[list[Step]]:
 
 
 def cost() -> int:
-    """What one request of the simulation costs on the emulator."""
-    return PriceTable().price({**FIELDS, "prompt": "x"})
+    """What one request of the simulation costs on the emulator (its default prices)."""
+    return EmulatorConfig().prices.price({**FIELDS, "prompt": "x"}, Paths.TEXT_TO_VIDEO)
 
 
 # -- The runs ------------------------------------------------------------------------------------

@@ -233,7 +233,7 @@ def test_generate_wait_download_on_the_in_process_emulator(
             str(tmp_path) + "/",
         ],
     )
-    assert result["status"] == "successful" and result["credits"] == 30
+    assert result["status"] == "successful" and result["credits"] == 45  # published v5 540p 5 s
     assert is_mp4(Path(result["path"]))
     assert Path(result["path"]).parent == tmp_path
 

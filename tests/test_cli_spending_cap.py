@@ -9,11 +9,12 @@ import pytest
 
 from pixverse_async.cli.main import main
 from pixverse_async.emulator import Emulator
-from pixverse_async.emulator.credits import PRICES
+from pixverse_async.emulator.credits import PriceTable
 
 from .test_cli_batch_cost_gallery import live, on, write_jobs  # noqa: F401  (the fixture)
 
-PRICE = PRICES[("v5", "540p", 5)]
+#: What the emulator charges for each job (PixVerse's published v5 540p 5 s price).
+PRICE = PriceTable.published().price({"model": "v5", "quality": "540p", "duration": 5})
 JOBS = [{"prompt": f"scene {i}"} for i in range(6)]
 
 
@@ -87,15 +88,15 @@ def test_the_dry_run_says_when_the_cap_is_above_the_balance(
     assert "the spending cap (90) is above the balance" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("live", [{"credits": 100}], indirect=True)
+@pytest.mark.parametrize("live", [{"credits": 3 * PRICE + PRICE // 2}], indirect=True)
 def test_a_capped_batch_says_before_it_starts_that_the_balance_is_below_the_cap(
     live: Emulator,  # noqa: F811
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert capped(live, tmp_path, 1000) == 1  # the balance stops it: 3 of 6 fit in 100 credits
+    assert capped(live, tmp_path, 1000) == 1  # the balance stops it: 3 of 6 fit
     captured = capsys.readouterr()
-    warning = "the spending cap (1000) is above the balance (100)"
+    warning = f"the spending cap (1000) is above the balance ({3 * PRICE + PRICE // 2})"
     assert warning in captured.err
     assert captured.err.index(warning) < captured.err.index("0/6")  # before the first progress
     assert "6 jobs: 3 succeeded, 0 failed, 0 unknown, 3 not submitted" in captured.out

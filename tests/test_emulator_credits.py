@@ -16,6 +16,9 @@ from pixverse_async.errors import InsufficientCreditsError, VideoFailedError, Vi
 
 from .conftest import API_KEY, FAST_POLL, FAST_RETRY
 
+#: PixVerse's published price of what :func:`t2v` asks for (v5, 540p, 5 s), charged by default.
+PRICE = 45
+
 
 def t2v(prompt: str = "a cat", **fields: object) -> dict[str, object]:
     body: dict[str, object] = {
@@ -47,24 +50,27 @@ async def submit(client: PixVerse, body: dict[str, object]) -> dict[str, object]
 
 
 @pytest.mark.parametrize(
-    ("model", "quality", "duration"),
-    [("v5", "540p", 5), ("v5", "720p", 8), ("v3.5", "360p", 5), ("v4.5", "1080p", 5)],
-)
-async def test_a_submit_costs_what_the_table_says_and_is_in_the_ledger(
-    client: PixVerse, emu: Emulator, model: str, quality: str, duration: int
+    ("model", "quality", "duration", "credits"),
+    [("v5", "540p", 5, PRICE), ("v5", "720p", 8, 120), ("v3.5", "360p", 5, 45),
+     ("v4.5", "1080p", 5, 120)],
+)  # fmt: skip
+async def test_a_submit_costs_pixverses_published_price_and_is_in_the_ledger(
+    client: PixVerse, emu: Emulator, model: str, quality: str, duration: int, credits: int
 ) -> None:
     job = await client.videos.text_to_video(
         prompt="a cat", model=model, quality=quality, duration=duration, aspect_ratio="16:9"
     )
-    assert job.credits == PRICES[(model, quality, duration)]
+    assert job.credits == credits == PriceTable.published().price(t2v(model=model,
+        quality=quality, duration=duration))  # fmt: skip
     [entry] = emu.state.ledger.entries(API_KEY)
     assert (entry.kind, entry.video_id, entry.amount) == ("charge", job.video_id, job.credits)
 
 
-async def test_an_unknown_model_costs_the_documented_default(
-    client: PixVerse, emu: Emulator
+@pytest.mark.parametrize("model", ["v9-preview", "v5.5"])
+async def test_a_model_the_published_table_does_not_price_costs_the_documented_default(
+    client: PixVerse, emu: Emulator, model: str
 ) -> None:
-    answer = await submit(client, t2v(model="v9-preview"))
+    answer = await submit(client, t2v(model=model))
     assert answer["credits"] == DEFAULT_PRICE
     assert emu.state.ledger.spent(API_KEY) == DEFAULT_PRICE
 
@@ -94,7 +100,7 @@ async def test_failed_and_moderated_generations_are_refunded_in_the_balance(
     assert ledger.spent(API_KEY) == kept.credits
     assert ledger.by_video(API_KEY) == {kept.video_id: kept.credits, doomed.video_id: 0}
     refund = ledger.entries(API_KEY)[-1]
-    assert (refund.kind, refund.video_id, refund.amount) == ("refund", doomed.video_id, -30 * 2)
+    assert (refund.kind, refund.video_id, refund.amount) == ("refund", doomed.video_id, -2 * PRICE)
 
 
 async def test_a_deleted_video_is_not_refunded(client: PixVerse, emu: Emulator) -> None:
@@ -107,7 +113,7 @@ async def test_a_deleted_video_is_not_refunded(client: PixVerse, emu: Emulator) 
     assert emu.state.ledger.spent(API_KEY) == job.credits
 
 
-@pytest.mark.parametrize("emu", [{"credits": 70}], indirect=True)
+@pytest.mark.parametrize("emu", [{"credits": 2 * PRICE + 10}], indirect=True)
 async def test_the_balance_runs_out_with_500090_and_nothing_is_charged(
     client: PixVerse, emu: Emulator
 ) -> None:
@@ -117,19 +123,19 @@ async def test_the_balance_runs_out_with_500090_and_nothing_is_charged(
     second = await client.videos.text_to_video(
         prompt="two", model="v5", quality="540p", duration=5, aspect_ratio="16:9"
     )
-    assert first.credits == second.credits == 30
+    assert first.credits == second.credits == PRICE
     with pytest.raises(InsufficientCreditsError) as info:
         await client.videos.text_to_video(
             prompt="three", model="v5", quality="540p", duration=5, aspect_ratio="16:9"
         )
     assert info.value.err_code == ErrCode.INSUFFICIENT_BALANCE
     assert len(emu.state.generations) == 2
-    assert emu.state.ledger.spent(API_KEY) == 60
+    assert emu.state.ledger.spent(API_KEY) == 2 * PRICE
     balance = await client.account.balance()
     assert (balance.credit_monthly, balance.credit_package) == (10, 0)
 
 
-@pytest.mark.parametrize("emu", [{"credits": 30}], indirect=True)
+@pytest.mark.parametrize("emu", [{"credits": PRICE}], indirect=True)
 async def test_a_refund_makes_room_for_the_next_submit(client: PixVerse, emu: Emulator) -> None:
     doomed = await client.videos.text_to_video(
         prompt="x #fail", model="v5", quality="540p", duration=5, aspect_ratio="16:9"
@@ -139,7 +145,7 @@ async def test_a_refund_makes_room_for_the_next_submit(client: PixVerse, emu: Em
     with pytest.raises(VideoFailedError):
         await doomed.wait()
     again = await submit(client, t2v("accepted after the refund"))
-    assert again["credits"] == 30
+    assert again["credits"] == PRICE
 
 
 @pytest.mark.parametrize("emu", [{"credits": 20, "credit_package": 50}], indirect=True)
@@ -150,9 +156,9 @@ async def test_charges_draw_on_monthly_credits_first_and_refunds_go_back(
         prompt="x #moderated", model="v5", quality="540p", duration=5, aspect_ratio="16:9"
     )
     charge = emu.state.ledger.entries(API_KEY)[0]
-    assert (charge.monthly, charge.package) == (20, 10)
+    assert (charge.monthly, charge.package) == (20, PRICE - 20)
     balance = await client.account.balance()
-    assert (balance.credit_monthly, balance.credit_package) == (0, 40)
+    assert (balance.credit_monthly, balance.credit_package) == (0, 50 - (PRICE - 20))
     with pytest.raises(VideoModeratedError):
         await doomed.wait()
     balance = await client.account.balance()
@@ -174,12 +180,20 @@ async def test_a_random_price_table_replaces_the_default_one(
     )
 
 
+@pytest.mark.parametrize("emu", [{"prices": PriceTable.flat()}], indirect=True)
+async def test_the_flat_table_charges_the_emulators_own_prices(
+    client: PixVerse, emu: Emulator
+) -> None:
+    answers = [await submit(client, t2v()), await submit(client, t2v(model="v9-preview"))]
+    assert [a["credits"] for a in answers] == [PRICES[("v5", "540p", 5)], DEFAULT_PRICE] == [30, 60]
+
+
 @pytest.mark.parametrize(
     "emu", [{"credit_field_paths": frozenset({Paths.TEXT_TO_VIDEO})}], indirect=True
 )
 async def test_a_path_can_answer_the_cost_as_credit(client: PixVerse, emu: Emulator) -> None:
     answer = await submit(client, t2v())
-    assert answer.get("credit") == 30 and "credits" not in answer
+    assert answer.get("credit") == PRICE and "credits" not in answer
 
 
 async def test_ledgers_are_per_key() -> None:
@@ -188,7 +202,7 @@ async def test_ledgers_are_per_key() -> None:
             await submit(a, t2v())
         async with PixVerse(api_key="b", base_url=emu.base_url, retry=FAST_RETRY) as b:
             assert (await b.account.balance()).credit_monthly == 100
-        assert (emu.state.ledger.spent("a"), emu.state.ledger.spent("b")) == (30, 0)
+        assert (emu.state.ledger.spent("a"), emu.state.ledger.spent("b")) == (PRICE, 0)
 
 
 @pytest.mark.parametrize(
@@ -217,7 +231,7 @@ async def manual() -> AsyncIterator[tuple[Emulator, PixVerse]]:
 
 
 async def start(client: PixVerse, prompt: str = "a cat") -> tuple[int, int]:
-    """Submit a 30-credit generation; its video id and cost."""
+    """Submit a ``PRICE``-credit generation; its video id and cost."""
     answer = await submit(client, t2v(prompt))
     data = answer.get("Resp", answer)
     assert isinstance(data, dict)
@@ -326,7 +340,7 @@ async def test_finish_all_refunds_each_generation_once(
     ids = [(await start(client, f"clip {n}"))[0] for n in range(3)]
     doomed, _ = await start(client, "doomed #fail")
     emu.advance(1)
-    assert await balance_answer(client) == OPENING - 4 * 30
+    assert await balance_answer(client) == OPENING - 4 * PRICE
     finished = emu.finish_all(outcome="failed")
     assert sorted(g.video_id for g in finished) == sorted([*ids, doomed])
     emu.finish_all(outcome="failed")  # nothing is running any more

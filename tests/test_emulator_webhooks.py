@@ -79,7 +79,7 @@ async def test_a_generation_with_a_webhook_id_is_delivered_signed(
     assert list(body) == ["id", "status", "url", "size", "has_audio", "credits"]
     assert body["id"] == str(video_id) and body["status"] == 1
     assert body["url"].endswith(f"/media/videos/{video_id}.mp4") and body["size"] > 0
-    assert body["has_audio"] is False and body["credits"] == 30
+    assert body["has_audio"] is False and body["credits"] == 45  # published v5 540p 5 s
     gen = emu.state.generations[video_id]
     assert request["headers"][Webhook.TRACE_ID_HEADER] == gen.trace_id
     [record] = emu.state.deliveries_for(video_id)

@@ -87,7 +87,7 @@ async def test_totals_match_the_emulator_ledger(
 ) -> None:
     _, spent, refunded = batch
     text = page.read_text(encoding="utf-8")
-    assert refunded == 40 + 40  # the failed and the moderated request, both 720p
+    assert refunded == 60 + 60  # the failed and the moderated request, both 720p 5 s
     assert f"<b>{spent}</b> spent" in text and f"<b>{refunded}</b> refunded" in text
     assert f"<b>{spent + refunded}</b> credits charged" in text
 

@@ -78,7 +78,7 @@ async def until(condition: Callable[[], bool], *, timeout: float = 30.0) -> None
 def clip(prompt: str) -> GenerationCall:
     return GenerationCall.of(
         TextToVideo(prompt=prompt, model="v5", duration=5, quality="360p", aspect_ratio="16:9"),
-        estimate=30,
+        estimate=45,
     )
 
 
@@ -294,7 +294,7 @@ async def test_a_hundred_activities_complete_by_webhook_without_a_status_request
 ) -> None:
     store = MemoryTokenStore()
     async with harness(temporal_address, store=store, clock="manual", generation_seconds=60) as h:
-        handle = await h.start(Batch(calls(100, estimate=30), max_in_flight=100))
+        handle = await h.start(Batch(calls(100, estimate=45), max_in_flight=100))
         await until(lambda: len(store) == 100)  # every activity waits for its webhook
         assert h.emu.requests_to("status") == []
         h.emu.advance(60)
@@ -318,7 +318,7 @@ async def test_lost_webhooks_are_found_by_the_safety_net(temporal_address: str) 
         generation_seconds=60,
         webhook_faults=WebhookFaults(lose=0.2, seed=27),
     ) as h:
-        handle = await h.start(Batch(calls(100, estimate=30), max_in_flight=100))
+        handle = await h.start(Batch(calls(100, estimate=45), max_in_flight=100))
         await until(lambda: len(store) == 100)
         h.emu.advance(60)
         report = await asyncio.wait_for(handle.result(), 60)
@@ -335,7 +335,7 @@ async def test_a_failed_or_moderated_video_fails_its_activity_without_retry(
     temporal_address: str,
 ) -> None:
     batch = Batch(
-        [*calls(4, estimate=30, fail_every=2), clip("a storm #moderated")], max_in_flight=5
+        [*calls(4, estimate=45, fail_every=2), clip("a storm #moderated")], max_in_flight=5
     )
     async with harness(temporal_address, generation_seconds=0.05) as h:
         handle = await h.start(batch)
@@ -352,7 +352,7 @@ async def test_a_failed_or_moderated_video_fails_its_activity_without_retry(
         3: "VideoFailedError",
         4: "VideoModeratedError",
     }
-    assert report.spent == 2 * 20  # the two that succeeded (360p); the others are refunded
+    assert report.spent == 2 * 45  # the two that succeeded (360p 5 s); the others are refunded
     assert sorted(submits.values()) == [1] * 5  # nothing was submitted again
     started = [
         e.activity_task_started_event_attributes
@@ -372,7 +372,7 @@ async def test_a_failed_or_moderated_video_fails_its_activity_without_retry(
 async def test_a_polling_activity_heartbeats_through_a_generation_longer_than_its_timeout(
     temporal_address: str,
 ) -> None:
-    batch = Batch(calls(2, estimate=30), max_in_flight=2, heartbeat_timeout=1.0)
+    batch = Batch(calls(2, estimate=45), max_in_flight=2, heartbeat_timeout=1.0)
     async with harness(temporal_address, poll=True, generation_seconds=3.0) as h:
         handle = await h.start(batch)
         report = await asyncio.wait_for(handle.result(), 60)
@@ -389,7 +389,7 @@ async def test_a_polling_activity_heartbeats_through_a_generation_longer_than_it
 
 async def test_without_a_store_the_activity_polls(temporal_address: str) -> None:
     async with harness(temporal_address, poll=True, generation_seconds=0.05) as h:
-        report = await h.run(Batch(calls(3, estimate=30, fail_every=3), max_in_flight=3))
+        report = await h.run(Batch(calls(3, estimate=45, fail_every=3), max_in_flight=3))
         status_requests = len(h.emu.requests_to("status"))
     assert [o.error for o in report.outcomes] == [None, None, "VideoFailedError"]
     assert {o.finished_by for o in generated(report)} == {"poll"}
@@ -485,7 +485,7 @@ async def test_the_example_runs_against_the_emulator(temporal_address: str, tmp_
         "--in-flight",
         "4",
         "--max-credits",
-        "150",
+        "250",
         "--fail-every",
         "4",
         "--out",
@@ -508,7 +508,7 @@ async def test_the_example_runs_against_the_emulator(temporal_address: str, tmp_
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
-    # 360p costs 20 credits, estimated 30: failed ones are refunded, the cap stops the rest
+    # 360p 5 s costs 45 credits, estimated so: failed ones are refunded, the cap stops the rest
     summary = [line for line in done.stdout.splitlines() if "generated" in line]
     assert summary, done.stdout
     assert "0 status requests" in summary[0] and "VideoFailedError" in done.stdout

@@ -22,6 +22,11 @@ runner calls it at a few points (a request read, a send, a service answer, an ou
   at a take-over included): another worker's end only takes the request off the run's list,
   counted in ``Progress.elsewhere``, without reading it. Either way the run ends when every
   request of its input has an end.
+- **Other batches' generations.** Generations of another batch of the account that nobody
+  watches (its run was stopped, or its worker died with no worker of its batch left) count
+  against the account's limit while the service may be generating them; every run of the
+  account polls them at the safety net's pace and records their ends in their batch, so
+  they give their places back without waiting for their batch to be run again.
 - **One spending cap for the batch.** With ``max_credits``, each send is decided against the
   batch's record in the database, every worker's spend and reservations
   (:meth:`SharedBatch.reserve`, :mod:`pixverse_async.journal.pg_spending`). A request a run
@@ -44,16 +49,23 @@ import asyncio
 import collections
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import PixVerseError
+from ..jobs.generation_job import raise_for_terminal
+from ..jobs.polling import TRANSIENT_POLL_ERRORS, SafetyNet
 from ..journal import JournalEntry, JournalError, JournalLeaseError, JournalState
+from ..journal.journal import succeeded_args
+from ..journal.pg_claims import Orphan
 from ..journal.pg_spending import BatchSpend
 from ..journal.postgres import PostgresStore
 from ..models import build_request, to_json
 from .outcomes import Outcome, Progress
 from .run_job import RunJob
 from .spending import SpendingCap, Verdict
+
+if TYPE_CHECKING:
+    from ..endpoints.videos import Videos
 
 __all__ = ["RunHooks", "SharedBatch"]
 
@@ -74,6 +86,10 @@ class RunHooks(Protocol):
 
     @property
     def concurrency(self) -> int: ...
+    @property
+    def safety_net(self) -> SafetyNet | None: ...
+    @property
+    def videos(self) -> Videos: ...
     @property
     def in_flight(self) -> int: ...
     @property
@@ -132,6 +148,7 @@ class SharedBatch:
         self.drained = False  # the last claim found nothing more: wait for a reason to look
         self._to_mark: list[tuple[str, str, asyncio.Future[JournalEntry | None]]] = []
         self._marking = False
+        self._orphans_due: dict[tuple[str, str], float] = {}  # next poll of each
 
     # -- lifecycle
 
@@ -330,6 +347,7 @@ class SharedBatch:
                 await self._lease_wait()
                 limit = await self.store.shared_limit()
                 self.shrunk = limit is not None and limit.target < limit.configured
+                await self._watch_orphans(now)
             await self._claim()
             await self._read_finished()
             if self.idle and self.run.intake_done:
@@ -366,6 +384,44 @@ class SharedBatch:
         if waits != progress.lease_wait:
             progress.lease_wait = waits
             self.run.changed()
+
+    async def _watch_orphans(self, now: float) -> None:
+        """Poll the generations of other batches of the account that nobody watches: at once
+        when first seen, then at the safety net's interval."""
+        hub = self.run.videos.webhooks
+        net = self.run.safety_net or (hub.safety_net if hub is not None else SafetyNet())
+        seen = await self.store.orphans(self.run.concurrency)
+        self._orphans_due = {
+            (o.batch, o.key): self._orphans_due.get((o.batch, o.key), now) for o in seen
+        }
+        for orphan in seen:
+            ident = (orphan.batch, orphan.key)
+            if self._orphans_due[ident] <= now:
+                self._orphans_due[ident] = now + net.interval
+                self.run.spawn(self._poll_orphan(orphan))
+
+    async def _poll_orphan(self, orphan: Orphan) -> None:
+        try:
+            video, raw = await self.run.videos._status_raw(orphan.video_id)
+        except PixVerseError as exc:  # not ours to end: polled again later
+            level = logging.DEBUG if isinstance(exc, TRANSIENT_POLL_ERRORS) else logging.INFO
+            logger.log(level, "status of video %s (batch %r) failed: %s",
+                       orphan.video_id, orphan.batch, exc)  # fmt: skip
+            return
+        if not video.status.is_terminal:
+            return
+        try:
+            raise_for_terminal(video)
+        except PixVerseError as exc:
+            args = {"error_type": type(exc).__name__, "error_message": str(exc)}
+            recorded = await self.store.record_orphan_end(orphan, "failed", args)
+        else:
+            succeeded = succeeded_args(raw)
+            recorded = await self.store.record_orphan_end(orphan, "succeeded", succeeded)
+        if recorded:  # its place is free
+            self._orphans_due.pop((orphan.batch, orphan.key), None)
+            self._freed += 1
+            self.wake.set()
 
     async def _claim(self) -> None:
         room = self.run.concurrency - len(self.run.queue)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..constants import Limits
-from ..errors import PixVerseError
+from ..errors import PixVerseError, about_the_caller
 from ..jobs.generation_job import raise_for_terminal
 from ..jobs.polling import TRANSIENT_POLL_ERRORS, PollSchedule, SafetyNet, learning_key
 from ..journal import JournalEntry
@@ -116,6 +116,14 @@ class Poller:
             await self._poll_again(job, getattr(exc, "retry_after", None) or 0.0)
             return
         except PixVerseError as exc:
+            if self.ends.late(job):
+                return
+            if about_the_caller(exc):
+                # A wrong key, say: the generation may be running or done, as the right key
+                # would see. Reported failed; the journal keeps it SUBMITTED for the next run.
+                self.ends.leave_unfinished(job)
+                await self.ends.end(job, OutcomeState.FAILED, error=exc)
+                return
             await self.ends.end(
                 job, OutcomeState.FAILED, error=exc, record=self.ends.failed(job, exc)
             )

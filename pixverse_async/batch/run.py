@@ -38,6 +38,7 @@ from .spending import SpendingCap
 
 if TYPE_CHECKING:
     from ..endpoints.videos import Videos
+    from ..jobs.polling import SafetyNet
 
 __all__ = ["DONE", "Run"]
 
@@ -126,6 +127,14 @@ class Run:
     @property
     def in_flight(self) -> int:
         return self.state.in_flight
+
+    @property
+    def safety_net(self) -> SafetyNet | None:
+        return self.state.runner.safety_net
+
+    @property
+    def videos(self) -> Videos:
+        return self.state.videos
 
     @property
     def intake_done(self) -> bool:

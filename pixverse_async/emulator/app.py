@@ -76,8 +76,9 @@ class EmulatorConfig:
     #: that costs more than what is left answers 500090 (insufficient balance).
     credits: int = 10**9
     credit_package: int = 0
-    #: What generations cost, by (model, quality, duration).
-    prices: PriceTable = field(default_factory=PriceTable)
+    #: What generations cost: PixVerse's published prices by default
+    #: (:meth:`PriceTable.published`); :meth:`PriceTable.flat` for the emulator's own flat table.
+    prices: PriceTable = field(default_factory=PriceTable.published)
     #: Paths whose submit answer names the cost ``credit`` instead of ``credits``.
     credit_field_paths: frozenset[str] = frozenset()
     faults: FaultConfig = field(default_factory=FaultConfig)

@@ -4,14 +4,17 @@ PixVerse answers each submit with its cost, refunds generations that fail (statu
 moderated (status 7), and reports what is left at ``GET /openapi/v2/account/balance`` as
 ``credit_monthly`` and ``credit_package``. The emulator does the same:
 
-- **Prices** come from one table, :data:`PRICES`, keyed by ``(model, quality, duration)``.
-  A combination the table does not list (an unknown model, a kind without a quality or a
-  duration, a multi-transition's per-frame durations) costs :data:`DEFAULT_PRICE`. A mask
-  selection costs :data:`MASK_SELECTION_PRICE`. ``EmulatorConfig(prices=PriceTable(...))``
-  replaces the table; :meth:`PriceTable.random` draws one for tests of spending caps, and
-  :meth:`PriceTable.published` charges PixVerse's published prices
-  (:mod:`pixverse_async.batch.published_prices`, the SDK's own estimates) for demos and tests that
-  want real figures.
+- **Prices** are PixVerse's published prices by default (:meth:`PriceTable.published`, the
+  same table the SDK's cost estimator uses, :mod:`pixverse_async.batch.published_prices`): v5 at
+  540p for 5 s costs 45 credits, at 720p 60, for 8 s twice as much; a mask selection costs 2.
+  What that table does not price (v5.5, v5.6, multi-transition, restyle, swap, fusion with
+  video references, a lip sync with external audio, the sound-effect endpoint, an unknown
+  model, a body without a model, quality or duration) costs :data:`DEFAULT_PRICE` (60 credits,
+  what a 720p 5 s v5 clip costs), never nothing. ``EmulatorConfig(prices=...)`` replaces the
+  table: :meth:`PriceTable.flat` is the emulator's own flat table, :data:`PRICES` keyed by
+  ``(model, quality, duration)`` (v5 at 540p for 5 s: 30 credits, a mask selection
+  :data:`MASK_SELECTION_PRICE`), and :meth:`PriceTable.random` draws one for tests of
+  spending caps.
 - **The ledger** (:class:`Ledger`, ``emulator.state.ledger``) records, per API key, every
   charge and every refund with its video id. Charges draw on the monthly credits first, then
   on the package; a refund puts the credits back where they came from.
@@ -76,9 +79,9 @@ def _table() -> dict[PriceKey, int]:
     return table
 
 
-#: The price of every generation the emulator knows, in credits.
+#: The emulator's own flat prices (:meth:`PriceTable.flat`), in credits.
 PRICES: Final[Mapping[PriceKey, int]] = MappingProxyType(_table())
-#: The price of a generation whose ``(model, quality, duration)`` is not in the table.
+#: The price of a generation the table does not price (the published 720p 5 s v5 price).
 DEFAULT_PRICE: Final = 60
 #: The price of a mask selection (``POST /openapi/v2/video/mask/selection``).
 MASK_SELECTION_PRICE: Final = 5
@@ -102,7 +105,10 @@ def price_key(body: Mapping[str, Any]) -> PriceKey | None:
 
 @dataclass(frozen=True)
 class PriceTable:
-    """What generations cost: ``prices`` by ``(model, quality, duration)``, else ``default``.
+    """What generations cost: ``rules``, then ``prices`` by key, else ``default``.
+
+    The emulator charges :meth:`published` unless told otherwise; ``PriceTable()`` is
+    :meth:`flat`.
 
     >>> PriceTable().price({"model": "v5", "quality": "720p", "duration": 8})
     80
@@ -126,14 +132,26 @@ class PriceTable:
         return self.default if key is None else self.prices.get(key, self.default)
 
     @classmethod
+    def flat(cls) -> PriceTable:
+        """The emulator's own flat prices (:data:`PRICES`), for tests written against them.
+
+        >>> PriceTable.flat().price({"model": "v5", "quality": "540p", "duration": 5})
+        30
+        """
+        return cls()
+
+    @classmethod
     def published(cls, default: int = DEFAULT_PRICE) -> PriceTable:
-        """PixVerse's published prices; ``default`` for what they do not price.
+        """PixVerse's published prices, the emulator's default; ``default`` for what they do not.
 
         >>> PriceTable.published().price({"model": "v5", "quality": "540p", "duration": 5})
         45
+        >>> PriceTable.published().price({"model": "v5.5", "quality": "540p", "duration": 5})
+        60
         """
-        return cls(prices=MappingProxyType({}), default=default, mask_selection=2,
-                   rules=PUBLISHED_PRICES)  # fmt: skip
+        mask = PUBLISHED_PRICES.price("mask_selection", {})
+        return cls(prices=MappingProxyType({}), default=default, rules=PUBLISHED_PRICES,
+                   mask_selection=default if mask is None else mask)  # fmt: skip
 
     @classmethod
     def random(cls, seed: int | None = None, low: int = 1, high: int = 200) -> PriceTable:

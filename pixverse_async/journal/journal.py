@@ -148,6 +148,15 @@ def _takes_arguments_of(
     return decorate
 
 
+def succeeded_args(video_json: Mapping[str, Any], url: str | None = None) -> dict[str, Any]:
+    """The columns ``succeeded`` sets: the final status JSON, and ``url`` (by default its
+    ``"url"``)."""
+    if url is None:
+        found = video_json.get("url")
+        url = found if isinstance(found, str) else None
+    return {"result": canonical(dict(video_json)), "url": url}
+
+
 class Journal:
     """A durable record of requests and what became of them, in a SQLite file or PostgreSQL.
 
@@ -490,11 +499,7 @@ class Journal:
 
             await journal.mark_succeeded(key, {"id": video_id, "status": 1, "url": url})
         """
-        result = canonical(dict(video_json))
-        if url is None:
-            found = video_json.get("url")
-            url = found if isinstance(found, str) else None
-        return await self._transition(key, "succeeded", result=result, url=url)
+        return await self._transition(key, "succeeded", **succeeded_args(video_json, url))
 
     async def mark_failed(self, key: str, error_type: str, message: str) -> JournalEntry:
         """Any non-terminal state (or FAILED again) → FAILED: terminal, never retried.

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,14 +23,14 @@ import attrs
 
 from .entry import JournalEntry
 from .errors import JournalError
-from .pg_schema import COLS, E_COLS, Retrying, Tables
+from .pg_schema import COLS, E_COLS, SLOT_SECONDS, Retrying, Tables
 from .states import RECOVER_ARGS, TRANSITIONS, JournalState
 from .store import binder, set_clause
 
 if TYPE_CHECKING:
     import asyncpg
 
-__all__ = ["Claims", "Takeover", "WorkerInfo"]
+__all__ = ["Claims", "Orphan", "Takeover", "WorkerInfo"]
 
 logger = logging.getLogger("pixverse_async")
 
@@ -60,15 +61,32 @@ class WorkerInfo:
     held: Mapping[JournalState, int]
 
 
+@attrs.frozen
+class Orphan:
+    """A generation of another batch of the account that nobody watches
+    (:meth:`Claims.orphans`)."""
+
+    batch: str
+    key: str
+    video_id: int
+
+
 class Claims:
     """The claims of one worker (``worker``) of ``batch``."""
 
     def __init__(
-        self, tables: Tables, batch: str, worker: str, name: str, retrying: Retrying
+        self,
+        tables: Tables,
+        batch: str,
+        account: str,
+        worker: str,
+        name: str,
+        retrying: Retrying,
     ) -> None:
         self._tables = tables
         self._entries, self._workers = tables.entries, tables.workers
         self.batch = batch
+        self.account = account
         self.worker_id = worker
         self.name = name
         self._retrying = retrying
@@ -270,6 +288,58 @@ class Claims:
                 silent_after,
             )
             return None if left is None else max(0.0, float(left))
+
+        return await self._retrying(op)
+
+    async def orphans(self, limit: int) -> list[Orphan]:
+        """Up to ``limit`` generations of *other* batches of this account that nobody watches:
+        SUBMITTED, held by no live worker (their run stopped, their worker died and no worker
+        of their batch took over), and recent enough to count against the account's limit.
+        A run of the account polls them (:meth:`record_orphan_end`), so that a stopped batch
+        does not hold the account's places until it is run again.
+
+        Example::
+
+            for orphan in await journal.postgres.orphans(16):
+                print(orphan.batch, orphan.key, orphan.video_id)
+        """
+
+        async def op(conn: asyncpg.Connection) -> list[Orphan]:
+            rows = await conn.fetch(
+                f"SELECT e.batch, e.key, e.video_id FROM {self._entries} e"
+                f" JOIN {self._tables.batches} b USING (batch)"
+                " WHERE b.account = $1 AND e.batch <> $2 AND e.state = 'submitted'"
+                " AND e.video_id IS NOT NULL"
+                f" AND e.updated_at > extract(epoch from now()) - {SLOT_SECONDS}"
+                f" AND NOT {self._tables.alive('e.worker')}"
+                " ORDER BY e.updated_at LIMIT $3",
+                self.account,
+                self.batch,
+                limit,
+            )
+            return [Orphan(row["batch"], row["key"], row["video_id"]) for row in rows]
+
+        return await self._retrying(op)
+
+    async def record_orphan_end(
+        self, orphan: Orphan, name: str, args: Mapping[str, Any], now: float | None = None
+    ) -> bool:
+        """Record the end a poll found for ``orphan`` (transition ``name``: ``succeeded`` or
+        ``failed``, with its ``args``) in its own batch, if it is still SUBMITTED and nobody
+        holds it; True when recorded (its batch's workers are notified as for any end)."""
+        transition = TRANSITIONS[name]
+        when = time.time() if now is None else now
+
+        async def op(conn: asyncpg.Connection) -> bool:
+            params: list[Any] = [orphan.batch, orphan.key, when]
+            assignments = set_clause(transition, args, binder(params, lambda n: f"${n}"))
+            row = await conn.fetchrow(
+                f"UPDATE {self._entries} e SET {assignments}, updated_at = $3"
+                " WHERE batch = $1 AND key = $2 AND state = 'submitted'"
+                f" AND NOT {self._tables.alive('e.worker')} RETURNING 1",
+                *params,
+            )
+            return row is not None
 
         return await self._retrying(op)
 

@@ -185,17 +185,18 @@ async def create_schema(
                     'batch', NEW.batch, 'key', NEW.key, 'state', NEW.state)::text);
                 RETURN NULL;
             END $$;
-            -- In flight: sent or generating, held by a live worker (what nobody holds,
-            -- left by a stopped or dead worker, is not known to be generating: the
-            -- service's 500044 says so if it is), and SUBMITTED for less time than
-            -- PixVerse counts a generation against the limit.
+            -- In flight: what may be generating on the service, whoever holds it. Being
+            -- sent by a live worker; or SUBMITTED (or SENDING, its sender gone) for less
+            -- time than PixVerse counts a generation against the account's limit. A dead
+            -- or stopped worker's generations count until their end is recorded (its
+            -- batch's take-over, or any run of the account watching them) or that time
+            -- passes.
             CREATE OR REPLACE FUNCTION "{s}".pixverse_in_flight(p_account text)
             RETURNS bigint LANGUAGE sql VOLATILE AS $$
                 SELECT count(*) FROM {e} e JOIN {tables.batches} b USING (batch)
-                WHERE b.account = p_account AND (e.state = 'sending'
-                    OR e.state = 'submitted'
-                    AND e.updated_at > extract(epoch from now()) - {SLOT_SECONDS})
-                    AND {tables.alive("e.worker")}
+                WHERE b.account = p_account AND e.state IN ('sending', 'submitted')
+                    AND (e.updated_at > extract(epoch from now()) - {SLOT_SECONDS}
+                        OR e.state = 'sending' AND {tables.alive("e.worker")})
             $$;
             CREATE OR REPLACE FUNCTION "{s}".pixverse_send_room(p_account text)
             RETURNS integer

@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .entry import JournalEntry
 from .errors import JournalError, JournalStateError
-from .pg_claims import Claims, Takeover, WorkerInfo
+from .pg_claims import Claims, Orphan, Takeover, WorkerInfo
 from .pg_lease import Lease
 from .pg_limits import SharedLimit, SharedLimits
 from .pg_listen import redact
@@ -174,7 +174,9 @@ class PostgresStore:
         self._lease = Lease(tables, self.worker_id, self.lease, self.name, self._conns.retrying)
         self._sends = Sends(tables, batch, account, self._lease, self._conns.retrying)
         #: Claims and take-overs among the batch's workers (:mod:`.pg_claims`).
-        self.claims = Claims(tables, batch, self.worker_id, self.name, self._conns.retrying)
+        self.claims = Claims(
+            tables, batch, account, self.worker_id, self.name, self._conns.retrying
+        )
         #: The account's shared in-flight limit (:mod:`.pg_limits`).
         self.limits = SharedLimits(tables, account, self._conns.retrying)
 
@@ -458,6 +460,16 @@ class PostgresStore:
     async def release(self, keys: Sequence[str]) -> int:
         """Give back requests this worker holds (:meth:`.pg_claims.Claims.release`)."""
         return await self.claims.release(keys)
+
+    async def orphans(self, limit: int) -> list[Orphan]:
+        """Other batches' generations nobody watches (:meth:`.pg_claims.Claims.orphans`)."""
+        return await self.claims.orphans(limit)
+
+    async def record_orphan_end(
+        self, orphan: Orphan, name: str, args: Mapping[str, Any], now: float | None = None
+    ) -> bool:
+        """Record an orphan's end in its batch (:meth:`.pg_claims.Claims.record_orphan_end`)."""
+        return await self.claims.record_orphan_end(orphan, name, args, now)
 
     async def take_over(self) -> Takeover:
         """End expired workers' leases (:meth:`.pg_claims.Claims.take_over`)."""
