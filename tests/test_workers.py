@@ -130,8 +130,10 @@ async def test_three_workers_share_a_batch_and_survive_a_sigkill(
     write_jobs(jobs, n)
     async with Emulator(api_keys={KEY}, generation_seconds=0.05,
                         max_concurrent_generations=LIMIT) as emu:  # fmt: skip
-        victim = await start_worker(emu.base_url, jobs, postgres_dsn, pg_schema, "big", None)
-        report_all = ("--report", "all")  # each survivor reports every line
+        report_all = ("--report", "all")  # every worker reports every line
+        victim = await start_worker(
+            emu.base_url, jobs, postgres_dsn, pg_schema, "big", None, *report_all
+        )
         others = [
             await start_worker(emu.base_url, jobs, postgres_dsn, pg_schema, "big", out, *report_all)
             for out in (tmp_path / "out1.jsonl", tmp_path / "out2.jsonl")

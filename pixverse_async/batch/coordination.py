@@ -337,9 +337,12 @@ class SharedBatch:
             now = self.run.loop.time()
             if now - self._last_takeover >= self.tick:
                 self._last_takeover = now
-                # A safety net under the notifications: what others finished is read again.
-                self.recheck.update(self.waiting)
-                self.recheck_unsent.update(self.waiting)
+                if self.drained:
+                    # A safety net under the notifications, once nothing is left to claim
+                    # (what is waiting then is what others hold): what they finished is read
+                    # again. Not before: reading every waiting request every tick costs O(N).
+                    self.recheck.update(self.waiting)
+                    self.recheck_unsent.update(self.waiting)
                 self.drained = False  # released by a stopped worker or a take-over
                 taken = await self.store.take_over()
                 if self.own:  # their ends are this run's: it decided them
@@ -380,7 +383,8 @@ class SharedBatch:
         progress = self.run.progress
         waits = None
         if self.waiting and not self.run.queue:
-            waits = await self.store.lease_wait()
+            # Silent: half its lease left, so it missed its heartbeats (every third).
+            waits = await self.store.claims.lease_wait(self.store.lease / 2)
         if waits != progress.lease_wait:
             progress.lease_wait = waits
             self.run.changed()

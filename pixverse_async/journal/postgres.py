@@ -475,11 +475,6 @@ class PostgresStore:
         """End expired workers' leases (:meth:`.pg_claims.Claims.take_over`)."""
         return await self.claims.take_over()
 
-    async def lease_wait(self) -> float | None:
-        """Seconds until a silent worker's lease ends (one that missed its heartbeats), or
-        None (:meth:`.pg_claims.Claims.lease_wait`)."""
-        return await self.claims.lease_wait(self.lease / 2)
-
     async def workers(self, batch: str | None = None) -> list[WorkerInfo]:
         """The batch's workers and what each holds (:meth:`.pg_claims.Claims.workers`)."""
         return await self.claims.workers(batch)
