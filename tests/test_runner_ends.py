@@ -231,13 +231,13 @@ async def test_a_refusal_before_create_leaves_the_request_pending_on_postgres(
 
 
 async def refused_requests_are_sent_by_the_next_run(journal_for: Callable[[], Journal]) -> None:
-    """An invalid request (400017) and an invalid account (400012) fail this run, but the
-    journal keeps them PENDING with the error: the next run sends them. A moderation refusal
-    stays FAILED (repeating it risks the account)."""
-    requests = [t2v("invalid"), t2v("account"), t2v("flagged #reject"), t2v("fine")]
+    """Two invalid requests (400017, 400013) fail this run, but the journal keeps them
+    PENDING with the error: the next run sends them. A moderation refusal stays FAILED
+    (repeating it risks the account)."""
+    requests = [t2v("invalid"), t2v("wrong type"), t2v("flagged #reject"), t2v("fine")]
     async with Emulator(api_keys={API_KEY}, generation_seconds=0.01) as emu:
         emu.faults.add("text_to_video", "refuse", err_code=400017, times=1)
-        emu.faults.add("text_to_video", "refuse", err_code=400012, times=1)
+        emu.faults.add("text_to_video", "refuse", err_code=400013, times=1)
         async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY,
                             poll=FAST) as client:  # fmt: skip
             async with journal_for() as journal:
@@ -247,13 +247,13 @@ async def refused_requests_are_sent_by_the_next_run(journal_for: Callable[[], Jo
                 again = await runner.gather(requests)
     assert [(o.state.value, o.error_type) for o in first] == [
         ("failed", "InvalidParameterError"),
-        ("failed", "AuthenticationError"),
+        ("failed", "InvalidParameterError"),
         ("failed", "ContentModerationError"),
         ("succeeded", None),
     ]
     assert [(entries[o.key].state.value, entries[o.key].error_type) for o in first] == [
         ("pending", "InvalidParameterError"),
-        ("pending", "AuthenticationError"),
+        ("pending", "InvalidParameterError"),
         ("failed", "ContentModerationError"),
         ("succeeded", None),
     ]
@@ -263,6 +263,32 @@ async def refused_requests_are_sent_by_the_next_run(journal_for: Callable[[], Jo
         ("failed", True),
         ("succeeded", True),
     ]
+
+
+@hang_guard(60)
+async def test_a_refused_key_ends_what_is_queued_unsent(tmp_path: Path) -> None:
+    """An invalid account (400012) refuses the key itself: the request it answered fails this
+    run, the ones queued behind it end not submitted without being sent (no other send with
+    that key would do better), all stay PENDING, and the next run sends them all."""
+    requests = [t2v(f"line {i}") for i in range(3)]
+    async with Emulator(api_keys={API_KEY}, generation_seconds=0.01) as emu:
+        emu.faults.add("text_to_video", "refuse", err_code=400012, times=1)
+        async with PixVerse(api_key=API_KEY, base_url=emu.base_url, retry=FAST_RETRY,
+                            poll=FAST) as client:  # fmt: skip
+            async with Journal(tmp_path / "j.sqlite") as journal:
+                runner = client.runner(concurrency=1, journal=journal)
+                first = await runner.gather(requests)
+                submits = len(emu.state.requests_to("/openapi/v2/video/text/generate"))
+                states = [e.state.value for e in await journal.entries()]
+                again = await runner.gather(requests)
+    assert [(o.state.value, o.error_type) for o in first] == [
+        ("failed", "AuthenticationError"),
+        ("not_submitted", "AuthenticationError"),
+        ("not_submitted", "AuthenticationError"),
+    ]
+    assert submits == 1
+    assert states == ["pending"] * 3
+    assert [(o.state.value, o.resumed) for o in again] == [("succeeded", False)] * 3
 
 
 # --- item 7: a stalled worker -----------------------------------------------------------------

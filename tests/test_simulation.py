@@ -16,6 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 
 from .simulation import (
+    Advance,
     CancelWait,
     DeepNest,
     Direct,
@@ -136,4 +137,16 @@ async def test_on_postgresql_a_dead_workers_jobs_keep_their_places(
     the survivor's in-flight count after the take-over, for a limit of two)."""
     world = World(requests=4, limit=2, webhooks=False, store="postgres")
     steps: list[Step] = [SecondWorker(), KillWorker(0)]
+    await simulate(world, steps, tmp_path, dsn=postgres_dsn, schema=pg_schema)
+
+
+async def test_on_postgresql_a_wrong_key_run_ends_though_the_account_is_full(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    """Found by a long search: three generations of a dead worker fill the account's three
+    places; a run with a wrong key resumes them (its polls refused: they stay SUBMITTED and
+    counted, rightly, as the service still generates them) and waited for ever for a place
+    to send the fourth. A refused key now ends what is queued not submitted, unsent."""
+    world = World(requests=4, limit=3, webhooks=True, store="postgres")
+    steps: list[Step] = [Advance(1.0), KillWorker(0), Advance(1.0), Stall(), WrongKey()]
     await simulate(world, steps, tmp_path, dsn=postgres_dsn, schema=pg_schema)

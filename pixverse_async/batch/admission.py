@@ -37,8 +37,8 @@ class Admission:
         credits (CAP) is reported here, one to send (SEND) keeps its reservation. With a
         PostgreSQL journal the cap is the batch's, shared by its workers (the decision and
         the reservation are made against the journal's record: ``SharedBatch.reserve``)."""
-        if self.state.out_of_credits is not None:
-            error: PixVerseError = self.state.out_of_credits
+        if self.state.refused_all is not None:
+            error: PixVerseError = self.state.refused_all
         else:
             assert self.state.cap is not None
             if self.state.shared is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 
 from ..errors import (
+    AuthenticationError,
     InsufficientCreditsError,
     PixVerseError,
     RateLimitError,
@@ -54,20 +55,22 @@ class Dispatcher:
                 raise self.state.failure
             now = self.state.loop.time()
             wait_for: float | None = None
-            while (
-                self.state.queue
-                and self.state.in_flight < max(1, int(self.state.target))
-                and (self.state.shared is None or self.state.shared.may_send())
+            while self.state.queue and (
+                self.state.refused_all is not None  # ended unsent, whatever the room
+                or (
+                    self.state.in_flight < max(1, int(self.state.target))
+                    and (self.state.shared is None or self.state.shared.may_send())
+                )
             ):
                 job = self.state.queue[0]
-                if job.not_before > now:
+                if job.not_before > now and self.state.refused_all is None:
                     wait_for = job.not_before - now
                     break
                 # taken before any await: the queue's head may change meanwhile
                 self.state.queue.popleft()
                 # A late resend keeps its reservation: it may have been charged already.
-                if not job.late_resends and (
-                    self.state.out_of_credits is not None or self.state.cap is not None
+                if self.state.refused_all is not None or (
+                    not job.late_resends and self.state.cap is not None
                 ):
                     verdict = await self.admission.afford(job)
                     if verdict is Verdict.WAIT:
@@ -135,7 +138,7 @@ class Dispatcher:
             return
         except InsufficientCreditsError as exc:  # nothing charged; nor will the rest be sent
             await self.admission.unreserve(job)
-            self.state.out_of_credits = exc
+            self.state.refused_all = exc
             await self.ends.end(
                 job, OutcomeState.NOT_SUBMITTED, error=exc, record=self.ends.not_sent(job, exc)
             )
@@ -165,6 +168,8 @@ class Dispatcher:
             return
         except PixVerseError as exc:
             await self.admission.unreserve(job)
+            if isinstance(exc, AuthenticationError):  # the key: no other send would do better
+                self.state.refused_all = self.state.refused_all or exc
             if nothing_generated(exc):  # PENDING, its error kept: the next run sends it
                 self.ends.leave_unfinished(job)
                 await self.ends.end(

@@ -35,9 +35,10 @@ class OutcomeState(str, enum.Enum):
     UNKNOWN = "unknown"
     """Sent, but whether the service created it is unknown: never resubmitted by the runner."""
     NOT_SUBMITTED = "not_submitted"
-    """Never sent, nothing charged: the spending cap was reached (``SpendingCapError``) or the
-    balance ran out (``InsufficientCreditsError``). The journal keeps it pending: a rerun
-    (with a higher cap, or after a top-up) submits it."""
+    """Never sent, nothing charged: the spending cap was reached (``SpendingCapError``), the
+    balance ran out (``InsufficientCreditsError``) or the API key was refused
+    (``AuthenticationError``: nothing else is sent with it). The journal keeps it pending: a
+    rerun (with a higher cap, after a top-up, with the right key) submits it."""
 
 
 @attrs.frozen(kw_only=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..constants import Limits
-from ..errors import PixVerseError, about_the_caller
+from ..errors import AuthenticationError, PixVerseError, about_the_caller
 from ..jobs.generation_job import raise_for_terminal
 from ..jobs.polling import TRANSIENT_POLL_ERRORS, PollSchedule, SafetyNet, learning_key
 from ..journal import JournalEntry
@@ -121,6 +121,9 @@ class Poller:
             if about_the_caller(exc):
                 # A wrong key, say: the generation may be running or done, as the right key
                 # would see. Reported failed; the journal keeps it SUBMITTED for the next run.
+                if isinstance(exc, AuthenticationError):
+                    self.state.refused_all = self.state.refused_all or exc
+                    self.state.wake_dispatcher.set()
                 self.ends.leave_unfinished(job)
                 await self.ends.end(job, OutcomeState.FAILED, error=exc)
                 return

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import os
 
     from ..endpoints.videos import Videos
-    from ..errors import InsufficientCreditsError
+    from ..errors import PixVerseError
     from ..jobs.polling import PollLearner, PollPolicy, SafetyNet
     from ..journal import Journal
     from ..retry import RetryPolicy
@@ -93,7 +93,9 @@ class RunState:
         self.lingering: set[RunJob] = set()  # reported timed out, still watched (see Ends.end)
         self.loop: asyncio.AbstractEventLoop
         self.cap: SpendingCap | None = None
-        self.out_of_credits: InsufficientCreditsError | None = None
+        # An answer that refuses every send of this run: no balance left (500090), or the
+        # API key itself refused. What is queued then ends not submitted, unsent.
+        self.refused_all: PixVerseError | None = None
         self.shared: SharedBatch | None = None  # a PostgreSQL journal: cooperating workers
 
     def changed(self) -> None:
