@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 
-from pixverse_async import PixVerse, PollPolicy
+from pixverse_async import JournalLockedError, PixVerse, PollPolicy
 from pixverse_async.batch.runner import Progress
 from pixverse_async.emulator import Emulator
 from pixverse_async.models import TextToVideo
@@ -101,4 +101,7 @@ if __name__ == "__main__":
     except KeyboardInterrupt:  # asyncio.run cancelled the run: the journal is closed, intact
         print(f"interrupted: run the same command again to resume (journal {args.journal})")
         code = 130
+    except JournalLockedError as exc:  # another run (or process) has this journal open
+        print(f"error: {exc}; wait for it to end, or pass another --journal")
+        code = 1
     raise SystemExit(code)

@@ -20,7 +20,7 @@ WEBHOOK_SECRET_ENV: Final = "PIXVERSE_WEBHOOK_SECRET"
 
 
 class Webhook:
-    """PixVerse's webhook deliveries (LIVE-API.md, "Webhooks"): headers, answer, retries."""
+    """PixVerse's webhook deliveries (docs/api-notes.md, "Webhooks"): headers, answer, retries."""
 
     TIMESTAMP_HEADER: Final = "Webhook-Timestamp"
     NONCE_HEADER: Final = "Webhook-Nonce"
@@ -53,18 +53,18 @@ class Paths:
     VIDEO_RESULT: Final = "/openapi/v2/video/result/{video_id}"
     VIDEO_RESULT_PREFIX: Final = "/openapi/v2/video/result/"
     BALANCE: Final = "/openapi/v2/account/balance"
-    # Beyond the spec pages (LIVE-API.md, confirmed)
+    # Beyond the spec pages (docs/api-notes.md, confirmed)
     MIMIC: Final = "/openapi/v2/video/mimic/generate"
     IMAGE_TEMPLATE: Final = "/openapi/v2/image/template/generate"
     IMAGE_RESULT: Final = "/openapi/v2/image/result/{image_id}"
     IMAGE_RESULT_PREFIX: Final = "/openapi/v2/image/result/"
     VIDEO_MODIFY: Final = "/openapi/v2/video/modify/generate"
-    # Reported only (LIVE-API.md): reachable through ``client.videos.generate``, not typed
+    # Reported only (docs/api-notes.md): reachable through ``client.videos.generate``, not typed
     VIDEO_UPSCALE: Final = "/openapi/v2/video/upscale/generate"
 
 
 class ErrCode:
-    """Business error codes (``ErrCode`` / ``err_code``): PixVerse's own table (LIVE-API.md),
+    """Business error codes (``ErrCode`` / ``err_code``): PixVerse's own table (docs/api-notes.md),
     plus 10002-10005, 500043 and 500052 from the spec pages' examples."""
 
     SUCCESS: Final = 0
@@ -141,11 +141,11 @@ class Limits:
 class Vocab:
     """Enumerated string values the spec lists."""
 
-    # v5.5, v5.6, v6 and c1: LIVE-API.md (pages confirmed; v6/c1 limits reported)
+    # v5.5, v5.6, v6 and c1: docs/api-notes.md (pages confirmed; v6/c1 limits reported)
     MODELS: Final = ("v3.5", "v4", "v4.5", "v5", "v5.5", "v5.6", "v6", "c1")
     QUALITIES: Final = ("360p", "540p", "720p", "1080p")
     SWAP_QUALITIES: Final = ("360p", "540p", "720p")
-    # 3:2, 2:3 and 21:9: reported for newer models (LIVE-API.md)
+    # 3:2, 2:3 and 21:9: reported for newer models (docs/api-notes.md)
     ASPECT_RATIOS: Final = ("16:9", "4:3", "1:1", "3:4", "9:16", "3:2", "2:3", "21:9")
     THINKING_TYPES: Final = ("enabled", "disabled", "auto")
     MOTION_MODES: Final = ("normal", "fast")

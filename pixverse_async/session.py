@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import aiohttp
 import attrs
+import yarl
 
 from ._version import __version__
 from .constants import API_KEY_ENV, API_KEY_HEADER, TRACE_ID_HEADER, ErrCode
@@ -54,6 +55,7 @@ from .errors import (
     ServerError,
     SubmissionUnknownError,
     TransportError,
+    ValidationError,
     error_for_code,
 )
 from .options import (
@@ -154,6 +156,11 @@ class Session:
                 "environment variable",
                 http_status=0,
                 trace_id=None,
+            )
+        url = yarl.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValidationError(
+                "base_url", "must be an http:// or https:// URL with a host", base_url
             )
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")

@@ -76,7 +76,8 @@ def test_skip_invalid_runs_the_good_lines_and_reports_the_bad_ones(
 def test_a_journal_that_cannot_be_opened_ends_the_command_with_one_error(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text(GOOD + "\n", encoding="utf-8")
-    missing = tmp_path / "nonexistent" / "dir" / "x.sqlite"
+    missing = tmp_path / "a-folder"  # a missing folder is created; a folder is no database
+    missing.mkdir()
     done = subprocess.run(
         [sys.executable, "-m", "pixverse_async", "--emulator", "batch", str(jobs),
          "--journal", str(missing)],

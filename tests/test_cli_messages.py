@@ -20,7 +20,7 @@ from pixverse_async.models import VideoStatus
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        # --quality takes any string now (an unknown quality is sent as written: LIVE-API.md)
+        # --quality takes any string now (an unknown quality is sent as written: docs/api-notes.md)
         (["generate", "text", "--prompt", "x", "--duration", "abc"], "invalid int value: 'abc'"),
         (["generate", "text", "--prompt", "x", "--seed", "abc"], "invalid int value: 'abc'"),
         (["generate", "text"], "required: --prompt"),

@@ -90,7 +90,7 @@ def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-#: Routes the spec pages leave out: the status and balance reads (NOTES.md) and the files the
+#: Routes the spec pages leave out: the status and balance reads (the API notes) and the files the
 #: emulator serves at the URLs it answers with.
 EXTRA_PATHS = {
     Paths.VIDEO_RESULT: _get(_path_param("video_id")),

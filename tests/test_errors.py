@@ -9,7 +9,7 @@ import pytest
 from pixverse_async import errors
 from pixverse_async.constants import ErrCode
 
-# PixVerse's own error table, as ../shared/spec/LIVE-API.md ("Error codes") lists it, with the
+# PixVerse's own error table, as docs/api-notes.md ("Error codes") lists it, with the
 # family each code belongs to; written out independently of errors.py so a wrong row there
 # fails here.
 LIVE_API_TABLE = {
@@ -42,7 +42,7 @@ LIVE_API_TABLE = {
     701002: errors.InvalidParameterError,  # motion-control input rejected
     701003: errors.InvalidParameterError,  # motion-control input rejected
 }
-# Not in PixVerse's table, kept from the spec pages' examples (LIVE-API.md says which).
+# Not in PixVerse's table, kept from the spec pages' examples (docs/api-notes.md says which).
 SPEC_PAGE_CODES = {
     10002: errors.AuthenticationError,
     10003: errors.AuthenticationError,

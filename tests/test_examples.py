@@ -50,5 +50,11 @@ def test_aiohttp_backend_selftest(tmp_path: Path) -> None:
 
 def test_every_example_is_tested() -> None:
     # temporal_batch.py needs a Temporal server: tests/test_temporal.py runs it
-    tested = {"quickstart.py", "batch.py", "aiohttp_backend.py", "temporal_batch.py"}
+    tested = {
+        "quickstart.py",
+        "batch.py",
+        "aiohttp_backend.py",
+        "fastapi_app.py",
+        "temporal_batch.py",
+    }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested

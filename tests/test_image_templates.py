@@ -1,4 +1,4 @@
-"""Image template generation (LIVE-API.md): an ImageJob polled on the one poll schedule."""
+"""Image template generation (docs/api-notes.md): an ImageJob polled on the one poll schedule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Today's PixVerse API (LIVE-API.md) end to end against the emulator: what is sent as written,
+"""Today's PixVerse API (the API notes) end to end against the emulator: what is sent as written,
 what a sourced rule still refuses, per-call options, the live endpoints and trace-id resends."""
 
 from __future__ import annotations
@@ -289,9 +289,11 @@ async def test_reported_only_limits_reach_the_service_as_written(
     assert len(emulator.state.requests_to(Paths.VIDEO_MODIFY)) == 1
 
 
-def test_the_readme_sample_of_todays_api_runs_as_pasted(tmp_path: Path) -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### Today's API") :]
+def test_the_docs_sample_of_todays_api_runs_as_pasted(tmp_path: Path) -> None:
+    page = Path(__file__).parent.parent / "docs" / "guides" / "endpoints.md"
+    section = page.read_text(encoding="utf-8")[
+        page.read_text(encoding="utf-8").index("## Today's API") :
+    ]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     script = tmp_path / "sample.py"
     script.write_text(code, encoding="utf-8")

@@ -913,14 +913,14 @@ def spec() -> dict[str, Any]:
 
 
 def corrected_schema(spec: dict[str, Any], req: GenerationRequest) -> dict[str, Any]:
-    """The page's request schema with the corrections NOTES.md makes, closed to extra keys."""
+    """The page's request schema with the corrections the API notes make, closed to extra keys."""
     operation = spec["paths"][req.path]["post"]
     schema: dict[str, Any] = copy.deepcopy(
         operation["requestBody"]["content"]["application/json"]["schema"]
     )
     props = schema["properties"]
     if isinstance(req, Transition):
-        # NOTES.md: the transition page lists the sound-effect and lip-sync fields as required
+        # the API notes: the transition page lists the sound-effect and lip-sync fields as required
         # and types the switches as strings; they are optional and the switches are booleans,
         # as on every other generation page.
         for name in ("sound_effect_switch", "lip_sync_switch"):
@@ -934,13 +934,13 @@ def corrected_schema(spec: dict[str, Any], req: GenerationRequest) -> dict[str, 
         }
         schema["required"] = [n for n in schema["required"] if n not in optional]
     if isinstance(req, (TextToVideo, ImageToVideo)):
-        # NOTES.md: camera_movement (only in the page's example) is a real optional field.
+        # the API notes: camera_movement (only in the page's example) is a real optional field.
         props["camera_movement"] = {"type": "string", "enum": list(Vocab.CAMERA_MOVEMENTS)}
     if isinstance(req, ImageToVideo) and req.img_ids is not None:
         # The page: img_ids replaces img_id for multi-image templates (exactly one is sent).
         schema["required"] = [n for n in schema["required"] if n != "img_id"]
     if isinstance(req, MultiTransition):
-        # NOTES.md: every frame but the last has a duration (the item schema requires it on all).
+        # the API notes: every frame but the last has a duration (the item schema: all of them).
         items = props["multi_transition"]["items"]
         items["required"] = [n for n in items["required"] if n != "duration"]
         items["additionalProperties"] = False

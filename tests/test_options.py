@@ -291,9 +291,10 @@ async def test_a_header_mapping_changed_after_the_check_is_checked_again(
 
 
 def test_the_readmes_options_example_runs_as_pasted(capsys: pytest.CaptureFixture[str]) -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("**Every call's options.**") :]
+    page = Path(__file__).resolve().parents[1] / "docs" / "guides" / "configuration.md"
+    text = page.read_text(encoding="utf-8")
+    section = text[text.index("**Every call's options.**") :]
     code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    exec(compile(code, str(page), "exec"), {"__name__": "readme_example"})
     printed = capsys.readouterr().out
     assert "Balance(" in printed

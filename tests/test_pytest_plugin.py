@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,17 +130,28 @@ def readme_blocks() -> list[str]:
     """The ``py`` blocks of "Testing your code": a project's files and a fixture excerpt, so
     tested here (as the sample project, and run against an emulator) rather than as whole
     programs by test_readme_samples.py, which runs the ``python`` blocks."""
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    section = readme.split("## Testing your code", 1)[1].split("\n## ", 1)[0]
+    page = (Path(__file__).parents[1] / "docs" / "guides" / "testing.md").read_text()
+    section = page.split("# Testing your code", 1)[1].split("\n## ", 1)[0]
     return [block.split("```", 1)[0] for block in section.split("```py\n")[1:]]
 
 
-def test_the_readme_shows_the_sample_project_as_it_is() -> None:
+def test_the_guide_shows_the_sample_project_as_it_is() -> None:
     files = [(USER_PROJECT / name).read_text() for name in ("clips.py", "test_clips.py")]
     assert readme_blocks()[:2] == files
 
 
-def test_the_readme_fault_examples_run_as_shown() -> None:
+def test_the_guide_fault_examples_run_as_shown() -> None:
     emulator = Emulator()
     exec(readme_blocks()[2], {"pixverse_emulator": emulator})
     assert emulator.faults.rules == []  # the example ends with clear()
+
+
+def test_the_readmes_plugin_sample_passes_beside_the_sample_project(tmp_path: Path) -> None:
+    """README's short test file, saved beside the sample project's ``clips.py``, passes."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("### Testing your code with the plugin", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```py\n", 1)[1].split("```", 1)[0]
+    project = tmp_path / "project"
+    shutil.copytree(USER_PROJECT, project, ignore=shutil.ignore_patterns("test_*", "__pycache__"))
+    (project / "test_readme.py").write_text(block)
+    passed(run_pytest(project, "test_readme.py"), 2)

@@ -41,7 +41,7 @@ def quickstart_lines() -> list[str]:
 def test_second_line_is_the_tests_section_and_what_ci_runs() -> None:
     line = quickstart_lines()[1]
     assert line == TEST_LINE
-    assert code_lines(section("Tests")) == [TEST_LINE]
+    assert code_lines(section("Development")) == [TEST_LINE]
     install, pytest_run = (part.strip() for part in line.split("&&"))
     ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert pytest_run in ci  # the very same test command
@@ -122,3 +122,28 @@ def test_first_line_installs_and_runs_the_demo_in_a_fresh_venv(tmp_path: Path) -
         [str(bindir / "pixverse"), "--version"], env=env, capture_output=True, text=True, timeout=60
     )
     assert script.returncode == 0 and "pixverse-async" in script.stdout
+
+
+def test_install_names_only_what_a_clone_has() -> None:
+    """Install's lines install the clone (``.``), an extra pyproject.toml declares, or the wheel
+    ``python -m build`` writes; none names a package index (the package is not published)."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    blocks = re.findall(r"```bash\n(.*?)```", section("Install"), re.S)
+    commands = [c.split("#")[0].strip() for b in blocks for line in b.splitlines() for c in
+                line.split("&&") if c.strip()]  # fmt: skip
+    installs = [shlex.split(c)[4:] for c in commands if c.startswith("python -m pip install")]
+    assert ["."] in installs and ["dist/pixverse_async-*.whl"] in installs, installs
+    assert [".[postgres]"] in installs and "postgres" in extras
+    for target in installs:
+        if target[0].startswith(".["):
+            assert target[0][2:-1] in extras
+        else:
+            assert target[0] in {".", "build", "dist/pixverse_async-*.whl"}, target
+    assert "python -m build" in commands and "build" in str(extras["dev"])
+    assert "pip install pixverse-async" not in section("Install")
+    assert '/bin/python" -m build --outdir' in (ROOT / ".ci" / "wheel-install").read_text()
+    assert ".ci/wheel-install" in (ROOT / ".ci" / "run").read_text()

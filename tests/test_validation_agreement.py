@@ -1,6 +1,6 @@
 """The client's request validation and the emulator's agree on what to accept (hypothesis).
 
-The two sides are written independently from the spec pages and NOTES.md: the client's request
+The two sides are written independently from the spec pages and the API notes: the client's request
 classes (:func:`pixverse_async.models.build_request`) and the emulator's
 :data:`pixverse_async.emulator.validation.VALIDATORS`. Here valid bodies of every kind are
 mutated (fields dropped, set to valid and invalid values of every JSON type: blank and long
@@ -9,7 +9,7 @@ broken frames and references, unknown keys) and both must agree on accept/reject
 
 The emulator sees what the client would send (the request's JSON, defaults filled in) when the
 client accepts a body, and the raw body otherwise. Values the client does not know (a quality,
-aspect ratio, motion mode... outside its enums) are sent as written (LIVE-API.md, "Principle
+aspect ratio, motion mode... outside its enums) are sent as written (the API notes, "Principle
 for the SDK"): the emulator refusing one of those is the service deciding, and allowed
 (:func:`service_decides`). Everywhere else, where they legitimately differ, the client is
 stricter than the service (it refuses input the service would take but which is surely a
@@ -700,7 +700,7 @@ def test_each_divergence_is_real_and_documented(name: str, kind: str, body: dict
         ("text_to_video", base("text_to_video", model="c1", duration=10, style="clay",
                                motion_mode="normal")),
         ("extend", base("extend", 1, model="v5.5", motion_mode="normal")),
-        # 64-bit unsigned ids (LIVE-API.md)
+        # 64-bit unsigned ids (the API notes)
         ("image_to_video", base("image_to_video", img_id=2**63)),
         ("image_to_video", base("image_to_video", img_id=ID_MAX)),
         # the five calls of issue 11 (the client fills nothing they give)

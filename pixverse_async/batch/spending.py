@@ -75,7 +75,7 @@ from typing import Any, Final
 
 import attrs
 
-from ..errors import SpendingCapError
+from ..errors import SpendingCapError, ValidationError
 from ..journal import JournalEntry, JournalState
 from ..journal.pg_spending import BatchSpend
 from .costs import CostEstimator, CostKey, Spend, cost_key, is_refunded
@@ -126,7 +126,9 @@ class SpendingCap:
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 0:
-            raise ValueError(f"max_credits must be an integer >= 0, got {self.limit!r}")
+            raise ValidationError(
+                "max_credits", "must be a whole number of credits, at least 0", self.limit
+            )
 
     @property
     def committed(self) -> int:

@@ -40,7 +40,8 @@ from ..batch.costs import CostEstimator
 from ..batch.spending import SpendingCap
 from ..errors import ValidationError
 from ..journal import Journal, JournalState, is_postgres_url
-from ..models import GenerationRequest, build_request, to_json
+from ..models import REQUEST_KINDS, GenerationRequest, build_request, to_json
+from .arg_types import credits, positive_float, positive_int
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
 from .cmd_dry_run import run_dry_run, warn_if_cap_above_balance
 from .cmd_gallery import add_arguments as add_gallery_arguments
@@ -48,7 +49,7 @@ from .cmd_gallery import write_batch_gallery
 from .connect import open_client
 from .errors import EXIT_FAILED, EXIT_OK, UsageError
 from .jobview import print_summary, run_jobs
-from .options import GENERATE_KINDS
+from .options import CLI_KINDS, GENERATE_KINDS
 from .output import wants_json
 from .prices import load_prices
 
@@ -56,8 +57,16 @@ JOURNAL_SUFFIX = ".journal.sqlite"
 
 
 def _parse_line(data: Any) -> GenerationRequest:
-    if isinstance(data, dict) and data.get("kind") in GENERATE_KINDS:
-        data = {**data, "kind": GENERATE_KINDS[data["kind"]]}
+    if isinstance(data, dict):
+        kind = data.get("kind")
+        if kind in GENERATE_KINDS:
+            data = {**data, "kind": GENERATE_KINDS[kind]}
+        elif kind not in CLI_KINDS:  # build_request explains mask_selection
+            rule = (
+                f"must be one of {', '.join(GENERATE_KINDS)} "
+                f"(or a request kind: {', '.join(REQUEST_KINDS)})"
+            )
+            raise ValidationError("kind", ("missing: " if kind is None else "") + rule, kind)
     return build_request(data)
 
 
@@ -82,6 +91,12 @@ def read_requests(path: Path) -> BatchFile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        where = exc.object[: exc.start].count(b"\n") + 1
+        raise UsageError(
+            f"{path}:{where}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+            "save the file as UTF-8"
+        ) from None
     batch = BatchFile([], [], [])
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -207,6 +222,7 @@ def open_journal(args: argparse.Namespace, target: str, *, default_batch: str) -
     if not postgres:
         if given:
             raise UsageError(f"--{given[0].replace('_', '-')} needs a postgresql:// --journal")
+        Path(target).parent.mkdir(parents=True, exist_ok=True)  # as --out and --download do
         return Journal(target)
     return Journal(
         target,
@@ -232,32 +248,11 @@ def add_postgres_options(parser: argparse.ArgumentParser, *, lease: bool) -> Non
     if lease:
         parser.add_argument(
             "--lease",
-            type=_positive_float,
+            type=positive_float,
             metavar="SECONDS",
             help="PostgreSQL journal: how long a silent worker keeps its requests before the "
             "others take over (default 30)",
         )
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _credits(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be a whole number of credits, at least 0")
-    return value
 
 
 def register(
@@ -274,7 +269,7 @@ def register(
     batch.add_argument("file", metavar="FILE.jsonl", help="one request per line")
     batch.add_argument(
         "--concurrency",
-        type=_positive,
+        type=positive_int,
         default=16,
         metavar="N",
         help="generations in flight at most (default 16)",
@@ -315,7 +310,7 @@ def register(
     )
     batch.add_argument(
         "--max-credits",
-        type=_credits,
+        type=credits,
         metavar="N",
         help="spending cap: never send a request that could take the batch's spend (charged "
         "minus refunded, earlier runs of the journal included; with a PostgreSQL journal, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .connect import open_client
+from .errors import EXIT_OK
 from .output import show_object, show_rows
 
 
@@ -15,7 +16,7 @@ async def run_speakers(args: argparse.Namespace) -> int:
             {"speaker_id": s.speaker_id, "name": s.name} async for s in client.speakers.iterate()
         ]
     show_rows(args, ["speaker_id", "name"], rows)
-    return 0
+    return EXIT_OK
 
 
 async def run_restyles(args: argparse.Namespace) -> int:
@@ -26,7 +27,7 @@ async def run_restyles(args: argparse.Namespace) -> int:
             async for e in client.restyles.iterate()
         ]
     show_rows(args, ["restyle_id", "name", "thumbnail"], rows)
-    return 0
+    return EXIT_OK
 
 
 async def run_balance(args: argparse.Namespace) -> int:
@@ -42,7 +43,7 @@ async def run_balance(args: argparse.Namespace) -> int:
             **balance.extra,
         },
     )
-    return 0
+    return EXIT_OK
 
 
 def register(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..emulator.__main__ import DEFAULT_API_KEY, add_arguments, config_from_args, serve
+from .errors import EXIT_OK
 
 
 async def run_emulator(args: argparse.Namespace) -> int:
@@ -12,7 +13,7 @@ async def run_emulator(args: argparse.Namespace) -> int:
     if not args.api_keys and getattr(args, "api_key", None):
         args.api_keys = [args.api_key]  # `pixverse --api-key K emulator`
     await serve(config_from_args(args), args.host, args.port)
-    return 0
+    return EXIT_OK
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

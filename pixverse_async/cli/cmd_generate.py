@@ -9,6 +9,7 @@ from typing import Any
 from ..models import REQUEST_KINDS, MaskSelection, build_request
 from .cmd_videos import download_video, wait_video
 from .connect import open_client
+from .errors import EXIT_OK
 from .options import GENERATE_KINDS, add_field_options, fields_from_args
 from .output import show_object, show_rows, video_record
 from .sources import resolve_sources, with_placeholders
@@ -29,14 +30,14 @@ async def run_generate(args: argparse.Namespace) -> int:
             show_object(
                 args, {"video_id": job.video_id, "credits": job.credits, "status": "submitted"}
             )
-            return 0
+            return EXIT_OK
         print(f"submitted video {job.video_id} ({job.credits} credits)", file=sys.stderr)
         video = await wait_video(client, job)
         record = {**video_record(video), "credits": job.credits}
         if args.download:
             record["path"] = str(await download_video(client, video, args.download))
     show_object(args, record)
-    return 0
+    return EXIT_OK
 
 
 async def run_mask(args: argparse.Namespace) -> int:
@@ -57,7 +58,7 @@ async def run_mask(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"keyframe {result.keyframe_id}: {result.keyframe_url} ({result.credits} credits)")
     show_rows(args, ["mask_id", "mask_name", "mask_url"], rows)
-    return 0
+    return EXIT_OK
 
 
 def register(

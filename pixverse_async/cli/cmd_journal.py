@@ -10,6 +10,7 @@ first send created, if any (never paid twice); a FAILED one is a new, paid gener
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..journal import Journal, JournalState, is_postgres_url
@@ -26,6 +27,8 @@ def _open(args: argparse.Namespace, batch: str | None) -> Journal:
         return Journal(args.journal, batch=batch, schema=args.journal_schema, recover=False)
     if args.batch or args.journal_schema:
         raise UsageError("--batch and --journal-schema need a postgresql:// --journal")
+    if not Path(args.journal).is_file():  # opening it would create an empty journal
+        raise UsageError(f"no journal at {args.journal} (a batch creates it: pixverse batch)")
     return Journal(args.journal, recover=False)
 
 

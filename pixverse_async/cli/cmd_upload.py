@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from .connect import open_client
-from .errors import UsageError
+from .errors import EXIT_OK, UsageError
 from .output import show_object
 from .progress import BytesProgress
 
@@ -33,7 +33,7 @@ async def run_upload(args: argparse.Namespace) -> int:
         finally:
             bar.done()
     show_object(args, record)
-    return 0
+    return EXIT_OK
 
 
 def _source(text: str) -> str:

@@ -13,6 +13,7 @@ from ..client import PixVerse
 from ..jobs.generation_job import GenerationJob
 from ..models import Video
 from .connect import open_client
+from .errors import EXIT_OK
 from .output import show_object, video_record
 from .progress import BytesProgress, Ticker
 
@@ -50,7 +51,7 @@ async def run_status(args: argparse.Namespace) -> int:
     async with open_client(args) as client:
         video = await client.videos.get(args.video_id)
     show_object(args, video_record(video))
-    return 0
+    return EXIT_OK
 
 
 async def run_wait(args: argparse.Namespace) -> int:
@@ -58,7 +59,7 @@ async def run_wait(args: argparse.Namespace) -> int:
     async with open_client(args) as client:
         video = await wait_video(client, args.video_id)
     show_object(args, video_record(video))
-    return 0
+    return EXIT_OK
 
 
 async def run_download(args: argparse.Namespace) -> int:
@@ -66,7 +67,7 @@ async def run_download(args: argparse.Namespace) -> int:
     async with open_client(args) as client:
         path = await download_video(client, args.video_id, args.path)
     show_object(args, {"video_id": args.video_id, "path": str(path)})
-    return 0
+    return EXIT_OK
 
 
 def register(

@@ -22,7 +22,7 @@ from aiohttp import web
 from ..constants import WEBHOOK_SECRET_ENV
 from ..webhooks import WebhookEvent, WebhookVerifier
 from ..webhooks.handler import webhook_handler
-from .errors import UsageError
+from .errors import EXIT_OK, UsageError
 from .output import dumps, wants_json
 
 
@@ -94,7 +94,7 @@ async def run_listen(args: argparse.Namespace) -> int:
             await stop.wait()
     finally:
         await runner.cleanup()
-    return 0
+    return EXIT_OK
 
 
 def register(

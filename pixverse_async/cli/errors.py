@@ -1,8 +1,7 @@
 """Exit codes, and the one line the command prints for an error.
 
-Exit codes: ``0`` success; ``1`` a job failed or ended unknown, or the API, the network or
-the file system failed; ``2`` a usage or validation error (nothing was sent); ``130``
-interrupted (Ctrl-C).
+:data:`EXIT_CODES` is the one table of exit codes: the help's epilog and the CLI reference
+print it, and every command returns one of its codes.
 """
 
 from __future__ import annotations
@@ -13,6 +12,22 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+#: Every exit code of ``pixverse`` and when it is returned.
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "success"),
+    (
+        EXIT_FAILED,
+        "a job failed or ended unknown, or the API, the network or writing a file failed",
+    ),
+    (
+        EXIT_USAGE,
+        "the command line or a file it names is wrong (a bad option or value, a request that "
+        "breaks a rule, an input file or journal that does not exist or cannot be read): "
+        "nothing was sent",
+    ),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C); rerun a batch to resume it"),
+)
 
 
 class UsageError(Exception):

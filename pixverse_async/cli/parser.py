@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import textwrap
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .._version import __version__
@@ -18,11 +21,16 @@ from . import (
     cmd_videos,
     cmd_webhook,
 )
+from .arg_types import positive_float
+from .errors import EXIT_CODES, EXIT_USAGE
 
-EPILOG = """\
-exit codes: 0 success; 1 a job failed or ended unknown, or an API, network or file error;
-2 a usage or validation error (nothing was sent); 130 interrupted.
-
+EPILOG = (
+    "exit codes:\n"
+    + "".join(
+        textwrap.fill(meaning, 92, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7) + "\n"
+        for code, meaning in EXIT_CODES
+    )
+    + """
 examples:
   pixverse demo
   pixverse --emulator generate text --prompt "a red kite over the sea" --download out/
@@ -32,6 +40,7 @@ examples:
   pixverse batch jobs.jsonl --journal postgresql://db/jobs --batch nightly   # on each machine
   pixverse journal status --journal postgresql://db/jobs --batch nightly
 """
+)
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -43,18 +52,30 @@ class CommandParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line, like every other error of the command, then exit code 2."""
         line = " ".join(f"{message} (see {self.prog} --help)".split())
-        self.exit(2, f"{self.prog}: error: {line}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {line}\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse's, except that a command (a parser without subcommands) reports the
+        options it does not know itself, pointing at its own help, with a close match."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and not any(isinstance(a, argparse._SubParsersAction) for a in self._actions):
+            self.error(self._unrecognized(extras))
+        return parsed, extras
+
+    def _unrecognized(self, extras: Sequence[str]) -> str:
+        message = f"unrecognized arguments: {' '.join(extras)}"
+        for extra in extras:
+            if extra.startswith("--"):
+                close = difflib.get_close_matches(
+                    extra.split("=", 1)[0], self._option_string_actions, 1
+                )
+                if close:
+                    return f"{message}; did you mean {close[0]}?"
+        return message
 
     def format_help(self) -> str:
         """The help text, with the docstrings' ``literal`` markup shown as plain text."""
         return super().format_help().replace("``", "")
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 def global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
@@ -88,7 +109,7 @@ def global_options(*, in_subcommand: bool) -> argparse.ArgumentParser:
     group.add_argument(
         "--poll-interval",
         metavar="SECONDS",
-        type=_positive_float,
+        type=positive_float,
         default=default(None),
         help=f"seconds between status checks (default: ${POLL_INTERVAL_ENV}, else 5 s, then 2 s "
         "growing to 15 s)",

@@ -1,4 +1,4 @@
-"""The emulator's routes beyond the spec pages (LIVE-API.md) and its trace-id memory.
+"""The emulator's routes beyond the spec pages (docs/api-notes.md) and its trace-id memory.
 
 - ``POST /openapi/v2/video/mimic/generate`` (motion control) is a generation like the others
   (validated in :mod:`.validation`), refused with 701002 for an image marked as having no
@@ -28,7 +28,7 @@ from .validation import VALIDATORS
 if TYPE_CHECKING:
     from .host import Handler, RouteHost
 
-#: Paths whose submit answer names the cost ``credit`` (LIVE-API.md) instead of ``credits``.
+#: Paths whose submit answer names the cost ``credit`` (docs/api-notes.md) instead of ``credits``.
 CREDIT_KEY_PATHS = frozenset({Paths.MIMIC, Paths.IMAGE_TEMPLATE})
 IMAGE_TEMPLATE_CREDITS = 10
 

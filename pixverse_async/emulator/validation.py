@@ -1,4 +1,4 @@
-"""Request validation for the emulator, written from the spec pages and NOTES.md.
+"""Request validation for the emulator, written from the spec pages and docs/api-notes.md.
 
 This module is the emulator's own reading of the spec: it imports nothing from the client
 side except :mod:`pixverse_async.constants`, so a client bug cannot hide the same bug here.
@@ -42,7 +42,7 @@ Decisions (where the pages are silent or contradict themselves)
 * Unknown keys are ignored, as the live service does. ``camera_movement`` is checked on text-
   and image-to-video only (NOTES); on other pages it is an unknown key.
 * Models: any non-empty string is accepted (v6, c1, ...). Model-specific rules are one row per
-  model in ``MODEL_LIMITS`` (LIVE-API.md and NOTES.md): durations (5/8; 5/8/10 on v5.5), the
+  model in ``MODEL_LIMITS`` (docs/api-notes.md): durations (5/8; 5/8/10 on v5.5), the
   durations 1080p keeps, where fast motion works, the fields a model does not take (motion
   mode on v5, style past v3.5, the v5.5 fields before v5.5; v6: 1 to 15 s, multi-clip only on
   text and image). A model without a row (c1, unknown) only needs a positive integer
@@ -299,8 +299,8 @@ _STYLE = _Field("style", _one_of(Vocab.STYLES))
 _TEMPLATE_ID = _Field("template_id", _ident)
 _TEMPLATE_ID_REQUIRED = _Field("template_id", _ident, required=True)
 _CAMERA_MOVEMENT = _Field("camera_movement", _one_of(Vocab.CAMERA_MOVEMENTS))
-_WEBHOOK_ID = _Field("webhook_id", _string())  # a string (LIVE-API.md, "Webhooks")
-_V5_5 = (  # the v5.5 fields (LIVE-API.md); which models take them is MODEL_LIMITS' rule
+_WEBHOOK_ID = _Field("webhook_id", _string())  # a string (docs/api-notes.md, "Webhooks")
+_V5_5 = (  # the v5.5 fields (docs/api-notes.md); which models take them is MODEL_LIMITS' rule
     _Field("generate_audio_switch", _boolean),
     _Field("generate_multi_clip_switch", _boolean),
     _Field("thinking_type", _one_of(Vocab.THINKING_TYPES)),

@@ -1,4 +1,4 @@
-"""Image template generation: ``client.image_templates`` (LIVE-API.md, confirmed pages)."""
+"""Image template generation: ``client.image_templates`` (docs/api-notes.md, confirmed pages)."""
 
 from __future__ import annotations
 

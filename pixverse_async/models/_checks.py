@@ -21,7 +21,7 @@ from ..errors import ValidationError
 
 LOG = logging.getLogger("pixverse_async")
 
-#: Largest id the service takes: ids are 64-bit unsigned integers (LIVE-API.md), e.g.
+#: Largest id the service takes: ids are 64-bit unsigned integers (docs/api-notes.md), e.g.
 #: ``302325299692608``.
 MAX_ID = 2**64 - 1
 #: Largest value of the small counters (keyframe_id, page_num, ...): a 32-bit int.

@@ -269,7 +269,7 @@ _JSON_NAMES: dict[type[Any], dict[str, str]] = {
 _WITH_EXTRA = (RestyleEffect, Balance, ImageResult)
 _FALLBACK_KEYS: dict[type[Any], dict[str, str]] = {
     RestyleEffect: {"name": "restyle_name", "thumbnail": "web_thumbnail_url"},
-    # the cost is ``credits`` on some endpoints and ``credit`` on others (LIVE-API.md)
+    # the cost is ``credits`` on some endpoints and ``credit`` on others (docs/api-notes.md)
     GenerationResult: {"credits": "credit"},
     ImageTemplateResult: {"credits": "credit"},
     ImageResult: {"url": "image_url"},

@@ -40,7 +40,7 @@ class _StrEnum(str, enum.Enum):
 
 
 class Model(_StrEnum):
-    """Model versions PixVerse's pages name (LIVE-API.md, "Models and their limits").
+    """Model versions PixVerse's pages name (docs/api-notes.md, "Models and their limits").
 
     The service adds models faster than SDKs ship: request fields are typed ``Model | str``
     and a name not listed here is sent as is. What each model allows is one row of

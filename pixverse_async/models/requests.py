@@ -1,7 +1,7 @@
 """Request bodies of the paid endpoints, validated when built.
 
 One frozen attrs class per endpoint. Building one checks every rule a confirmed source states
-(the spec pages, NOTES.md "Generation limits", LIVE-API.md); a broken rule raises
+(docs/api-notes.md: "Reading the spec pages" and what PixVerse says today); a broken rule raises
 :class:`~pixverse_async.errors.ValidationError` naming the field, before anything is sent::
 
     >>> from pixverse_async.types import TextToVideo
@@ -10,7 +10,7 @@ One frozen attrs class per endpoint. Building one checks every rule a confirmed 
     ...
     pixverse_async.errors.ValidationError: duration: 10 s is not available at 1080p on model v5.5
 
-**Validation never blocks the unknown** (LIVE-API.md, "Principle for the SDK"): enumerated
+**Validation never blocks the unknown** (docs/api-notes.md, "Principle for the SDK"): enumerated
 fields (model, quality, aspect ratio, motion mode, style, camera movement, thinking type,
 duration) take a known value (an enum member or its string) *or* any other string / integer,
 which is sent as written; the service's answer tells. The rules that depend on the model come
@@ -42,7 +42,7 @@ Decisions where the pages are silent or loose (each is tested):
 - ``Swap.keyframe_id`` defaults to 1 (the page's default) and is always sent (the page marks it
   required).
 - The transition page marks its sound/lip-sync fields required and types the switches as
-  strings; per NOTES.md they are optional booleans.
+  strings; per docs/api-notes.md they are optional booleans.
 """
 
 from __future__ import annotations
@@ -444,7 +444,7 @@ class GenerationRequest(PaidRequest):
     """Base of the requests that start a video generation (answered with a ``video_id``).
 
     ``webhook_id`` (a string from the PixVerse console) asks the service to report each status
-    change to that webhook (LIVE-API.md, "Webhooks").
+    change to that webhook (docs/api-notes.md, "Webhooks").
     """
 
     webhook_id: str | None = attrs.field(default=None, validator=_webhook_id)
@@ -475,7 +475,7 @@ class VideoGeneration(GenerationRequest):
     Sound and speech are opt-in: ``sound_effect_content`` needs ``sound_effect_switch=True``;
     ``lip_sync_switch=True`` needs ``lip_sync_tts_speaker_id`` and ``lip_sync_tts_content``
     (at most 140 characters), and those need the switch. ``generate_audio_switch``,
-    ``generate_multi_clip_switch`` and ``thinking_type`` are the v5.5 fields (LIVE-API.md);
+    ``generate_multi_clip_switch`` and ``thinking_type`` are the v5.5 fields (docs/api-notes.md);
     which models take them is the model table's rule.
     """
 
@@ -856,7 +856,7 @@ class MaskSelection(PaidRequest):
 
 @attrs.frozen(kw_only=True, field_transformer=_ordered)
 class ImageTemplate(PaidRequest):
-    """``POST /openapi/v2/image/template/generate``: an image from a template (LIVE-API.md).
+    """``POST /openapi/v2/image/template/generate``: an image from a template (docs/api-notes.md).
 
     Paid, and answered with an ``image_id`` (not a video): submit it with
     ``client.image_templates.generate``, which returns an ``ImageJob``.
@@ -907,7 +907,7 @@ class Swap(GenerationRequest):
 
 @attrs.frozen(kw_only=True, field_transformer=_ordered)
 class Mimic(GenerationRequest):
-    """``POST /openapi/v2/video/mimic/generate``: motion control (LIVE-API.md, confirmed).
+    """``POST /openapi/v2/video/mimic/generate``: motion control (docs/api-notes.md, confirmed).
 
     The person or animal of image ``img_id`` moves as in a video: exactly one of
     ``video_media_id`` (uploaded) and ``source_video_id`` (generated). The service refuses an
@@ -1073,7 +1073,7 @@ class SpeakerListQuery(PageQuery):
 @attrs.frozen(kw_only=True)
 class RestyleListQuery(PageQuery):
     """``GET /openapi/v2/video/restyle/list``: a page of restyle effects (query parameters,
-    although the page shows a JSON body; see NOTES.md)."""
+    although the page shows a JSON body; see docs/api-notes.md)."""
 
     path: ClassVar[str] = Paths.RESTYLE_LIST
 

@@ -1,6 +1,6 @@
 """What each model allows, as data: one row per model, each naming its source.
 
-The SDK refuses a request only for a rule a confirmed source states (LIVE-API.md, "Principle
+The SDK refuses a request only for a rule a confirmed source states (docs/api-notes.md, "Principle
 for the SDK"). So the rules that depend on the model live here, one :class:`ModelRules` row
 per model a source describes; a model without a row (a new one, or one whose limits are only
 reported) gets no model-specific check and is sent as written. Adding a model is one row.
@@ -60,9 +60,9 @@ class ModelRules:
     feature_kinds: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
 
 
-_T2V_PAGE = "PixVerse text-to-video page, current version (LIVE-API.md)"
+_T2V_PAGE = "PixVerse text-to-video page, current version"
 _V6_MATRIX = "PixVerse platform docs, v6 parameter matrix (read 2026-12-05)"
-_NOTES = "spec pages (NOTES.md, Generation limits)"
+_NOTES = "PixVerse spec pages, generation limits"
 _NO_NEW_FIELDS = {  # the page names the models these fields work on; these are not among them
     "generate_audio_switch": False,
     "generate_multi_clip_switch": False,
