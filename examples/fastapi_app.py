@@ -60,7 +60,7 @@ from pixverse_async import (
     WebhookVerificationError,
 )
 from pixverse_async.constants import Webhook
-from pixverse_async.jobs import GenerationJob
+from pixverse_async.jobs.generation_job import GenerationJob
 from pixverse_async.jobs.polling import SafetyNet
 from pixverse_async.models import build_request
 from pixverse_async.webhooks import CompletionHub, WebhookEvent, WebhookVerifier
