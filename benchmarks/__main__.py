@@ -29,6 +29,7 @@ from . import (
     bench_overhead,
     bench_plugin_startup,
     bench_runner,
+    bench_scale,
     bench_upload,
     bench_webhooks,
     bench_workers,
@@ -80,6 +81,11 @@ ARGS: dict[str, dict[str, list[str]]] = {
         "smoke": ["--cards", "12", "--rounds", "1"],
     },
     "plugin": {"full": [], "quick": ["--runs", "7"], "smoke": ["--runs", "1"]},
+    "scale": {
+        "full": [],
+        "quick": ["--n", "1000"],
+        "smoke": ["--n", "40"],
+    },
     "workers": {
         "full": [],
         "quick": ["--n", "1000", "--rounds", "1"],
@@ -134,9 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write")
     parser.add_argument(
         "--only",
-        default="overhead,layers,runner,journal,workers,webhooks,upload,gallery,plugin",
-        help="comma-separated subset of: overhead, layers, runner, journal, workers, webhooks, "
-        "upload, gallery, plugin",
+        default="overhead,layers,runner,journal,workers,scale,webhooks,upload,gallery,plugin",
+        help="comma-separated subset of: overhead, layers, runner, journal, workers, scale, "
+        "webhooks, upload, gallery, plugin",
     )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -157,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_plugin_startup.build_parser().parse_args(a)
         ),
         "workers": lambda a: bench_workers.run(bench_workers.build_parser().parse_args(a)),
+        "scale": lambda a: bench_scale.run(bench_scale.build_parser().parse_args(a)),
     }
     started = time.monotonic()
     load_before = load_average()

@@ -35,6 +35,7 @@ def test_python_m_benchmarks_runs_everything_and_writes_results(
         "### Upload",
         "### pytest plugin startup",
         "### Workers on one PostgreSQL batch",
+        "### Batches of 1,000 to 100,000 requests",
     ):
         assert heading in text
     assert "Machine:" in text and "aiohttp" in text

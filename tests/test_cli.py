@@ -576,6 +576,17 @@ def test_progress_lines_elsewhere_are_plain_and_throttled() -> None:
     assert lines[-1].startswith("2/2  1s  | ok 2  failed 0")
 
 
+def test_progress_line_counts_other_workers_ends_and_says_when_a_dead_workers_lease_ends() -> None:
+    bar = BatchProgress(10, stream=io.StringIO(), tty=False, clock=lambda: 5.0)
+    bar.update(Progress(succeeded=3, elsewhere=6, lease_wait=7.2))
+    line = bar.line()
+    assert line.startswith("9/10  ")  # the batch's progress: this worker's ends and others'
+    assert "ok 3  failed 0  unknown 0  by others 6" in line
+    assert "a worker died: its requests are taken over in 7s" in line
+    bar.update(Progress(succeeded=4, elsewhere=6))
+    assert "died" not in bar.line()
+
+
 def test_table_and_durations() -> None:
     table = format_table(["id", "name"], [{"id": 7, "name": "a"}, {"id": 123, "name": None}])
     assert table.splitlines() == [" id  name", "---  ----", "  7  a", "123"]

@@ -76,13 +76,19 @@ def write_jobs(path: Path, n: int) -> None:
 
 
 async def start_worker(
-    base_url: str, jobs: Path, dsn: str, schema: str, batch: str, out: Path | None
+    base_url: str,
+    jobs: Path,
+    dsn: str,
+    schema: str,
+    batch: str,
+    out: Path | None,
+    *extra: str,
 ) -> asyncio.subprocess.Process:
     argv = [
         sys.executable, "-m", "pixverse_async", "--json", "--base-url", base_url,
         "--api-key", KEY, "--poll-interval", "0.05",
         "batch", str(jobs), "--journal", dsn, "--batch", batch, "--journal-schema", schema,
-        "--lease", "3", "--concurrency", str(LIMIT),
+        "--lease", "3", "--concurrency", str(LIMIT), *extra,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if out is None:
@@ -124,12 +130,13 @@ async def test_three_workers_share_a_batch_and_survive_a_sigkill(
     write_jobs(jobs, n)
     async with Emulator(api_keys={KEY}, generation_seconds=0.05,
                         max_concurrent_generations=LIMIT) as emu:  # fmt: skip
-        victim = await start_worker(emu.base_url, jobs, postgres_dsn, pg_schema, "big", None)
+        report_all = ("--report", "all")  # every worker reports every line
+        victim = await start_worker(
+            emu.base_url, jobs, postgres_dsn, pg_schema, "big", None, *report_all
+        )
         others = [
-            await start_worker(
-                emu.base_url, jobs, postgres_dsn, pg_schema, "big", tmp_path / f"out{i}.jsonl"
-            )
-            for i in (1, 2)
+            await start_worker(emu.base_url, jobs, postgres_dsn, pg_schema, "big", out, *report_all)
+            for out in (tmp_path / "out1.jsonl", tmp_path / "out2.jsonl")
         ]
         codes = []
         try:
@@ -360,3 +367,105 @@ async def test_a_request_another_living_worker_is_sending_gets_that_workers_outc
 
 async def _collect(stream: Any) -> list[Any]:
     return [o async for o in stream]
+
+
+@hang_guard(120)
+async def test_each_worker_reports_only_its_own_outcomes_by_default_and_the_batch_total_is_exact(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    n = 600
+    jobs = tmp_path / "jobs.jsonl"
+    write_jobs(jobs, n)
+    batch = "own-" + uuid.uuid4().hex[:8]
+    async with Emulator(api_keys={KEY}, generation_seconds=0.05,
+                        max_concurrent_generations=LIMIT) as emu:  # fmt: skip
+        outs = [tmp_path / f"out{i}.jsonl" for i in range(3)]
+        procs = [
+            await start_worker(emu.base_url, jobs, postgres_dsn, pg_schema, batch, out)
+            for out in outs
+        ]
+        try:
+            for proc in procs:
+                _, err = await asyncio.wait_for(proc.communicate(), 100)
+                assert proc.returncode == 0, err.decode()
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.communicate()
+        generated = len(emu.state.generations)
+    where = ["--journal", postgres_dsn, "--journal-schema", pg_schema, "--batch", batch]
+    code, status, err = await pixverse("--json", "journal", "status", *where)
+    assert code == 0, err
+
+    reported: list[int] = []
+    for out in outs:
+        records = [json.loads(x) for x in out.read_text().splitlines()]
+        outcomes = [r for r in records if "line" in r and "state" in r]
+        assert {r["state"] for r in outcomes} <= {"succeeded"}
+        reported += [r["line"] for r in outcomes]
+        [total] = [r["summary"] for r in records if "summary" in r]  # of its own outcomes
+        assert total["total"] == len(outcomes), total
+    # Each line reported by exactly one worker: the workers' reports add up to the batch.
+    assert sorted(reported) == list(range(1, n + 1))
+    assert json.loads(status.splitlines()[0])["succeeded"] == n == generated
+
+
+DYING_WORKER = """
+import asyncio, sys
+from pixverse_async.journal import Journal, request_key
+from pixverse_async.models import TextToVideo, to_json
+
+async def main(dsn, schema, batch, lease):
+    req = TextToVideo(prompt="worker scene 3", model="v5", duration=5, quality="540p",
+                      aspect_ratio="16:9")
+    j = await Journal.open(dsn, schema=schema, batch=batch, lease=float(lease))
+    await j.mark_pending(request_key(req.kind, to_json(req)), req.kind, to_json(req))
+    assert len(await j.postgres.claim(1)) == 1
+    print(j.postgres.worker_id, flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+@hang_guard(60)
+async def test_a_worker_waiting_for_a_dead_workers_lease_says_so_with_the_time_left(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    lease = 1.5
+    batch = "lease-" + uuid.uuid4().hex[:8]
+    # A worker that claims the batch's one request, then is killed holding it.
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", DYING_WORKER, postgres_dsn, pg_schema, batch, str(lease),
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None
+        assert await asyncio.wait_for(child.stdout.readline(), 30), "the child did not start"
+    finally:
+        child.kill()
+        await child.communicate()
+    waits: list[float] = []
+    said = asyncio.Event()
+
+    def on_progress(progress: Any) -> None:
+        if progress.lease_wait is not None:
+            waits.append(progress.lease_wait)
+            said.set()
+
+    async with (
+        Journal(postgres_dsn, batch=batch, schema=pg_schema, lease=lease) as ours,
+        Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
+        PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+    ):
+        runner = client.runner(concurrency=2, journal=ours, on_progress=on_progress)
+        async with runner.run([request(3)]) as stream:
+            outcomes = asyncio.ensure_future(_collect(stream))
+            await said.wait()
+            [outcome] = await outcomes
+        final = stream.progress
+
+    assert outcome.state is OutcomeState.SUCCEEDED  # taken over once the lease ended
+    assert waits and all(0 <= w <= lease for w in waits), waits
+    assert final.lease_wait is None  # said no more once taken over

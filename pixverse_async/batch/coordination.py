@@ -15,10 +15,13 @@ runner calls it at a few points (a request read, a send, a service answer, an ou
   the shared limit in flight (:meth:`~pixverse_async.journal.postgres.PostgresStore.
   try_mark_sending`); the runner's ``concurrency`` sets that limit when it starts. A 500044
   answer shrinks the shared target, accepted submits grow it back.
-- **Outcomes from other workers.** Each run reports one outcome per request of its input,
-  whoever ran it: a request finished by another worker is read from the journal when its
-  ``NOTIFY`` arrives (``resumed=True``), without a status request. The run ends when every
-  request of its input has an outcome.
+- **Outcomes from other workers.** With ``report="all"`` each run reports one outcome per
+  request of its input, whoever ran it: a request finished by another worker is read from the
+  journal when its ``NOTIFY`` arrives (``resumed=True``), without a status request. With
+  ``report="own"`` a run reports only what it ended (a dead worker's send it turned UNKNOWN
+  at a take-over included): another worker's end only takes the request off the run's list,
+  counted in ``Progress.elsewhere``, without reading it. Either way the run ends when every
+  request of its input has an end.
 - **Other batches' generations.** Generations of another batch of the account that nobody
   watches (its run was stopped, or its worker died with no worker of its batch left) count
   against the account's limit while the service may be generating them; every run of the
@@ -58,7 +61,7 @@ from ..journal.pg_spending import BatchSpend
 from ..journal.postgres import PostgresStore
 from ..logs import sdk_logger
 from ..models import build_request, to_json
-from .outcomes import Outcome
+from .outcomes import Outcome, Progress
 from .run_job import RunJob
 from .spending import SpendingCap, Verdict
 
@@ -73,6 +76,7 @@ _FINISHED: Final = frozenset(
     (JournalState.SUCCEEDED.value, JournalState.FAILED.value, JournalState.UNKNOWN.value)
 )
 _PENDING: Final = JournalState.PENDING.value
+_UNKNOWN: Final = JournalState.UNKNOWN.value
 _READ_CHUNK: Final = 1000
 _MARKS_AT_ONCE: Final = 500
 """The most sends recorded in one statement (one lock of the account row, one commit)."""
@@ -96,12 +100,15 @@ class RunHooks(Protocol):
     @property
     def queue(self) -> collections.deque[RunJob]: ...
     @property
+    def progress(self) -> Progress: ...
+    @property
     def wake_dispatcher(self) -> asyncio.Event: ...
     def changed(self) -> None: ...
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
     def count_charge(self, job: RunJob, credits: int | None) -> None: ...
     def emit(self, outcome: Outcome) -> None: ...
     def emit_entry(self, job: RunJob, entry: JournalEntry) -> None: ...
+    def elsewhere(self, job: RunJob) -> None: ...
     def resume_polling(self, job: RunJob, entry: JournalEntry) -> None: ...
 
 
@@ -113,9 +120,10 @@ class SharedBatch:
     ``held`` (claimed here: queued, being sent or polled).
     """
 
-    def __init__(self, run: RunHooks, store: PostgresStore) -> None:
+    def __init__(self, run: RunHooks, store: PostgresStore, *, own: bool = False) -> None:
         self.run = run
         self.store = store
+        self.own = own  # report only what this run ended (report="own")
         self.tick = max(0.05, min(1.0, store.lease / 3))
         self.waiting: dict[str, RunJob] = {}
         self.held: dict[str, RunJob] = {}
@@ -330,11 +338,17 @@ class SharedBatch:
             now = self.run.loop.time()
             if now - self._last_takeover >= self.tick:
                 self._last_takeover = now
-                # A safety net under the notifications: what others finished is read again.
-                self.recheck.update(self.waiting)
-                self.recheck_unsent.update(self.waiting)
+                if self.drained:
+                    # A safety net under the notifications, once nothing is left to claim
+                    # (what is waiting then is what others hold): what they finished is read
+                    # again. Not before: reading every waiting request every tick costs O(N).
+                    self.recheck.update(self.waiting)
+                    self.recheck_unsent.update(self.waiting)
                 self.drained = False  # released by a stopped worker or a take-over
-                await self.store.take_over()
+                taken = await self.store.take_over()
+                if self.own:  # their ends are this run's: it decided them
+                    self._report({e.key: e for e in taken.unknown}, ours=True)
+                await self._lease_wait()
                 limit = await self.store.shared_limit()
                 self.shrunk = limit is not None and limit.target < limit.configured
                 await self._watch_orphans(now)
@@ -363,6 +377,18 @@ class SharedBatch:
             if self.cap_waiting:  # something changed (or a tick passed): ask the cap again
                 self.cap_waiting = False
                 self.run.wake_dispatcher.set()
+
+    async def _lease_wait(self) -> None:
+        """Say in the progress how long until a silent worker's requests are taken over,
+        while this run waits for some of them (its queue is empty)."""
+        progress = self.run.progress
+        waits = None
+        if self.waiting and not self.run.queue:
+            # Silent: half its lease left, so it missed its heartbeats (every third).
+            waits = await self.store.claims.lease_wait(self.store.lease / 2)
+        if waits != progress.lease_wait:
+            progress.lease_wait = waits
+            self.run.changed()
 
     async def _watch_orphans(self, now: float) -> None:
         """Poll the generations of other batches of the account that nobody watches: at once
@@ -456,7 +482,11 @@ class SharedBatch:
                 self.recheck_unsent.add(key)
         elif state in _FINISHED:
             self._freed += 1
-            if key in self.waiting:
+            if self.own and state != _UNKNOWN:  # another's end: no need to read it
+                job = self.waiting.pop(key, None)
+                if job is not None:
+                    self.run.elsewhere(job)
+            elif key in self.waiting:  # own: UNKNOWN may be this run's take-over, read later
                 self.recheck.add(key)
         else:
             return
@@ -476,11 +506,15 @@ class SharedBatch:
                 self._report(await self.store.spending.unsent_elsewhere(keys[i : i + _READ_CHUNK]))
         self.run.changed()
 
-    def _report(self, entries: Mapping[str, JournalEntry]) -> None:
+    def _report(self, entries: Mapping[str, JournalEntry], *, ours: bool = False) -> None:
         for key, entry in entries.items():
             job = self.waiting.pop(key, None)
-            if job is not None:
+            if job is None:
+                continue
+            if ours or not self.own:
                 self.run.emit_entry(job, entry)
+            else:
+                self.run.elsewhere(job)
 
 
 def _rebadge(outcome: Outcome, job: RunJob) -> Outcome:

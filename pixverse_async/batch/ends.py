@@ -46,6 +46,12 @@ class Ends:
         self.state.results.put_nowait(outcome)
         self.state.changed()
 
+    def elsewhere(self, job: RunJob) -> None:
+        """A request of the input that another worker ended, or an earlier run: not this
+        run's to report (``report="own"``), only counted."""
+        self.state.progress.elsewhere += 1
+        self.state.changed()
+
     def emit_entry(self, job: RunJob, entry: JournalEntry) -> None:
         """Report a request whose outcome the journal holds (SUCCEEDED, FAILED, UNKNOWN; or
         PENDING, ended not submitted by another worker's run)."""

@@ -101,6 +101,8 @@ class Intake:
         elif state is JournalState.SUBMITTED:
             assert entry is not None
             self.poller.resume(job, entry)
+        elif self.state.shared is not None and self.state.shared.own:
+            self.ends.elsewhere(job)  # ended before this run read it: not this run's end
         else:
             assert entry is not None
             self.ends.emit_entry(job, entry)

@@ -98,6 +98,12 @@ class Progress:
     watched_after_timeout: int = 0
     """Jobs this run stopped waiting for (reported failed with ``JobTimeoutError``) that it
     still watches, holding their places, until the service ends them."""
+    elsewhere: int = 0
+    """Requests of the input that another worker ran or an earlier run finished, not reported
+    by this run (``JobRunner(report="own")`` on a PostgreSQL journal)."""
+    lease_wait: float | None = None
+    """Seconds until the lease of a dead worker of the batch ends and its requests are taken
+    over (None: no worker of the batch is known dead)."""
 
     @property
     def done(self) -> int:

@@ -94,7 +94,7 @@ class Run:
                 state.cap.count_journal(await state.journal.entries())
             store = shared_store(state.journal)
             if store is not None:
-                state.shared = SharedBatch(self, store)
+                state.shared = SharedBatch(self, store, own=state.runner.report == "own")
                 await state.shared.start()
             await self._supervise()
         except BaseException as exc:
@@ -158,6 +158,10 @@ class Run:
         return self.state.queue
 
     @property
+    def progress(self) -> Progress:
+        return self.state.progress
+
+    @property
     def wake_dispatcher(self) -> asyncio.Event:
         return self.state.wake_dispatcher
 
@@ -175,6 +179,9 @@ class Run:
 
     def emit_entry(self, job: RunJob, entry: JournalEntry) -> None:
         self.ends.emit_entry(job, entry)
+
+    def elsewhere(self, job: RunJob) -> None:
+        self.ends.elsewhere(job)
 
     def resume_polling(self, job: RunJob, entry: JournalEntry) -> None:
         self.poller.resume(job, entry)

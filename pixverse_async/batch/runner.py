@@ -47,8 +47,11 @@ from .spending import SpendingCap
 if TYPE_CHECKING:
     from ..endpoints.videos import Videos
 
-__all__ = ["HOLD", "JobRunner", "Outcome", "OutcomeState", "Progress", "RunStream"]
+__all__ = ["HOLD", "REPORTS", "JobRunner", "Outcome", "OutcomeState", "Progress", "RunStream"]
 
+
+#: The values of ``JobRunner(report=...)``.
+REPORTS = frozenset(("all", "own"))
 
 #: The default hold after a limit answer or a connection never made: 0.5 s doubling to 10 s
 #: (full jitter), and 7 resubmits after connection failures before the request fails.
@@ -95,6 +98,12 @@ class JobRunner:
     - ``batch``: with a ``postgresql://`` journal URL, the batch name that cooperating
       workers share (see :mod:`pixverse_async.batch.coordination`); with a PostgreSQL
       journal, ``concurrency`` is the account's limit shared by all its workers.
+    - ``report``: with a PostgreSQL journal, ``"all"`` (default) reports one outcome per
+      request of the input, whoever ran it; ``"own"`` reports only the outcomes this worker
+      produced (what another worker ran, or an earlier run finished, is counted in
+      :attr:`Progress.elsewhere` and not read back from the journal), so a worker's cost
+      does not grow with the number of workers. Across the workers of a batch each request
+      is then reported once; ``pixverse journal status`` shows the batch as a whole.
 
     When the service answers with its concurrency-limit or rate-limit code, the request is
     held and retried later (waits from ``hold``, a :class:`~pixverse_async.retry.RetryPolicy`;
@@ -134,9 +143,12 @@ class JobRunner:
         batch: str | None = None,
         safety_net: SafetyNet | None = None,
         allow_unpriced: bool = False,
+        report: str = "all",
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if report not in REPORTS:
+            raise ValueError(f"report must be one of {sorted(REPORTS)}, got {report!r}")
         if max_credits is not None:
             SpendingCap(max_credits)  # checks the value now, not when the run starts
         self._videos = videos
@@ -155,6 +167,7 @@ class JobRunner:
         self.max_credits = max_credits
         self.costs = costs if costs is not None else CostEstimator()
         self.allow_unpriced = allow_unpriced
+        self.report = report
 
     def run(self, requests: Iterable[Any] | AsyncIterable[Any]) -> RunStream:
         """Outcomes in completion order, as an async iterator and async context manager."""

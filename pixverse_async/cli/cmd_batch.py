@@ -18,9 +18,11 @@ several machines with the same ``--batch NAME`` and they share the work (each re
 by one of them; ``--concurrency`` is then the account's limit for all of them together). When
 one dies, the others take over its requests after ``--lease`` seconds; one it was sending
 becomes unknown (``pixverse journal requeue KEY`` or ``--retry-unknown`` sends it again under
-its own trace id, which PixVerse answers with the first video if there was one). There
-``--max-credits N`` is the batch's cap: all the workers together spend at most ``N`` (give
-each the same ``--max-credits`` and ``--prices``).
+its own trace id, which PixVerse answers with the first video if there was one). Each worker
+prints only the outcomes it produced (``--report own``, the default; ``--report all`` prints
+one per line of the file, whoever ran it); ``pixverse journal status --journal URL --batch
+NAME`` shows the batch as a whole. There ``--max-credits N`` is the batch's cap: all the
+workers together spend at most ``N`` (give each the same ``--max-credits`` and ``--prices``).
 """
 
 from __future__ import annotations
@@ -173,6 +175,7 @@ async def run_batch(args: argparse.Namespace) -> int:
                 max_credits=args.max_credits,
                 costs=costs,
                 allow_unpriced=args.allow_unpriced,
+                report=args.report,
             )
     extra: dict[str, Any] = {"journal": shown, "out": str(out) if out else None}
     if batch.bad:
@@ -278,6 +281,14 @@ def register(
         "(several workers share the batch)",
     )
     add_postgres_options(batch, lease=True)
+    batch.add_argument(
+        "--report",
+        choices=("own", "all"),
+        default="own",
+        help="PostgreSQL journal: print the outcomes this worker produced (own, the default) "
+        "or one per line of the file, whoever ran it (all); `pixverse journal status` shows "
+        "the whole batch",
+    )
     batch.add_argument("--out", metavar="DIR", help="save successful videos to DIR/<id>.mp4")
     batch.add_argument(
         "--skip-invalid",

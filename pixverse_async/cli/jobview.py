@@ -124,11 +124,13 @@ async def run_jobs(
     max_credits: int | None = None,
     costs: CostEstimator | None = None,
     allow_unpriced: bool = False,
+    report: str = "all",
 ) -> list[JobReport]:
     """Run ``requests`` (``lines[i]`` labels request ``i``); return reports in input order.
 
     ``max_credits``, ``costs`` and ``allow_unpriced`` are the runner's spending cap, cost
-    estimator and whether it may pay to learn a price.
+    estimator and whether it may pay to learn a price; ``report`` the runner's (``"own"``:
+    on a PostgreSQL journal, only what this worker ended).
 
     With ``out``, successful videos are saved there as ``<video_id>.mp4`` while the rest
     still run. With ``as_json``, one JSON line per job is printed as it ends.
@@ -141,6 +143,7 @@ async def run_jobs(
         max_credits=max_credits,
         costs=costs,
         allow_unpriced=allow_unpriced,
+        report=report,
     )
     slots = asyncio.Semaphore(_DOWNLOADS_AT_ONCE)
     if out is not None:

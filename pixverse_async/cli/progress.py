@@ -101,21 +101,27 @@ class BatchProgress:
 
     def _parts(self, now: float) -> list[str]:
         p = self.progress
-        done, total = p.done, max(self.total, 1)
+        done, total = p.done + p.elsewhere, max(self.total, 1)
         elapsed = now - self.started
         parts = [f"{done}/{self.total}", format_seconds(elapsed)]
         if self.tty:
             filled = min(_BAR_WIDTH, _BAR_WIDTH * done // total)
             parts.insert(0, "[" + "#" * filled + "-" * (_BAR_WIDTH - filled) + "]")
-        fresh = done - self.resumed_count
+        fresh = p.done - self.resumed_count
         remaining = self.total - done
         if remaining > 0 and fresh > 0 and elapsed >= 1:
             parts.append("ETA " + format_seconds(elapsed / fresh * remaining))
         counts = f"| ok {p.succeeded}  failed {p.failed}  unknown {p.unknown}"
         if p.not_submitted:
             counts += f"  not submitted {p.not_submitted}"
+        if p.elsewhere:
+            counts += f"  by others {p.elsewhere}"
         parts.append(counts)
         parts.append(f"| running {p.running + p.submitting}  queued {p.queued}")
+        if p.lease_wait is not None:
+            parts.append(
+                f"| a worker died: its requests are taken over in {format_seconds(p.lease_wait)}"
+            )
         if p.credits_charged:
             parts.append(f"| credits {p.credits_spent}")
         return parts

@@ -262,6 +262,35 @@ class Claims:
 
         return await self._retrying(op)
 
+    async def lease_wait(self, silent_after: float) -> float | None:
+        """Seconds until the first lease of a silent worker of the batch ends (another worker,
+        holding unfinished requests, whose lease has less than ``silent_after`` seconds left:
+        its heartbeat stopped); 0 when one has ended and awaits its take-over; None when no
+        worker is silent.
+
+        Example::
+
+            left = await journal.postgres.claims.lease_wait(15.0)
+            if left is not None:
+                print(f"a worker died: its requests are taken over in {left:.0f} s")
+        """
+
+        async def op(conn: asyncpg.Connection) -> float | None:
+            left = await conn.fetchval(
+                "SELECT extract(epoch from min(w.expires_at) - clock_timestamp())"
+                f" FROM {self._workers} w WHERE w.batch = $1 AND w.id <> $2"
+                " AND w.taken_over_by IS NULL"
+                " AND w.expires_at < clock_timestamp() + make_interval(secs => $3)"
+                f" AND EXISTS (SELECT 1 FROM {self._entries} e WHERE e.worker = w.id"
+                " AND e.batch = w.batch AND e.state IN ('pending', 'sending', 'submitted'))",
+                self.batch,
+                self.worker_id,
+                silent_after,
+            )
+            return None if left is None else max(0.0, float(left))
+
+        return await self._retrying(op)
+
     async def orphans(self, limit: int) -> list[Orphan]:
         """Up to ``limit`` generations of *other* batches of this account that nobody watches:
         SUBMITTED, held by no live worker (their run stopped, their worker died and no worker

@@ -159,6 +159,11 @@ async def create_schema(
             CREATE INDEX IF NOT EXISTS pixverse_entries_worker ON {e} (worker)
                 WHERE state IN ('pending', 'sending', 'submitted');
             CREATE INDEX IF NOT EXISTS pixverse_entries_op ON {e} (op);
+            -- what claim() takes, in its order: it reads the next unclaimed requests only,
+            -- not every claimed or unclaimed one of the batch
+            CREATE INDEX IF NOT EXISTS pixverse_entries_claimable
+                ON {e} (batch, (state = 'pending'), seq)
+                WHERE worker IS NULL AND state IN ('pending', 'submitted');
             CREATE TABLE IF NOT EXISTS {tables.workers} (
                 id             text PRIMARY KEY,
                 batch          text NOT NULL,
