@@ -34,7 +34,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from types import TracebackType
 
@@ -182,6 +181,6 @@ class ActivityCompleter:
     ) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # gather, not suppress(CancelledError): that would swallow our own cancellation too
+            await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
