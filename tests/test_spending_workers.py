@@ -194,7 +194,7 @@ async def test_a_capped_batch_resumed_with_a_higher_cap_counts_each_charge_once(
             "--json", "--base-url", emu.base_url, "--api-key", "ka", "--poll-interval", "0.02",
             "batch", str(jobs), "--journal", postgres_dsn, "--journal-schema", pg_schema,
             "--batch", "a", "--prices", str(prices_file),
-            "--max-credits", str(sum(prices)),
+            "--max-credits", str(sum(prices)), "--report", "all",
         )  # fmt: skip
         assert "Traceback" not in err, err
         records = [json.loads(line) for line in out.splitlines()]
