@@ -88,7 +88,7 @@ class RunHooks(Protocol):
     @property
     def concurrency(self) -> int: ...
     @property
-    def safety_net(self) -> SafetyNet | None: ...
+    def watch_net(self) -> SafetyNet: ...
     @property
     def videos(self) -> Videos: ...
     @property
@@ -393,8 +393,7 @@ class SharedBatch:
     async def _watch_orphans(self, now: float) -> None:
         """Poll the generations of other batches of the account that nobody watches: at once
         when first seen, then at the safety net's interval."""
-        hub = self.run.videos.webhooks
-        net = self.run.safety_net or (hub.safety_net if hub is not None else SafetyNet())
+        net = self.run.watch_net
         seen = await self.store.orphans(self.run.concurrency)
         self._orphans_due = {
             (o.batch, o.key): self._orphans_due.get((o.batch, o.key), now) for o in seen

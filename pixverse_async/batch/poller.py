@@ -23,7 +23,7 @@ import attrs
 from ..constants import Limits
 from ..errors import AuthenticationError, PixVerseError, about_the_caller
 from ..jobs.generation_job import raise_for_terminal
-from ..jobs.polling import TRANSIENT_POLL_ERRORS, PollSchedule, SafetyNet, learning_key
+from ..jobs.polling import TRANSIENT_POLL_ERRORS, PollSchedule, learning_key
 from ..journal import JournalEntry
 from ..logs import sdk_logger
 from ..models import Video
@@ -203,8 +203,7 @@ class Poller:
         self.ends.leave_unfinished(job)
         self.ends.emit(self.ends.outcome(job, OutcomeState.FAILED, error=error))
         now = self.state.loop.time()
-        hub = self.state.videos.webhooks
-        net = self.state.runner.safety_net or (hub.safety_net if hub is not None else SafetyNet())
+        net = self.state.watch_net
         submitted = now if job.submitted_at is None else job.submitted_at
         released = submitted + Limits.SLOT_RELEASE_SECONDS - now
         if released <= 0:  # PixVerse no longer counts it: nothing to watch for

@@ -138,8 +138,8 @@ class Run:
         return self.state.in_flight
 
     @property
-    def safety_net(self) -> SafetyNet | None:
-        return self.state.runner.safety_net
+    def watch_net(self) -> SafetyNet:
+        return self.state.watch_net
 
     @property
     def videos(self) -> Videos:

@@ -19,6 +19,7 @@ import collections
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..jobs.polling import SafetyNet
 from .outcomes import Progress
 from .run_job import RunJob
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
     from ..endpoints.videos import Videos
     from ..errors import PixVerseError
-    from ..jobs.polling import PollLearner, PollPolicy, SafetyNet
+    from ..jobs.polling import PollLearner, PollPolicy
     from ..journal import Journal
     from ..retry import RetryPolicy
     from .coordination import SharedBatch
@@ -76,6 +77,12 @@ class RunState:
     def __init__(self, runner: RunSettings, videos: Videos) -> None:
         self.runner = runner
         self.videos = videos
+        hub = videos.webhooks
+        #: How a job nobody waits for is watched (one timed out; another batch's generation):
+        #: the runner's net, else the client hub's, else the default one.
+        self.watch_net: SafetyNet = runner.safety_net or (
+            hub.safety_net if hub is not None else SafetyNet()
+        )
         self.results: asyncio.Queue[Any] = asyncio.Queue()
         self.progress = Progress(target_concurrency=runner.concurrency)
         self.queue: collections.deque[RunJob] = collections.deque()
