@@ -25,10 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -224,18 +225,32 @@ async def serve_webhooks(secret: str, completer: ActivityCompleter) -> web.AppRu
     return runner
 
 
-async def run_worker(args: argparse.Namespace) -> None:
+async def connected(address: str, use: Callable[[Client], Awaitable[int]]) -> int:
+    """``use(client)`` with a Temporal client, freed before the interpreter exits.
+
+    temporalio's Client has no close(): it is freed (with the worker's reference cycles)
+    while Python is still whole, or its threads may abort the interpreter at exit
+    (temporalio/sdk-python#300).
+    """
+    temporal = await Client.connect(address)
+    try:
+        return await use(temporal)
+    finally:
+        del temporal
+        gc.collect()
+
+
+async def run_worker(temporal: Client, args: argparse.Namespace) -> int:
     """A worker alone (production layout): PIXVERSE_API_KEY and PIXVERSE_BASE_URL set."""
-    temporal = await Client.connect(args.temporal)
     async with PixVerse() as client, open_store(args.store, args.schema) as store:
         activities = GenerationActivities(client, store=store, webhook_id=args.webhook_id)
         print(f"worker on {args.task_queue}", flush=True)
         await worker_for(temporal, activities, args.task_queue).run()
+    return 0
 
 
-async def demo(args: argparse.Namespace) -> int:
+async def demo(temporal: Client, args: argparse.Namespace) -> int:
     """Everything in one process against the emulator; prints the report."""
-    temporal = await Client.connect(args.temporal)
     secret = uuid.uuid4().hex
     net = SafetyNet(factor=1.0, expected=args.seconds + 1.0, interval=1.0)
     async with (
@@ -315,10 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-id", default=WEBHOOK_ID)
     parser.add_argument("--task-queue", default=TASK_QUEUE)
     args = parser.parse_args(argv)
-    if args.mode == "worker":
-        asyncio.run(run_worker(args))
-        return 0
-    return asyncio.run(demo(args))
+    use = run_worker if args.mode == "worker" else demo
+    return asyncio.run(connected(args.temporal, lambda temporal: use(temporal, args)))
 
 
 if __name__ == "__main__":
