@@ -3,7 +3,9 @@
 CI runs a bounded number of examples, the same ones every time (derandomized). A long search
 draws fresh ones: ``PIXVERSE_SIM_EXAMPLES=20000 python -m pytest tests/test_simulation.py -k
 sqlite`` (``PIXVERSE_SIM_PG_EXAMPLES`` for PostgreSQL). A failure prints the shrunk world and
-steps; ``simulate(world, steps, tmp_path)`` replays it.
+steps; ``simulate(world, steps, tmp_path)`` replays it. With ``PIXVERSE_SIM_LOG=FILE`` set, each
+sequence run appends one line to FILE (its store, how many steps, passed or the check that
+failed), so a search of hours can be followed and counted while it runs.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -50,11 +53,27 @@ def search(variable: str, examples: int) -> settings:
     )
 
 
+def logged(store: str, steps: list[Step], run: Callable[[Path], Awaitable[None]]) -> None:
+    """Run one sequence in a fresh folder; with PIXVERSE_SIM_LOG set, append how it went."""
+    log = os.environ.get("PIXVERSE_SIM_LOG")
+    verdict = "failed"
+    try:
+        with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
+            asyncio.run(run(Path(tmp)))
+        verdict = "passed"
+    except AssertionError as failure:
+        verdict = f"failed: {str(failure).splitlines()[0] if str(failure) else 'assertion'}"
+        raise
+    finally:
+        if log:
+            with open(log, "a", encoding="utf-8") as out:
+                out.write(f"{store} steps={len(steps)} {verdict}\n")
+
+
 @search("PIXVERSE_SIM_EXAMPLES", 80)
 @given(world=worlds("sqlite"), steps=step_lists("sqlite"))
 def test_simulation_on_sqlite(world: World, steps: list[Step]) -> None:
-    with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
-        asyncio.run(simulate(world, steps, Path(tmp)))
+    logged("sqlite", steps, lambda tmp: simulate(world, steps, tmp))
 
 
 @search("PIXVERSE_SIM_PG_EXAMPLES", 40)
@@ -62,8 +81,11 @@ def test_simulation_on_sqlite(world: World, steps: list[Step]) -> None:
 def test_simulation_on_postgres(
     postgres_dsn: str, pg_schema: str, world: World, steps: list[Step]
 ) -> None:
-    with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
-        asyncio.run(simulate(world, steps, Path(tmp), dsn=postgres_dsn, schema=pg_schema))
+    logged(
+        "postgres",
+        steps,
+        lambda tmp: simulate(world, steps, tmp, dsn=postgres_dsn, schema=pg_schema),
+    )
 
 
 # -- Sequences the simulation found (issue 20), each kept as a plain test ------------------------
