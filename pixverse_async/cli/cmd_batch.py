@@ -28,94 +28,34 @@ workers together spend at most ``N`` (give each the same ``--max-credits`` and `
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from ..batch.costs import CostEstimator
 from ..batch.spending import SpendingCap
-from ..errors import ValidationError
 from ..journal import Journal, JournalState, is_postgres_url
-from ..models import REQUEST_KINDS, GenerationRequest, build_request, to_json
+from ..models import to_json
 from .arg_types import credits, positive_float, positive_int
+from .batch_file import BatchFile, check_file
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
 from .cmd_dry_run import run_dry_run, warn_if_cap_above_balance
 from .cmd_gallery import add_arguments as add_gallery_arguments
 from .cmd_gallery import write_batch_gallery
 from .connect import open_client
 from .errors import EXIT_FAILED, EXIT_OK, UsageError
-from .jobview import print_summary, run_jobs
-from .options import CLI_KINDS, GENERATE_KINDS
+from .jobview import RunReport, print_summary, run_jobs
 from .output import wants_json
 from .prices import load_prices
 
 JOURNAL_SUFFIX = ".journal.sqlite"
 
 
-def _parse_line(data: Any) -> GenerationRequest:
-    if isinstance(data, dict):
-        kind = data.get("kind")
-        if kind in GENERATE_KINDS:
-            data = {**data, "kind": GENERATE_KINDS[kind]}
-        elif kind not in CLI_KINDS:  # build_request explains mask_selection
-            rule = (
-                f"must be one of {', '.join(GENERATE_KINDS)} "
-                f"(or a request kind: {', '.join(REQUEST_KINDS)})"
-            )
-            raise ValidationError("kind", ("missing: " if kind is None else "") + rule, kind)
-    return build_request(data)
-
-
-@attrs.frozen
-class BatchFile:
-    """A JSON Lines file of requests as read: the valid ones and every bad line."""
-
-    requests: list[GenerationRequest]
-    #: The line number of each request, in the same order.
-    lines: list[int]
-    #: ``(line number, reason)`` of every line that is not a valid request.
-    bad: list[tuple[int, str]]
-
-
-def read_requests(path: Path) -> BatchFile:
-    """Check every line of a JSON Lines file; nothing is sent here.
-
-    A file that cannot be read raises :class:`UsageError`; bad lines are collected (all of
-    them, not only the first) for the caller to report.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        where = exc.object[: exc.start].count(b"\n") + 1
-        raise UsageError(
-            f"{path}:{where}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
-            "save the file as UTF-8"
-        ) from None
-    batch = BatchFile([], [], [])
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            batch.requests.append(_parse_line(json.loads(line)))
-        except ValueError as exc:  # JSON errors and ValidationError
-            what = "ValidationError" if isinstance(exc, ValidationError) else "not valid JSON"
-            batch.bad.append((number, f"{what}: {exc}"))
-            continue
-        batch.lines.append(number)
-    return batch
-
-
 def checked_requests(path: Path, *, skip_invalid: bool) -> BatchFile:
-    """The file's requests once every line is valid (or, with ``skip_invalid``, the valid
-    ones); each bad line is printed as ``FILE:LINE: reason`` on stderr."""
-    batch = read_requests(path)
+    """The file, once every line is valid (or, with ``skip_invalid``, the valid ones); each
+    bad line is printed as ``FILE:LINE: reason`` on stderr. No request is kept: the run reads
+    them again (:meth:`BatchFile.requests`)."""
+    batch = check_file(path)
     for number, reason in batch.bad:
         print(f"{path}:{number}: {reason}", file=sys.stderr)
     if batch.bad and not skip_invalid:
@@ -123,7 +63,7 @@ def checked_requests(path: Path, *, skip_invalid: bool) -> BatchFile:
             f"{path}: {len(batch.bad)} bad line(s), nothing was sent; fix them, or pass "
             "--skip-invalid to run the valid lines only"
         )
-    if not batch.requests:
+    if not batch.count:
         raise UsageError(f"{path}: no requests (one JSON object per line)")
     if batch.bad:
         print(f"{path}: skipping {len(batch.bad)} bad line(s)", file=sys.stderr)
@@ -147,7 +87,8 @@ async def run_batch(args: argparse.Namespace) -> int:
     batch = checked_requests(path, skip_invalid=args.skip_invalid)
     journal_path = args.journal or str(path) + JOURNAL_SUFFIX
     if args.dry_run:
-        return await run_dry_run(args, path, batch.requests, journal_path, batch.lines)
+        lines = [batch.line_of(i) for i in range(batch.count)]
+        return await run_dry_run(args, path, list(batch.requests()), journal_path, lines)
     out = Path(args.out) if args.out else None
     states = [JournalState.FAILED] * args.retry_failed + [JournalState.UNKNOWN] * args.retry_unknown
     # Opened before anything else: a journal that cannot be opened is one clear error.
@@ -158,16 +99,17 @@ async def run_batch(args: argparse.Namespace) -> int:
         if moved:
             print(f"{shown}: {moved} request(s) will be submitted again", file=sys.stderr)
         costs = CostEstimator(price=load_prices(args.prices) if args.prices else None)
-        over = unpriced_risk(args, costs, batch.requests)
+        over = unpriced_risk(args, costs, batch)
         if over:
             print(f"warning: {over}", file=sys.stderr)
         async with open_client(args) as client:
             if args.max_credits is not None:
                 await warn_if_cap_above_balance(client, args.max_credits)
-            reports = await run_jobs(
+            result = await run_jobs(
                 client,
-                batch.requests,
-                batch.lines,
+                batch.requests(),
+                batch.line_of,
+                total=batch.count,
                 out=out,
                 concurrency=args.concurrency,
                 journal=journal,
@@ -177,30 +119,78 @@ async def run_batch(args: argparse.Namespace) -> int:
                 allow_unpriced=args.allow_unpriced,
                 report=args.report,
             )
+        whole = await whole_batch(journal) if args.report == "own" else None
     extra: dict[str, Any] = {"journal": shown, "out": str(out) if out else None}
+    if whole is not None:
+        extra["elsewhere"] = result.elsewhere
+        extra["batch"] = whole
     if batch.bad:
         extra["skipped"] = len(batch.bad)
     if over:
         extra["cap_warning"] = over
-    print_summary(reports, as_json=wants_json(args), extra=extra)
+    print_summary(result, as_json=wants_json(args), extra=extra)
+    if whole is not None and not wants_json(args):
+        print_whole_batch(whole, result)
     if over and not wants_json(args):
         print(f"note: {over}")
     await write_batch_gallery(args, journal_path, out)
     if batch.bad and not wants_json(args):
         print(f"{len(batch.bad)} bad line(s) skipped (listed above, on stderr)")
-    ok = all(r.ok for r in reports) and not batch.bad
+    ok = result.ok and not batch.bad
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def unpriced_risk(
-    args: argparse.Namespace, costs: CostEstimator, requests: Sequence[Any]
-) -> str | None:
+async def whole_batch(journal: Journal) -> dict[str, Any] | None:
+    """A PostgreSQL batch as a whole, whoever ran it: its name, its requests by state and its
+    spend (None on SQLite, where the run's summary is the whole file's)."""
+    store = journal.postgres
+    if store is None:
+        return None
+    counts = await store.summary()
+    spend = await store.spending.spend()
+    return {
+        "name": store.batch,
+        "total": sum(counts.values()),
+        **{state.value: n for state, n in counts.items()},
+        "credits_charged": spend.charged,
+        "credits_refunded": spend.refunded,
+        "credits_spent": spend.spent,
+    }
+
+
+def print_whole_batch(whole: dict[str, Any], result: RunReport) -> None:
+    """The batch's line under this worker's summary (``--report own``), and what this worker
+    left to the others (or to earlier runs)."""
+    text = (
+        f"batch {whole['name']!r} as a whole: {whole['total']} requests, "
+        f"{whole['succeeded']} succeeded, {whole['failed']} failed, {whole['unknown']} unknown"
+    )
+    for state in ("pending", "sending", "submitted"):
+        if whole[state]:
+            text += f", {whole[state]} {state}"
+    print(
+        f"{text}; credits: {whole['credits_spent']} spent ({whole['credits_charged']} charged, "
+        f"{whole['credits_refunded']} refunded)"
+    )
+    if result.elsewhere and not result.total:
+        print(
+            f"this worker had nothing left to do: the file's {result.elsewhere} request(s) "
+            "were done by other workers or earlier runs (--report all lists them)"
+        )
+    elif result.elsewhere:
+        print(
+            f"{result.elsewhere} request(s) of the file were done by other workers or earlier "
+            "runs (--report all lists them)"
+        )
+
+
+def unpriced_risk(args: argparse.Namespace, costs: CostEstimator, batch: BatchFile) -> str | None:
     """What ``--allow-unpriced`` may cost beyond the cap, said before the start and in the
     summary (None: nothing can go over)."""
     if args.max_credits is None or not args.allow_unpriced:
         return None
     cap = SpendingCap(args.max_credits, costs, allow_unpriced=True)
-    kinds = cap.unpriced_kinds((r.kind, to_json(r)) for r in requests)
+    kinds = cap.unpriced_kinds((r.kind, to_json(r)) for r in batch.requests())
     if not kinds:
         return None
     return (
