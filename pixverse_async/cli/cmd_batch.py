@@ -4,7 +4,8 @@ One request per line: ``{"kind": "text_to_video", "prompt": ..., ...}`` (``kind`
 request kind, or a ``generate`` name such as ``text``); blank lines and lines starting with
 ``#`` are skipped. Every line is checked before anything is sent: each bad line is reported
 with its number and reason, and nothing is sent while any line is bad (unless
-``--skip-invalid`` runs the good lines and reports the bad ones as skipped). The journal (default
+``--skip-invalid`` runs the good lines and reports the bad ones as skipped); the run then reads
+the file again as it goes, so memory does not grow with its length. The journal (default
 ``FILE.jsonl.journal.sqlite``) records each request before it is sent, so running the same
 command again after an interruption skips what finished, resumes polling what was submitted
 and submits only what never was (or was refused with proof that nothing was generated: a
@@ -20,9 +21,11 @@ one dies, the others take over its requests after ``--lease`` seconds; one it wa
 becomes unknown (``pixverse journal requeue KEY`` or ``--retry-unknown`` sends it again under
 its own trace id, which PixVerse answers with the first video if there was one). Each worker
 prints only the outcomes it produced (``--report own``, the default; ``--report all`` prints
-one per line of the file, whoever ran it); ``pixverse journal status --journal URL --batch
-NAME`` shows the batch as a whole. There ``--max-credits N`` is the batch's cap: all the
-workers together spend at most ``N`` (give each the same ``--max-credits`` and ``--prices``).
+one per line of the file, whoever ran it), then the batch as a whole (its requests by state
+and its spend; a rerun of a finished batch says this worker had nothing left to do);
+``pixverse journal status --journal URL --batch NAME`` shows it too, with each worker. There
+``--max-credits N`` is the batch's cap: all the workers together spend at most ``N`` (give
+each the same ``--max-credits`` and ``--prices``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 from ..batch.costs import CostEstimator
 from ..batch.spending import SpendingCap
 from ..journal import Journal, JournalState, is_postgres_url
+from ..journal.finished import FinishedKeys, finished_keys
 from ..models import to_json
 from .arg_types import credits, positive_float, positive_int
 from .batch_file import BatchFile, check_file
@@ -51,11 +55,14 @@ from .prices import load_prices
 JOURNAL_SUFFIX = ".journal.sqlite"
 
 
-def checked_requests(path: Path, *, skip_invalid: bool) -> BatchFile:
+async def checked_requests(
+    path: Path, *, skip_invalid: bool, done: FinishedKeys | None = None
+) -> BatchFile:
     """The file, once every line is valid (or, with ``skip_invalid``, the valid ones); each
     bad line is printed as ``FILE:LINE: reason`` on stderr. No request is kept: the run reads
-    them again (:meth:`BatchFile.requests`)."""
-    batch = check_file(path)
+    them again (:meth:`BatchFile.requests`). ``done``: what the batch's journal holds as
+    finished (a resume: those lines need no building, and are noted)."""
+    batch = await check_file(path, done)
     for number, reason in batch.bad:
         print(f"{path}:{number}: {reason}", file=sys.stderr)
     if batch.bad and not skip_invalid:
@@ -84,8 +91,10 @@ async def run_batch(args: argparse.Namespace) -> int:
     """Run every request of the file; exit 1 if any failed, ended unknown, was not saved or
     was skipped as invalid."""
     path = Path(args.file)
-    batch = checked_requests(path, skip_invalid=args.skip_invalid)
     journal_path = args.journal or str(path) + JOURNAL_SUFFIX
+    done = await finished_in(args, journal_path, default_batch=path.name)
+    batch = await checked_requests(path, skip_invalid=args.skip_invalid, done=done)
+    del done  # 8 bytes a finished request: not kept while the batch runs
     if args.dry_run:
         lines = [batch.line_of(i) for i in range(batch.count)]
         return await run_dry_run(args, path, list(batch.requests()), journal_path, lines)
@@ -105,11 +114,15 @@ async def run_batch(args: argparse.Namespace) -> int:
         async with open_client(args) as client:
             if args.max_credits is not None:
                 await warn_if_cap_above_balance(client, args.max_credits)
+            # A resume sends what is left first; a PostgreSQL worker reporting only its own
+            # outcomes does not read again what the journal held as finished.
+            counted = args.report == "own" and journal.postgres is not None and batch.split
             result = await run_jobs(
                 client,
-                batch.requests(),
-                batch.line_of,
+                batch.requests(split=True, finished=not counted),
+                batch.run_line,
                 total=batch.count,
+                skipped=batch.finished if counted else 0,
                 out=out,
                 concurrency=args.concurrency,
                 journal=journal,
@@ -198,6 +211,17 @@ def unpriced_risk(args: argparse.Namespace, costs: CostEstimator, batch: BatchFi
         f"sent alone to learn it, so the spend may go over the cap of {args.max_credits} "
         "credits by what those cost beyond what is left"
     )
+
+
+async def finished_in(
+    args: argparse.Namespace, target: str, *, default_batch: str
+) -> FinishedKeys | None:
+    """What the journal ``--journal`` names holds as finished, read only, to check the file
+    against (None: a dry run, a run that requeues what finished first, no journal yet)."""
+    if args.dry_run or args.retry_failed or args.retry_unknown:
+        return None
+    batch = getattr(args, "batch", None) or default_batch
+    return await finished_keys(target, batch=batch, schema=getattr(args, "journal_schema", None))
 
 
 def open_journal(args: argparse.Namespace, target: str, *, default_batch: str) -> Journal:

@@ -183,6 +183,7 @@ async def run_jobs(
     line_of: Callable[[int], int],
     *,
     total: int,
+    skipped: int = 0,
     out: Path | None,
     concurrency: int,
     journal: Journal | str | os.PathLike[str] | None,
@@ -192,7 +193,8 @@ async def run_jobs(
     allow_unpriced: bool = False,
     report: str = "all",
 ) -> RunReport:
-    """Run ``requests`` (``total`` of them; request ``i`` is labelled line ``line_of(i)``)
+    """Run ``requests`` (``total`` of them, ``skipped`` of which are not given: another
+    worker or an earlier run finished them; request ``i`` is labelled line ``line_of(i)``)
     and return what a summary needs of their reports.
 
     ``requests`` are read as the run goes (an iterator is not turned into a list), and no
@@ -204,7 +206,7 @@ async def run_jobs(
     With ``out``, successful videos are saved there as ``<video_id>.mp4`` while the rest
     still run. With ``as_json``, one JSON line per job is printed as it ends.
     """
-    bar = BatchProgress(total)
+    bar = BatchProgress(total, elsewhere=skipped)
     runner = client.runner(
         concurrency=concurrency,
         journal=journal,
@@ -245,7 +247,7 @@ async def run_jobs(
                 task = asyncio.create_task(save(job))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
-            result.elsewhere = outcomes.progress.elsewhere
+            result.elsewhere = skipped + outcomes.progress.elsewhere
         if pending:
             await asyncio.gather(*pending)
     finally:
