@@ -54,7 +54,9 @@ class BatchProgress:
     """Counts, a bar and an ETA for a run of ``total`` jobs; pass :meth:`update` as the
     runner's ``on_progress``. Call :meth:`resumed` for each outcome read from the journal
     (they do not count toward the rate), :meth:`clear` before printing to the same
-    terminal, and :meth:`close` at the end."""
+    terminal, and :meth:`close` at the end. ``elsewhere``: requests of the ``total`` that
+    another worker or an earlier run finished and the run is not given (shown as done, "by
+    others")."""
 
     def __init__(
         self,
