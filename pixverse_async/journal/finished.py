@@ -68,7 +68,8 @@ def _read_sqlite(path: str) -> FinishedKeys | None:
     if not os.path.isfile(path):
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # A journal a running batch holds is locked: no waiting for it, the run says so.
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1)
     except sqlite3.Error:
         return None
     try:
@@ -87,7 +88,7 @@ async def _read_postgres(url: str, batch: str, schema: str) -> FinishedKeys | No
 
     with contextlib.suppress(Exception):  # whatever it is, the run's own opening says it
         ident(schema, "schema")
-        conn = await asyncpg.connect(url, timeout=10)
+        conn = await asyncpg.connect(url, timeout=5)
         try:
             digests = array.array("Q")
             async with conn.transaction(readonly=True):
