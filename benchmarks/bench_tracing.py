@@ -12,9 +12,14 @@ reports its CPU time per submit (``time.process_time()``). The modes: ``aiohttp`
 request by hand), ``baseline`` (the SDK at ``--baseline``, before issue 23, from
 ``git archive``), ``absent`` (this SDK, ``opentelemetry`` unimportable), ``idle`` (the API
 importable, no provider set) and ``on`` (SDK providers, a ``BatchSpanProcessor`` to an
-exporter that drops the spans, an in-memory metric reader). Rounds interleave the modes;
-the table gives medians and the ratio to the baseline (targets: ``absent`` and ``idle``
-<= 1.05, ``on`` <= 1.25). Nothing is asserted.
+exporter that drops the spans, an in-memory metric reader); and the OpenTelemetry SDK's own
+floor under the same providers, around the baseline's submits: ``floor`` (a bare job span,
+a bare attempt span as its child, one histogram record) and ``floor-attrs`` (the same with
+the attributes ``on`` emits), so that ``on`` minus ``floor-attrs`` is this SDK's own code.
+Rounds interleave the modes; the table gives medians, the ratio of the medians to the
+baseline's and the median of each round's ratio to that round's baseline ("paired"; targets:
+``absent`` and ``idle`` <= 1.05, ``on`` <= 1.25), and ``on``'s cost above each floor.
+Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from ._util import ROOT, emulator_process, median, table
 #: layout26's tip, where this branch started: the SDK without hooks, raw responses, logging
 #: extras or telemetry.
 BASELINE = "75ae049"
-MODES = ("aiohttp", "baseline", "absent", "idle", "on")
+MODES = ("aiohttp", "baseline", "absent", "idle", "on", "floor", "floor-attrs")
 WORKER = Path(__file__).resolve().parent / "tracing_worker.py"
 FAST_EMULATOR = ("--generation-seconds", "0", "--concurrency-limit", "1000000000")
 
@@ -49,7 +54,7 @@ def _checkout(ref: str, into: Path) -> Path:
 
 
 def _measure(mode: str, url: str, n: int, concurrency: int, baseline: Path) -> float:
-    path = str(baseline if mode == "baseline" else ROOT)
+    path = str(baseline if mode in ("baseline", "floor", "floor-attrs") else ROOT)
     extra = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (path, extra) if p)}
     done = subprocess.run(
@@ -78,14 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     base = median(cpu["baseline"])
     rows = [
         [mode, f"{median(cpu[mode]):.1f}", f"{min(cpu[mode]):.1f}-{max(cpu[mode]):.1f}",
-         f"{median(cpu[mode]) / base:.3f}"]
+         f"{median(cpu[mode]) / base:.3f}",
+         f"{median([m / b for m, b in zip(cpu[mode], cpu['baseline'], strict=True)]):.3f}"]
         for mode in MODES
     ]  # fmt: skip
     print(
         f"client CPU per submit, N={args.n}, concurrency {args.concurrency}, "
         f"{args.rounds} interleaved rounds (medians)"
     )
-    print(table(["mode", "CPU us/submit", "spread", "x baseline"], rows))
+    print(table(["mode", "CPU us/submit", "spread", "x baseline", "paired"], rows))
+    on = median(cpu["on"])
+    for floor in ("floor", "floor-attrs"):
+        above = on - median(cpu[floor])
+        print(f"on - {floor}: {above:.1f} us/submit ({above / base:.3f} x baseline)")
     return 0
 
 
