@@ -235,3 +235,37 @@ async def test_a_job_dropped_unwaited_ends_its_span_and_leaves_the_in_flight_cou
     (in_flight,) = telemetry.points("pixverse.jobs.in_flight")
     assert in_flight.value == 0
     assert telemetry.points("pixverse.job.duration") == []  # no end was observed
+
+
+class DashboardDown(Exception):
+    """What the run's ``on_progress`` raises: a failure that stops the run."""
+
+
+async def test_a_run_stopped_by_a_failure_ends_its_held_and_generating_job_spans_so(
+    telemetry: Telemetry,
+) -> None:
+    def on_progress(progress: Progress) -> None:
+        # one job generating (the emulator's clock stands still), the other held after 500044
+        if progress.limit_answers and progress.running == 1 and progress.submitting == 0:
+            raise DashboardDown("the progress dashboard is down")
+
+    async with (
+        Emulator(api_keys={API_KEY}, clock="manual", max_concurrent_generations=1) as emu,
+        PixVerse(api_key=API_KEY, base_url=emu.base_url, poll=FAST_POLL, retry=FAST_RETRY) as c,
+    ):
+        runner = c.runner(
+            concurrency=2, hold=_HeldLong(max_retries=7), learner=False, on_progress=on_progress
+        )
+        requests = [TextToVideo(prompt=p, **FIELDS) for p in ("first", "second")]  # type: ignore[arg-type]
+        with pytest.raises(DashboardDown):
+            async with runner.run(requests) as stream:
+                async for _ in stream:
+                    pass
+    jobs = telemetry.finished("generate_video v5")
+    assert len(jobs) == 2 and len({j.context.span_id for j in jobs}) == 2
+    assert {attributes(j)["pixverse.status"] for j in jobs} == {"GENERATING", "HELD"}
+    for job in jobs:
+        assert attributes(job)["pixverse.ended_by"] == "stopped"
+        assert attributes(job)["error.type"] == "DashboardDown"
+        assert job.status.status_code is StatusCode.ERROR
+    assert sum(p.value for p in telemetry.points("pixverse.jobs.in_flight")) == 0

@@ -147,29 +147,27 @@ class Videos:
                 "extra_body": {**(request.extra_body or {}), **extra_body} if extra_body else None,
             }
             request = _with_call_options(request, given)
-
-        async def send() -> tuple[Any, CompletionWatch | None]:
-            return await self._submit_watched(
-                request, max_retries=None, trace_id=trace_id, resend_ambiguous=resend_ambiguous
-            )
-
-        return await self._job(request, send, webhook_id=self.webhook_id_for(request))
+        sending = self._submit_watched(
+            request, max_retries=None, trace_id=trace_id, resend_ambiguous=resend_ambiguous
+        )
+        return await self._job(request, sending, webhook_id=self.webhook_id_for(request))
 
     async def _job(
         self,
         request: GenerationRequest | dict[str, Any],
-        send: Callable[[], Awaitable[tuple[Any, CompletionWatch | None]]],
+        sending: Awaitable[tuple[Any, CompletionWatch | None]],
         *,
         webhook_id: str | None,
     ) -> GenerationJob:
-        """The job of a generation ``send`` submits (its answer and watch), under the job's
-        span: the one path of ``submit``, ``generate`` and ``resend``."""
+        """The job of the generation ``sending`` submits (not started yet: it runs under the
+        job's span), from its answer and watch: the one path of ``submit``, ``generate`` and
+        ``resend``."""
         if isinstance(request, dict):
             span = start_job(request.get("model"), request.get("quality"))
         else:
             span = start_job(getattr(request, "model", None), getattr(request, "quality", None))
         with submitting(span):
-            resp, watch = await send()
+            resp, watch = await sending
             result = from_json(GenerationResult, resp)
         if span is not None:
             span.submitted(result.video_id, result.credits)
@@ -251,7 +249,7 @@ class Videos:
             )
             return resp, None
 
-        return await self._job(sent, send, webhook_id=None)
+        return await self._job(sent, send(), webhook_id=None)
 
     async def resend(self, error: SubmissionUnknownError) -> GenerationJob:
         """Send an ambiguous submit again with the *same* trace id, body, timeout and extra
@@ -290,7 +288,7 @@ class Videos:
             )
 
         hooked = webhook_id if isinstance(webhook_id, str) else None
-        return await self._job(dict(body), lambda: self._watched(hooked, send), webhook_id=hooked)
+        return await self._job(dict(body), self._watched(hooked, send), webhook_id=hooked)
 
     def _hub_for(self, request: GenerationRequest) -> CompletionHub | None:
         """The hub that hears ``request``'s events (None: no hub, no webhook, or another

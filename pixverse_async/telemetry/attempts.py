@@ -96,6 +96,21 @@ def _origin(method: str, base: str) -> tuple[str, dict[str, Any]]:
     return str(parsed), shared
 
 
+#: ``(method, path)`` -> the span's name and ``url.template``, for the paths without an id
+#: (the few endpoints recur); a path with one (a status request's) is templated each time.
+_ENDPOINTS: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _endpoint(method: str, path: str) -> tuple[str, str]:
+    found = _ENDPOINTS.get((method, path))
+    if found is None:
+        template = url_template(path)
+        found = (f"{method} {template}", template)
+        if template == path and len(_ENDPOINTS) < 256:
+            _ENDPOINTS[method, path] = found
+    return found
+
+
 def start_attempt(attempt: Attempt) -> AttemptSpan | None:
     """The span of an attempt about to be sent, or ``None`` when telemetry is off."""
     inst = current()
@@ -109,7 +124,7 @@ def start_attempt(attempt: Attempt) -> AttemptSpan | None:
         full, shared = _origin(method, url)
     if attempt.params:
         full = str(URL(full).update_query(attempt.params))
-    template = url_template(path)
+    name, template = _endpoint(method, path)
     attributes = {
         **shared,
         "url.full": full,
@@ -119,7 +134,5 @@ def start_attempt(attempt: Attempt) -> AttemptSpan | None:
     }
     if attempt.number:
         attributes["http.request.resend_count"] = attempt.number
-    span = inst.tracer.start_span(
-        f"{method} {template}", kind=inst.trace.SpanKind.CLIENT, attributes=attributes
-    )
+    span = inst.tracer.start_span(name, kind=inst.trace.SpanKind.CLIENT, attributes=attributes)
     return AttemptSpan(inst, span, shared.copy(), attempt)

@@ -44,7 +44,7 @@ import attrs
 from temporalio import activity
 
 from ..client import PixVerse
-from ..errors import JobError, PixVerseError
+from ..errors import JobError, JobTimeoutError, PixVerseError
 from ..jobs.generation_job import GenerationJob, raise_for_terminal
 from ..jobs.polling import (
     PollLearner,
@@ -181,10 +181,9 @@ class GenerationActivities:
         )
         try:
             video = await job._follow(schedule, news=self._pause)
-        except JobError as exc:  # a failed or moderated video
-            raise application_error(exc, trace_id=trace_id) from None
-        except PixVerseError as exc:
-            raise application_error(exc, trace_id=trace_id) from exc
+        except PixVerseError as exc:  # the video failed, or the wait did
+            ended = isinstance(exc, JobError) and not isinstance(exc, JobTimeoutError)
+            raise application_error(exc, trace_id=trace_id) from (None if ended else exc)
         return GeneratedVideo(video.id, video.url, job.credits, trace_id, "poll")
 
     async def _pause(self, seconds: float) -> None:
