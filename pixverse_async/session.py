@@ -71,7 +71,7 @@ from .options import (
 from .raw import record_answer
 from .retry import RetryableFailure, RetryPolicy, call_with_retries, parse_retry_after
 from .telemetry import current as telemetry
-from .telemetry.attempts import start_attempt
+from .telemetry.attempts import UNTRACED, start_attempt
 
 logger = sdk_logger("pixverse_async")
 
@@ -340,9 +340,8 @@ class Session:
             )
 
     async def _traced(self, attempt: _Attempt) -> Any:
-        span = start_attempt(attempt)
-        exchange = self._exchange(attempt)
-        return await (exchange if span is None else span.run(exchange))
+        with start_attempt(attempt) or UNTRACED:  # ends with the attempt's status, its error
+            return await self._exchange(attempt)
 
     async def _exchange(self, attempt: _Attempt) -> Any:
         session = self.client_session()

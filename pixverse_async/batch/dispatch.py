@@ -125,6 +125,8 @@ class Dispatcher:
             return
         if job.span is None:
             job.span = start_job(job.body.get("model"), job.body.get("quality"))
+            if job.span is not None:
+                self.state.spanned.add(job)  # ended once: by Ends.end, else when the run ends
         try:
             with active(job.span):
                 resp, watch = await self.state.videos._submit_watched(

@@ -12,6 +12,7 @@ Example (how the other collaborators end a job)::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from ..errors import JobTimeoutError, PixVerseError
@@ -140,6 +141,26 @@ class Ends:
             refunded=refund(job.credits, state, error_type),
             link=job.end_link,
         )
+        self.state.spanned.discard(job)
+
+    def end_spans(self, stopped_by: BaseException | None) -> None:
+        """End the span of every job the run leaves behind unended, once each: held after a
+        500044 or an unknown outcome and not sent again, being submitted, or generating, when
+        the run was cancelled (``cancelled``) or stopped by a failure (``stopped``, with the
+        failure). ``pixverse.status`` says what the job was doing: ``HELD``, ``SUBMITTING``
+        or ``GENERATING``."""
+        how = "cancelled" if isinstance(stopped_by, asyncio.CancelledError) else "stopped"
+        for job in list(self.state.spanned):
+            self.state.spanned.discard(job)
+            if job.span is None:
+                continue
+            if job.video_id is not None:
+                doing = "GENERATING"
+            elif job.submitting:
+                doing = "SUBMITTING"
+            else:
+                doing = "HELD"
+            job.span.end(how, status=doing, error=stopped_by)
 
     def late(self, job: RunJob) -> bool:
         """Whether ``job``'s end was decided already; what arrived now is then dropped (and

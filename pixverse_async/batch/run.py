@@ -73,6 +73,7 @@ class Run:
         state.loop = asyncio.get_running_loop()
         journal = state.runner.journal
         owned: Journal | None = None
+        stopped_by: BaseException | None = None
         try:
             if state.videos.webhooks is not None:
                 # A relay hub LISTENs before anything is sent (its failure ends the run here).
@@ -98,6 +99,7 @@ class Run:
                 await state.shared.start()
             await self._supervise()
         except BaseException as exc:
+            stopped_by = exc
             if not isinstance(exc, asyncio.CancelledError):
                 state.results.put_nowait(exc)
             raise
@@ -107,6 +109,7 @@ class Run:
                 self.ends.end_watch(job)
             for job in list(state.lingering):  # no longer watched: a later run resumes them
                 await self.ends.end(job, OutcomeState.FAILED)
+            self.ends.end_spans(stopped_by)  # held, submitting or generating: left unended
             if state.shared is not None:
                 await state.shared.stop()
             if owned is not None:

@@ -98,6 +98,7 @@ class RunState:
         self.failure: BaseException | None = None
         self.watched: set[RunJob] = set()  # jobs a webhook event may end (the client's hub)
         self.lingering: set[RunJob] = set()  # reported timed out, still watched (see Ends.end)
+        self.spanned: set[RunJob] = set()  # jobs whose OpenTelemetry span is not ended yet
         self.loop: asyncio.AbstractEventLoop
         self.cap: SpendingCap | None = None
         # An answer that refuses every send of this run: no balance left (500090), or the

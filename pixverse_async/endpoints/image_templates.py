@@ -13,7 +13,11 @@ from ..jobs.polling import PollPolicy
 from ..models import ImageResult, ImageTemplate, ImageTemplateResult, from_json, to_json
 from ..options import Timeout
 from ..session import Session
+from ..telemetry.jobs import IMAGE_OPERATION, start_job, submitting
 from ._coerce import call_options, coerce_request
+
+#: The ``gen_ai.request.model`` of an image template job (its span: ``generate_image template``).
+IMAGE_MODEL = "template"
 
 
 class ImageTemplates:
@@ -47,6 +51,8 @@ class ImageTemplates:
 
         Takes an :class:`~pixverse_async.types.ImageTemplate` or its fields as keywords, and
         the per-call options. Returns an :class:`~pixverse_async.jobs.image_job.ImageJob`.
+        With OpenTelemetry on, the job is a ``generate_image template`` span from this submit
+        to the end of its wait.
         """
         given = {"img_ids": img_ids, "template_id": template_id}
         options = {
@@ -64,15 +70,19 @@ class ImageTemplates:
                 request = _evolve(request, fields)
         else:
             request = coerce_request(ImageTemplate, None, fields)
-        resp = await self._session.request(
-            "POST",
-            request.path,
-            json_body=to_json(request),
-            paid=True,
-            options=call_options(request),
-        )
-        result = from_json(ImageTemplateResult, resp)
-        return ImageJob(self, result.image_id, credits=result.credits, request=request)
+        span = start_job(IMAGE_MODEL, None, operation=IMAGE_OPERATION)
+        with submitting(span):
+            resp = await self._session.request(
+                "POST",
+                request.path,
+                json_body=to_json(request),
+                paid=True,
+                options=call_options(request),
+            )
+            result = from_json(ImageTemplateResult, resp)
+        if span is not None:
+            span.submitted(result.image_id, result.credits)
+        return ImageJob(self, result.image_id, credits=result.credits, request=request, span=span)
 
     async def get(self, image_id: int) -> ImageResult:
         """The state of one image (``GET /openapi/v2/image/result/{image_id}``)."""

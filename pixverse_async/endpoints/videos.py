@@ -37,7 +37,7 @@ from ..models import (
 )
 from ..options import RequestOptions, Timeout, merge_query, request_options
 from ..session import Session
-from ..telemetry.jobs import active, start_job
+from ..telemetry.jobs import start_job, submitting
 from ._coerce import call_options, coerce_request
 from ._typed import generation_method
 
@@ -147,17 +147,28 @@ class Videos:
                 "extra_body": {**(request.extra_body or {}), **extra_body} if extra_body else None,
             }
             request = _with_call_options(request, given)
-        span = start_job(getattr(request, "model", None), getattr(request, "quality", None))
-        try:
-            with active(span):
-                resp, watch = await self._submit_watched(
-                    request, max_retries=None, trace_id=trace_id, resend_ambiguous=resend_ambiguous
-                )
+        sending = self._submit_watched(
+            request, max_retries=None, trace_id=trace_id, resend_ambiguous=resend_ambiguous
+        )
+        return await self._job(request, sending, webhook_id=self.webhook_id_for(request))
+
+    async def _job(
+        self,
+        request: GenerationRequest | dict[str, Any],
+        sending: Awaitable[tuple[Any, CompletionWatch | None]],
+        *,
+        webhook_id: str | None,
+    ) -> GenerationJob:
+        """The job of the generation ``sending`` submits (not started yet: it runs under the
+        job's span), from its answer and watch: the one path of ``submit``, ``generate`` and
+        ``resend``."""
+        if isinstance(request, dict):
+            span = start_job(request.get("model"), request.get("quality"))
+        else:
+            span = start_job(getattr(request, "model", None), getattr(request, "quality", None))
+        with submitting(span):
+            resp, watch = await sending
             result = from_json(GenerationResult, resp)
-        except BaseException as exc:
-            if span is not None:
-                span.end("error", error=exc)
-            raise
         if span is not None:
             span.submitted(result.video_id, result.credits)
         return GenerationJob(
@@ -165,7 +176,7 @@ class Videos:
             result.video_id,
             credits=result.credits,
             request=request,
-            webhook_id=self.webhook_id_for(request),
+            webhook_id=webhook_id,
             watch=watch,
             span=span,
         )
@@ -223,18 +234,22 @@ class Videos:
             raise ValidationError("path", "must be an API path starting with /", path)
         if not isinstance(body, Mapping):
             raise ValidationError("body", f"must be a mapping (got {type(body).__name__})")
-        resp = await self._session.request(
-            "POST",
-            path,
-            json_body=dict(body),
-            paid=True,
-            options=RequestOptions(
-                timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
-            ),
-            resend_ambiguous=resend_ambiguous is not False,
-        )
-        result = from_json(GenerationResult, resp)
-        return GenerationJob(self, result.video_id, credits=result.credits, request=dict(body))
+        sent = dict(body)
+
+        async def send() -> tuple[Any, None]:
+            resp = await self._session.request(
+                "POST",
+                path,
+                json_body=sent,
+                paid=True,
+                options=RequestOptions(
+                    timeout=timeout, max_retries=max_retries, extra_headers=extra_headers
+                ),
+                resend_ambiguous=resend_ambiguous is not False,
+            )
+            return resp, None
+
+        return await self._job(sent, send(), webhook_id=None)
 
     async def resend(self, error: SubmissionUnknownError) -> GenerationJob:
         """Send an ambiguous submit again with the *same* trace id, body, timeout and extra
@@ -272,16 +287,8 @@ class Videos:
                 resend_ambiguous=True,
             )
 
-        resp, watch = await self._watched(webhook_id if isinstance(webhook_id, str) else None, send)
-        result = from_json(GenerationResult, resp)
-        return GenerationJob(
-            self,
-            result.video_id,
-            credits=result.credits,
-            request=dict(body),
-            webhook_id=webhook_id if isinstance(webhook_id, str) else None,
-            watch=watch,
-        )
+        hooked = webhook_id if isinstance(webhook_id, str) else None
+        return await self._job(dict(body), self._watched(hooked, send), webhook_id=hooked)
 
     def _hub_for(self, request: GenerationRequest) -> CompletionHub | None:
         """The hub that hears ``request``'s events (None: no hub, no webhook, or another

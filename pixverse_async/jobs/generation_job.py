@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..batch.costs import is_refunded
 from ..errors import (
-    JobTimeoutError,
     PixVerseError,
     VideoDeletedError,
     VideoFailedError,
@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..logs import log_context
 from ..models import Video, VideoStatus
+from ..telemetry.jobs import waiting
 from .polling import (
     TRANSIENT_POLL_ERRORS,
     PollLearner,
@@ -119,6 +120,12 @@ class GenerationJob:
             self._unwatch = weakref.finalize(self, watch.close)
             self._unwatch.atexit = False
 
+    def __del__(self) -> None:
+        # A job dropped unwaited: its span ends (``dropped``), its in-flight count with it.
+        span = getattr(self, "_span", None)
+        if span is not None:
+            span.dropped()
+
     def __repr__(self) -> str:
         return (
             f"GenerationJob(video_id={self.video_id}, credits={self.credits}, "
@@ -170,24 +177,47 @@ class GenerationJob:
             )
         try:
             with log_context(video_id=self.video_id):
-                video = await poll_until_done(
-                    self.status if self._span is None else self._traced_status,
-                    schedule,
-                    is_done=lambda video: video.status.is_terminal,
-                    job_id=self.video_id,
-                    status_of=lambda video: video.status,
-                    news=None if watch is None else self._news,
-                )
+                video = await self._until_end(schedule, news=None if watch is None else self._news)
         except asyncio.CancelledError:
             if watch is not None and not watch.done():
                 watch.close()  # nobody waits for the event now: it is the hub user's
-            self._end_span("cancelled")
-            raise
-        except JobTimeoutError as exc:
-            self._end_span("timeout", error=exc)
             raise
         if watch is not None:
             watch.settle(video)  # a later event for it is a repeat, not the user's
+        return self._ended(video)
+
+    async def _follow(
+        self,
+        schedule: PollSchedule,
+        *,
+        news: Callable[[float], Awaitable[Video | None]] | None = None,
+    ) -> Video:
+        """:meth:`wait` on a schedule the caller began, ``news`` awaited between polls in
+        place of a sleep (the Temporal activity's, which heartbeats); no webhook watch."""
+        return self._ended(await self._until_end(schedule, news=news))
+
+    async def _until_end(
+        self,
+        schedule: PollSchedule,
+        *,
+        news: Callable[[float], Awaitable[Video | None]] | None,
+    ) -> Video:
+        """The terminal video; a wait cancelled, timed out or failed ends the span so."""
+        with waiting(self._span):
+            return await poll_until_done(
+                self.status if self._span is None else self._traced_status,
+                schedule,
+                is_done=lambda video: video.status.is_terminal,
+                job_id=self.video_id,
+                status_of=lambda video: video.status,
+                news=news,
+            )
+
+    def _ended(self, video: Video, by: str | None = None) -> Video:
+        """``video`` (terminal) if successful, else its typed error; the span ends with it
+        (``by``: how its end was learned, when not by this job's poll or event)."""
+        if by is not None:
+            self._ended_by = (by, None)
         self.last_video = video
         try:
             ended = raise_for_terminal(video)
@@ -197,12 +227,15 @@ class GenerationJob:
         self._end_span(status=video.status.name)
         return ended
 
+    def _hand_off(self) -> None:
+        """The job's end is learned elsewhere (the Temporal completer): its span ends here,
+        ``handed_off``, still generating."""
+        self._end_span("handed_off", status="GENERATING")
+
     async def _traced_status(self) -> Video:
         assert self._span is not None
-        self._span.polls += 1
         self._ended_by = ("poll", None)
-        with self._span.active():
-            return await self.status()
+        return await self._span.poll(self.status)
 
     def _end_span(
         self, ended_by: str | None = None, *, status: str | None = None, error: Any = None

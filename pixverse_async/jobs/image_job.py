@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import JobError
 from ..models import ImageResult
+from ..telemetry.jobs import waiting
 from .polling import PollPolicy, PollSchedule, poll_until_done
 
 if TYPE_CHECKING:
+    from ..telemetry.jobs import JobSpan
     from .sources import ImageSource
 
 
@@ -24,7 +26,9 @@ class ImageJob:
         print(result.url)
     """
 
-    __slots__ = ("_images", "credits", "image_id", "last_result", "request", "submitted_at")
+    __slots__ = (
+        "_images", "_span", "credits", "image_id", "last_result", "request", "submitted_at",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -33,13 +37,22 @@ class ImageJob:
         *,
         credits: int | None = None,
         request: Any = None,
+        span: JobSpan | None = None,
     ) -> None:
         self._images = images
+        #: The job's OpenTelemetry span (None: telemetry off), ended with its wait.
+        self._span = span
         self.image_id = image_id
         self.credits = credits
         self.request = request
         self.last_result: ImageResult | None = None
         self.submitted_at = time.monotonic()
+
+    def __del__(self) -> None:
+        # A job dropped unwaited: its span ends (``dropped``), its in-flight count with it.
+        span = getattr(self, "_span", None)
+        if span is not None:
+            span.dropped()
 
     def __repr__(self) -> str:
         return f"ImageJob(image_id={self.image_id}, credits={self.credits})"
@@ -54,7 +67,9 @@ class ImageJob:
 
         Raises :class:`~pixverse_async.errors.JobError` if the generation ended without an
         image, and :class:`~pixverse_async.errors.JobTimeoutError` when ``policy.timeout``
-        passes (counted from this call; the generation keeps running).
+        passes (counted from this call; the generation keeps running). The job's span (with
+        OpenTelemetry on) ends with the first wait that ends: done, failed, timed out or
+        cancelled.
         """
         now = asyncio.get_running_loop().time()
         schedule = PollSchedule.begin(
@@ -62,17 +77,25 @@ class ImageJob:
             now,
             submitted=now - (time.monotonic() - self.submitted_at),
         )
-        result = await poll_until_done(
-            self.status,
-            schedule,
-            is_done=lambda r: r.is_done,
-            job_id=self.image_id,
-            status_of=lambda r: r.status,
-        )
+        span = self._span
+        with waiting(span):
+            result = await poll_until_done(
+                self.status if span is None else lambda: span.poll(self.status),
+                schedule,
+                is_done=lambda r: r.is_done,
+                job_id=self.image_id,
+                status_of=lambda r: r.status,
+            )
+        status = result.status.name
         if not result.is_successful:
-            raise JobError(
-                f"image {self.image_id} ended without an image (status {result.status.name})",
+            error = JobError(
+                f"image {self.image_id} ended without an image (status {status})",
                 video_id=self.image_id,
                 status=result.status,
             )
+            if span is not None:
+                span.end("poll", status=status, error=error)
+            raise error
+        if span is not None:
+            span.end("poll", status=status)
         return result

@@ -44,7 +44,7 @@ import attrs
 from temporalio import activity
 
 from ..client import PixVerse
-from ..errors import JobError, PixVerseError
+from ..errors import JobError, JobTimeoutError, PixVerseError
 from ..jobs.generation_job import GenerationJob, raise_for_terminal
 from ..jobs.polling import (
     PollLearner,
@@ -52,7 +52,6 @@ from ..jobs.polling import (
     PollSchedule,
     SafetyNet,
     learning_key,
-    poll_until_done,
 )
 from ..models import Video, from_json
 from .calls import GeneratedVideo, GenerationCall, trace_id_for
@@ -158,14 +157,21 @@ class GenerationActivities:
         now = time.time()
         # A retried attempt may follow a lost end: the safety net looks at it at once.
         check_at = now if info.attempt > 1 else first_check(self.safety_net, now)
-        end = await self.store.record(pending, check_at=check_at)
+        try:
+            end = await self.store.record(pending, check_at=check_at)
+        except BaseException as exc:
+            job._end_span("error", error=exc)
+            raise
         if end is None:
+            job._hand_off()  # the completer ends it: the job's span ends here
             activity.raise_complete_async()
         await self.store.forget(job.video_id, info.task_token)
         # The delivery came before the token was recorded (on this replica or another).
-        return video_result(
-            video_from_end(end), credits=job.credits, trace_id=trace_id, by="webhook"
-        )
+        try:
+            video = job._ended(video_from_end(end), by="webhook")
+        except JobError as exc:
+            raise application_error(exc, trace_id=trace_id) from None
+        return GeneratedVideo(video.id, video.url, job.credits, trace_id, "webhook")
 
     async def _poll(self, job: GenerationJob, trace_id: str) -> GeneratedVideo:
         loop = asyncio.get_running_loop()
@@ -174,17 +180,11 @@ class GenerationActivities:
             self.client.videos.poll, loop.time(), learner=self.learner, key=key
         )
         try:
-            video = await poll_until_done(
-                lambda: self.client.videos.get(job.video_id),
-                schedule,
-                is_done=lambda video: video.status.is_terminal,
-                job_id=job.video_id,
-                status_of=lambda video: video.status,
-                news=self._pause,
-            )
-        except PixVerseError as exc:
-            raise application_error(exc, trace_id=trace_id) from exc
-        return video_result(video, credits=job.credits, trace_id=trace_id, by="poll")
+            video = await job._follow(schedule, news=self._pause)
+        except PixVerseError as exc:  # the video failed, or the wait did
+            ended = isinstance(exc, JobError) and not isinstance(exc, JobTimeoutError)
+            raise application_error(exc, trace_id=trace_id) from (None if ended else exc)
+        return GeneratedVideo(video.id, video.url, job.credits, trace_id, "poll")
 
     async def _pause(self, seconds: float) -> None:
         """Wait ``seconds`` between polls, heartbeating (so a cancel reaches the activity)."""
