@@ -73,6 +73,29 @@ def test_skip_invalid_runs_the_good_lines_and_reports_the_bad_ones(
     assert generations_in(journal) == 2
 
 
+def test_a_file_that_can_be_read_only_once_a_pipe_runs_every_good_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command reads its file twice (checked, then run); a pipe (``<(command)``) cannot
+    be, so its bytes are kept: every good line runs, under its own line number."""
+    import os
+    import threading
+
+    lines = (write_file(tmp_path / "jobs.jsonl")).read_bytes()
+    fifo = tmp_path / "jobs.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(lines,))
+    writer.start()
+    try:
+        argv = ["--emulator", "--json", "batch", str(fifo), "--journal", str(tmp_path / "j")]
+        assert main([*argv, "--skip-invalid"]) == 1  # the bad lines were skipped
+    finally:
+        writer.join()
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records.pop()["summary"]["succeeded"] == 2
+    assert sorted(r["line"] for r in records) == [1, 6]
+
+
 def test_a_journal_that_cannot_be_opened_ends_the_command_with_one_error(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text(GOOD + "\n", encoding="utf-8")

@@ -24,6 +24,7 @@ from pixverse_async.models import ImageToVideo, TextToVideo, VideoStatus
 from .batch_child import KEY as CHILD_KEY
 from .batch_child import batch
 from .conftest import API_KEY, FAST_RETRY
+from .test_workers import hang_guard
 
 POLL = PollPolicy(first_delay=0.05, interval=0.02, factor=1.0, max_delay=0.02, jitter=0.0)
 
@@ -114,6 +115,34 @@ async def test_service_concurrency_limit_answers_are_absorbed_not_failed() -> No
         assert progress[-1].limit_answers == len(limit_answers)
         assert progress[-1].target_concurrency < 10
         assert progress[-1].succeeded == 30
+
+
+@hang_guard(30)
+async def test_a_held_request_goes_once_an_accepted_submit_grows_the_target_back() -> None:
+    """Limit 2: one submit is answered 500044 while the other's answer is still on its way.
+    The target shrinks to the one in flight; when that submit is accepted it grows back to 2,
+    and the held request must be sent then, not when a generation ends (found by the stateful
+    simulation: it waited a whole generation, the account's limit half used)."""
+    async with (
+        Emulator(api_keys={API_KEY}, clock="manual", generation_seconds=60) as emu,
+        client_for(emu) as client,
+    ):
+        limited = emu.faults.once("text_to_video", "concurrency_limited")
+        slow = emu.faults.once("text_to_video", "slow", seconds=5)  # acted on, answer held
+        hold = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.02)
+        runner = client.runner(concurrency=2, hold=hold, learner=False)
+        async with runner.run([t2v("a"), t2v("b")]) as stream:
+            first = asyncio.ensure_future(stream.__anext__())  # starts the run
+            while not (limited.hits and slow.hits and stream.progress.limit_answers):
+                await asyncio.sleep(0.01)
+            assert stream.progress.target_concurrency == 1  # shrunk to the one in flight
+            emu.advance(5)  # the held answer arrives: accepted
+            while len(emu.state.generations) < 2:  # the held request goes, no generation ended
+                await asyncio.sleep(0.01)
+            assert all(g.done_at > emu.clock.now() for g in emu.state.generations.values())
+            emu.finish_all()
+            outcomes = [await first] + [o async for o in stream]
+    assert sorted(o.state.value for o in outcomes) == ["succeeded", "succeeded"]
 
 
 async def test_a_rate_limit_retry_after_is_waited_even_with_jobs_in_flight() -> None:

@@ -11,6 +11,7 @@ failed), so a search of hours can be followed and counted while it runs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -53,10 +54,20 @@ def search(variable: str, examples: int) -> settings:
     )
 
 
-def logged(store: str, steps: list[Step], run: Callable[[Path], Awaitable[None]]) -> None:
-    """Run one sequence in a fresh folder; with PIXVERSE_SIM_LOG set, append how it went."""
+def logged(
+    store: str, steps: list[Step], variable: str, run: Callable[[Path], Awaitable[None]]
+) -> None:
+    """Run one sequence in a fresh folder; with PIXVERSE_SIM_LOG set, append how it went.
+
+    In a long search (``variable`` set) the SDK's log records are off: pytest keeps every
+    record of a test, and one test of thousands of sequences kept gigabytes (records hold
+    exceptions, and those the whole simulation). A failure's report does not need them: it
+    carries the replayable sequence and its trace.
+    """
     log = os.environ.get("PIXVERSE_SIM_LOG")
     verdict = "failed"
+    if os.environ.get(variable):
+        logging.disable(logging.CRITICAL)
     try:
         with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
             asyncio.run(run(Path(tmp)))
@@ -65,6 +76,7 @@ def logged(store: str, steps: list[Step], run: Callable[[Path], Awaitable[None]]
         verdict = f"failed: {str(failure).splitlines()[0] if str(failure) else 'assertion'}"
         raise
     finally:
+        logging.disable(logging.NOTSET)
         if log:
             with open(log, "a", encoding="utf-8") as out:
                 out.write(f"{store} steps={len(steps)} {verdict}\n")
@@ -73,7 +85,7 @@ def logged(store: str, steps: list[Step], run: Callable[[Path], Awaitable[None]]
 @search("PIXVERSE_SIM_EXAMPLES", 80)
 @given(world=worlds("sqlite"), steps=step_lists("sqlite"))
 def test_simulation_on_sqlite(world: World, steps: list[Step]) -> None:
-    logged("sqlite", steps, lambda tmp: simulate(world, steps, tmp))
+    logged("sqlite", steps, "PIXVERSE_SIM_EXAMPLES", lambda tmp: simulate(world, steps, tmp))
 
 
 @search("PIXVERSE_SIM_PG_EXAMPLES", 40)
@@ -84,6 +96,7 @@ def test_simulation_on_postgres(
     logged(
         "postgres",
         steps,
+        "PIXVERSE_SIM_PG_EXAMPLES",
         lambda tmp: simulate(world, steps, tmp, dsn=postgres_dsn, schema=pg_schema),
     )
 

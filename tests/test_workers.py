@@ -469,3 +469,36 @@ async def test_a_worker_waiting_for_a_dead_workers_lease_says_so_with_the_time_l
     assert outcome.state is OutcomeState.SUCCEEDED  # taken over once the lease ended
     assert waits and all(0 <= w <= lease for w in waits), waits
     assert final.lease_wait is None  # said no more once taken over
+
+
+@hang_guard(120)
+async def test_a_rerun_of_a_finished_batch_says_the_batchs_state_and_that_nothing_was_left(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    """``--report own`` (the default) prints only what this worker ended: on a batch that is
+    done that is nothing, so the summary says what the batch as a whole holds and spent."""
+    n = 4
+    jobs = tmp_path / "jobs.jsonl"
+    write_jobs(jobs, n)
+    batch = "rerun-" + uuid.uuid4().hex[:8]
+    where = ["--journal", postgres_dsn, "--journal-schema", pg_schema, "--batch", batch]
+    async with Emulator(api_keys={KEY}, generation_seconds=0.05) as emu:
+        common = ["--base-url", emu.base_url, "--api-key", KEY, "--poll-interval", "0.05"]
+        code, _, err = await pixverse(*common, "batch", str(jobs), *where)
+        assert code == 0, err
+        code, text, err = await pixverse(*common, "batch", str(jobs), *where)
+        assert code == 0, err
+        code, as_json, err = await pixverse("--json", *common, "batch", str(jobs), *where)
+        assert code == 0, err
+        generated = len(emu.state.generations)
+        spent = emu.state.ledger.spent(KEY)
+
+    assert generated == n  # the reruns sent nothing
+    assert f"batch {batch!r} as a whole: {n} requests, {n} succeeded, 0 failed, 0 unknown" in text
+    assert f"credits: {spent} spent ({spent} charged, 0 refunded)" in text
+    assert f"this worker had nothing left to do: the file's {n} request(s)" in text
+    summary = json.loads(as_json.splitlines()[-1])["summary"]
+    assert summary["total"] == 0 and summary["elsewhere"] == n
+    assert summary["batch"]["name"] == batch
+    assert summary["batch"]["total"] == summary["batch"]["succeeded"] == n
+    assert summary["batch"]["credits_spent"] == spent

@@ -107,3 +107,4 @@ class Admission:
             self.state.shared.submit_accepted()
         elif self.state.target < self.state.runner.concurrency:
             self.state.target = grown(self.state.target, self.state.runner.concurrency)
+            self.state.wake_dispatcher.set()  # a held request may go now, not at the next end

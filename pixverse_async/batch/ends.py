@@ -45,12 +45,14 @@ class Ends:
             p.unknown += 1
         p.credits_refunded += outcome.credits_refunded
         self.state.results.put_nowait(outcome)
+        self.state.room_for_intake.set()  # a request left the waiting list (PostgreSQL)
         self.state.changed()
 
     def elsewhere(self, job: RunJob) -> None:
         """A request of the input that another worker ended, or an earlier run: not this
         run's to report (``report="own"``), only counted."""
         self.state.progress.elsewhere += 1
+        self.state.room_for_intake.set()  # it left the waiting list
         self.state.changed()
 
     def emit_entry(self, job: RunJob, entry: JournalEntry) -> None:

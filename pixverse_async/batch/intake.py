@@ -12,8 +12,11 @@ Example (how a run drives it)::
 
 from __future__ import annotations
 
+import array
 import asyncio
+import bisect
 import collections
+import itertools
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any
 
@@ -48,7 +51,7 @@ class Intake:
         self.requests = requests
 
     async def run(self) -> None:
-        occurrences: collections.Counter[str] = collections.Counter()
+        occurrences = Occurrences()
         index = 0
         async for chunk in _chunks(self.requests, _CHUNK):
             jobs = []
@@ -59,8 +62,8 @@ class Intake:
                     continue
                 body = to_json(request)
                 first = request_key(request.kind, body)
-                key = request_key(request.kind, body, occurrences[first])
-                occurrences[first] += 1
+                seen = occurrences.add(first)
+                key = first if not seen else request_key(request.kind, body, seen)
                 jobs.append(RunJob(index, key, request, body))
                 index += 1
             self.state.progress.seen += len(jobs)
@@ -71,11 +74,20 @@ class Intake:
             for job in jobs:
                 self._admit(job, entries.get(job.key))
             self.state.wake_dispatcher.set()
-            while len(self.state.queue) > 4 * self.state.runner.concurrency + _CHUNK:
+            while self._far_ahead():
                 self.state.room_for_intake.clear()
                 await self.state.room_for_intake.wait()
         self.state.intake_done = True
         self.state.wake_dispatcher.set()
+
+    def _far_ahead(self) -> bool:
+        """Whether reading pauses: what was read and not sent (queued; on PostgreSQL also
+        waiting for a claim) or its outcomes not taken by the consumer are far ahead. So the
+        run holds what is in flight and a few chunks, not the input."""
+        state = self.state
+        ahead = len(state.queue) + (len(state.shared.waiting) if state.shared is not None else 0)
+        most = 4 * state.runner.concurrency + _CHUNK
+        return ahead > most or state.results.qsize() > most
 
     def _reject(self, index: int, request: Any) -> None:
         """A request that is not a generation: reported as failed, never sent."""
@@ -107,6 +119,40 @@ class Intake:
             assert entry is not None
             self.ends.emit_entry(job, entry)
         self.state.changed()
+
+
+class Occurrences:
+    """How many times each request key was seen in a run's input, in about 8 bytes a key:
+    64 bits of each key, sorted in an array (plus a small set of the latest), and a count
+    only for the keys seen more than once.
+
+    >>> seen = Occurrences()
+    >>> seen.add("ab" * 32), seen.add("cd" * 32), seen.add("ab" * 32)
+    (0, 0, 1)
+    """
+
+    _RECENT = 4096
+
+    def __init__(self) -> None:
+        self._sorted = array.array("Q")
+        self._recent: set[int] = set()
+        self._repeats: collections.Counter[int] = collections.Counter()
+
+    def add(self, key: str) -> int:
+        """Count one more ``key`` (a hex digest); return how many times it was seen before."""
+        digest = int(key[:16], 16)
+        if digest in self._recent or self._in_sorted(digest):
+            self._repeats[digest] += 1
+            return self._repeats[digest]
+        self._recent.add(digest)
+        if len(self._recent) >= self._RECENT:
+            self._sorted = array.array("Q", sorted(itertools.chain(self._sorted, self._recent)))
+            self._recent.clear()
+        return 0
+
+    def _in_sorted(self, digest: int) -> bool:
+        at = bisect.bisect_left(self._sorted, digest)
+        return at < len(self._sorted) and self._sorted[at] == digest
 
 
 async def _chunks(

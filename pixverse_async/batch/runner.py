@@ -203,6 +203,7 @@ class RunStream:
         if self._task is None:
             self._task = asyncio.ensure_future(self._run.main())
         item = await self._run.state.results.get()
+        self._run.state.room_for_intake.set()  # the intake waits for a slow consumer
         if item is DONE:
             await self._finish()
             raise StopAsyncIteration

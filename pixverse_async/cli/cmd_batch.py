@@ -4,7 +4,8 @@ One request per line: ``{"kind": "text_to_video", "prompt": ..., ...}`` (``kind`
 request kind, or a ``generate`` name such as ``text``); blank lines and lines starting with
 ``#`` are skipped. Every line is checked before anything is sent: each bad line is reported
 with its number and reason, and nothing is sent while any line is bad (unless
-``--skip-invalid`` runs the good lines and reports the bad ones as skipped). The journal (default
+``--skip-invalid`` runs the good lines and reports the bad ones as skipped); the run then reads
+the file again as it goes, so memory does not grow with its length. The journal (default
 ``FILE.jsonl.journal.sqlite``) records each request before it is sent, so running the same
 command again after an interruption skips what finished, resumes polling what was submitted
 and submits only what never was (or was refused with proof that nothing was generated: a
@@ -20,102 +21,48 @@ one dies, the others take over its requests after ``--lease`` seconds; one it wa
 becomes unknown (``pixverse journal requeue KEY`` or ``--retry-unknown`` sends it again under
 its own trace id, which PixVerse answers with the first video if there was one). Each worker
 prints only the outcomes it produced (``--report own``, the default; ``--report all`` prints
-one per line of the file, whoever ran it); ``pixverse journal status --journal URL --batch
-NAME`` shows the batch as a whole. There ``--max-credits N`` is the batch's cap: all the
-workers together spend at most ``N`` (give each the same ``--max-credits`` and ``--prices``).
+one per line of the file, whoever ran it), then the batch as a whole (its requests by state
+and its spend; a rerun of a finished batch says this worker had nothing left to do);
+``pixverse journal status --journal URL --batch NAME`` shows it too, with each worker. There
+``--max-credits N`` is the batch's cap: all the workers together spend at most ``N`` (give
+each the same ``--max-credits`` and ``--prices``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from ..batch.costs import CostEstimator
 from ..batch.spending import SpendingCap
-from ..errors import ValidationError
 from ..journal import Journal, JournalState, is_postgres_url
-from ..models import REQUEST_KINDS, GenerationRequest, build_request, to_json
+from ..journal.finished import FinishedKeys, finished_keys
+from ..models import to_json
 from .arg_types import credits, positive_float, positive_int
+from .batch_file import BatchFile, check_file
 from .cmd_dry_run import add_arguments as add_dry_run_arguments
 from .cmd_dry_run import run_dry_run, warn_if_cap_above_balance
 from .cmd_gallery import add_arguments as add_gallery_arguments
 from .cmd_gallery import write_batch_gallery
 from .connect import open_client
 from .errors import EXIT_FAILED, EXIT_OK, UsageError
-from .jobview import print_summary, run_jobs
-from .options import CLI_KINDS, GENERATE_KINDS
+from .jobview import RunReport, print_summary, run_jobs
 from .output import wants_json
 from .prices import load_prices
 
 JOURNAL_SUFFIX = ".journal.sqlite"
 
 
-def _parse_line(data: Any) -> GenerationRequest:
-    if isinstance(data, dict):
-        kind = data.get("kind")
-        if kind in GENERATE_KINDS:
-            data = {**data, "kind": GENERATE_KINDS[kind]}
-        elif kind not in CLI_KINDS:  # build_request explains mask_selection
-            rule = (
-                f"must be one of {', '.join(GENERATE_KINDS)} "
-                f"(or a request kind: {', '.join(REQUEST_KINDS)})"
-            )
-            raise ValidationError("kind", ("missing: " if kind is None else "") + rule, kind)
-    return build_request(data)
-
-
-@attrs.frozen
-class BatchFile:
-    """A JSON Lines file of requests as read: the valid ones and every bad line."""
-
-    requests: list[GenerationRequest]
-    #: The line number of each request, in the same order.
-    lines: list[int]
-    #: ``(line number, reason)`` of every line that is not a valid request.
-    bad: list[tuple[int, str]]
-
-
-def read_requests(path: Path) -> BatchFile:
-    """Check every line of a JSON Lines file; nothing is sent here.
-
-    A file that cannot be read raises :class:`UsageError`; bad lines are collected (all of
-    them, not only the first) for the caller to report.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        where = exc.object[: exc.start].count(b"\n") + 1
-        raise UsageError(
-            f"{path}:{where}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
-            "save the file as UTF-8"
-        ) from None
-    batch = BatchFile([], [], [])
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            batch.requests.append(_parse_line(json.loads(line)))
-        except ValueError as exc:  # JSON errors and ValidationError
-            what = "ValidationError" if isinstance(exc, ValidationError) else "not valid JSON"
-            batch.bad.append((number, f"{what}: {exc}"))
-            continue
-        batch.lines.append(number)
-    return batch
-
-
-def checked_requests(path: Path, *, skip_invalid: bool) -> BatchFile:
-    """The file's requests once every line is valid (or, with ``skip_invalid``, the valid
-    ones); each bad line is printed as ``FILE:LINE: reason`` on stderr."""
-    batch = read_requests(path)
+async def checked_requests(
+    path: Path, *, skip_invalid: bool, done: FinishedKeys | None = None
+) -> BatchFile:
+    """The file, once every line is valid (or, with ``skip_invalid``, the valid ones); each
+    bad line is printed as ``FILE:LINE: reason`` on stderr. No request is kept: the run reads
+    them again (:meth:`BatchFile.requests`). ``done``: what the batch's journal holds as
+    finished (a resume: those lines need no building, and are noted)."""
+    batch = await check_file(path, done)
     for number, reason in batch.bad:
         print(f"{path}:{number}: {reason}", file=sys.stderr)
     if batch.bad and not skip_invalid:
@@ -123,7 +70,7 @@ def checked_requests(path: Path, *, skip_invalid: bool) -> BatchFile:
             f"{path}: {len(batch.bad)} bad line(s), nothing was sent; fix them, or pass "
             "--skip-invalid to run the valid lines only"
         )
-    if not batch.requests:
+    if not batch.count:
         raise UsageError(f"{path}: no requests (one JSON object per line)")
     if batch.bad:
         print(f"{path}: skipping {len(batch.bad)} bad line(s)", file=sys.stderr)
@@ -144,10 +91,13 @@ async def run_batch(args: argparse.Namespace) -> int:
     """Run every request of the file; exit 1 if any failed, ended unknown, was not saved or
     was skipped as invalid."""
     path = Path(args.file)
-    batch = checked_requests(path, skip_invalid=args.skip_invalid)
     journal_path = args.journal or str(path) + JOURNAL_SUFFIX
+    done = await finished_in(args, journal_path, default_batch=path.name)
+    batch = await checked_requests(path, skip_invalid=args.skip_invalid, done=done)
+    del done  # 8 bytes a finished request: not kept while the batch runs
     if args.dry_run:
-        return await run_dry_run(args, path, batch.requests, journal_path, batch.lines)
+        lines = [batch.line_of(i) for i in range(batch.count)]
+        return await run_dry_run(args, path, list(batch.requests()), journal_path, lines)
     out = Path(args.out) if args.out else None
     states = [JournalState.FAILED] * args.retry_failed + [JournalState.UNKNOWN] * args.retry_unknown
     # Opened before anything else: a journal that cannot be opened is one clear error.
@@ -158,16 +108,21 @@ async def run_batch(args: argparse.Namespace) -> int:
         if moved:
             print(f"{shown}: {moved} request(s) will be submitted again", file=sys.stderr)
         costs = CostEstimator(price=load_prices(args.prices) if args.prices else None)
-        over = unpriced_risk(args, costs, batch.requests)
+        over = unpriced_risk(args, costs, batch)
         if over:
             print(f"warning: {over}", file=sys.stderr)
         async with open_client(args) as client:
             if args.max_credits is not None:
                 await warn_if_cap_above_balance(client, args.max_credits)
-            reports = await run_jobs(
+            # A resume sends what is left first; a PostgreSQL worker reporting only its own
+            # outcomes does not read again what the journal held as finished.
+            counted = args.report == "own" and journal.postgres is not None and batch.split
+            result = await run_jobs(
                 client,
-                batch.requests,
-                batch.lines,
+                batch.requests(split=True, finished=not counted),
+                batch.run_line,
+                total=batch.count,
+                skipped=batch.finished if counted else 0,
                 out=out,
                 concurrency=args.concurrency,
                 journal=journal,
@@ -177,30 +132,78 @@ async def run_batch(args: argparse.Namespace) -> int:
                 allow_unpriced=args.allow_unpriced,
                 report=args.report,
             )
+        whole = await whole_batch(journal) if args.report == "own" else None
     extra: dict[str, Any] = {"journal": shown, "out": str(out) if out else None}
+    if whole is not None:
+        extra["elsewhere"] = result.elsewhere
+        extra["batch"] = whole
     if batch.bad:
         extra["skipped"] = len(batch.bad)
     if over:
         extra["cap_warning"] = over
-    print_summary(reports, as_json=wants_json(args), extra=extra)
+    print_summary(result, as_json=wants_json(args), extra=extra)
+    if whole is not None and not wants_json(args):
+        print_whole_batch(whole, result)
     if over and not wants_json(args):
         print(f"note: {over}")
     await write_batch_gallery(args, journal_path, out)
     if batch.bad and not wants_json(args):
         print(f"{len(batch.bad)} bad line(s) skipped (listed above, on stderr)")
-    ok = all(r.ok for r in reports) and not batch.bad
+    ok = result.ok and not batch.bad
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def unpriced_risk(
-    args: argparse.Namespace, costs: CostEstimator, requests: Sequence[Any]
-) -> str | None:
+async def whole_batch(journal: Journal) -> dict[str, Any] | None:
+    """A PostgreSQL batch as a whole, whoever ran it: its name, its requests by state and its
+    spend (None on SQLite, where the run's summary is the whole file's)."""
+    store = journal.postgres
+    if store is None:
+        return None
+    counts = await store.summary()
+    spend = await store.spending.spend()
+    return {
+        "name": store.batch,
+        "total": sum(counts.values()),
+        **{state.value: n for state, n in counts.items()},
+        "credits_charged": spend.charged,
+        "credits_refunded": spend.refunded,
+        "credits_spent": spend.spent,
+    }
+
+
+def print_whole_batch(whole: dict[str, Any], result: RunReport) -> None:
+    """The batch's line under this worker's summary (``--report own``), and what this worker
+    left to the others (or to earlier runs)."""
+    text = (
+        f"batch {whole['name']!r} as a whole: {whole['total']} requests, "
+        f"{whole['succeeded']} succeeded, {whole['failed']} failed, {whole['unknown']} unknown"
+    )
+    for state in ("pending", "sending", "submitted"):
+        if whole[state]:
+            text += f", {whole[state]} {state}"
+    print(
+        f"{text}; credits: {whole['credits_spent']} spent ({whole['credits_charged']} charged, "
+        f"{whole['credits_refunded']} refunded)"
+    )
+    if result.elsewhere and not result.total:
+        print(
+            f"this worker had nothing left to do: the file's {result.elsewhere} request(s) "
+            "were done by other workers or earlier runs (--report all lists them)"
+        )
+    elif result.elsewhere:
+        print(
+            f"{result.elsewhere} request(s) of the file were done by other workers or earlier "
+            "runs (--report all lists them)"
+        )
+
+
+def unpriced_risk(args: argparse.Namespace, costs: CostEstimator, batch: BatchFile) -> str | None:
     """What ``--allow-unpriced`` may cost beyond the cap, said before the start and in the
     summary (None: nothing can go over)."""
     if args.max_credits is None or not args.allow_unpriced:
         return None
     cap = SpendingCap(args.max_credits, costs, allow_unpriced=True)
-    kinds = cap.unpriced_kinds((r.kind, to_json(r)) for r in requests)
+    kinds = cap.unpriced_kinds((r.kind, to_json(r)) for r in batch.requests())
     if not kinds:
         return None
     return (
@@ -208,6 +211,17 @@ def unpriced_risk(
         f"sent alone to learn it, so the spend may go over the cap of {args.max_credits} "
         "credits by what those cost beyond what is left"
     )
+
+
+async def finished_in(
+    args: argparse.Namespace, target: str, *, default_batch: str
+) -> FinishedKeys | None:
+    """What the journal ``--journal`` names holds as finished, read only, to check the file
+    against (None: a dry run, a run that requeues what finished first, no journal yet)."""
+    if args.dry_run or args.retry_failed or args.retry_unknown:
+        return None
+    batch = getattr(args, "batch", None) or default_batch
+    return await finished_keys(target, batch=batch, schema=getattr(args, "journal_schema", None))
 
 
 def open_journal(args: argparse.Namespace, target: str, *, default_batch: str) -> Journal:

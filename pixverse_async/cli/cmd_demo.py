@@ -89,19 +89,20 @@ async def run_demo(args: argparse.Namespace) -> int:
         image = await client.images.upload(sample_image())
         print(f"uploaded {sample_image().name}: img_id {image.img_id}", file=sys.stderr)
         requests = demo_requests(image.img_id)
-        reports = await run_jobs(
+        result = await run_jobs(
             client,
             requests,
-            list(range(1, len(requests) + 1)),
+            lambda index: index + 1,
+            total=len(requests),
             out=out,
             concurrency=8,
             journal=None,
             as_json=wants_json(args),
         )
-    print_summary(reports, as_json=wants_json(args), extra={"out": str(out)})
+    print_summary(result, as_json=wants_json(args), extra={"out": str(out)})
     if not wants_json(args):
         print(f"videos saved in {await asyncio.to_thread(out.resolve)}")
-    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def register(

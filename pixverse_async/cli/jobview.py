@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,11 @@ from .table import format_table
 
 #: Past this many jobs the summary table lists only those that did not succeed.
 FULL_TABLE_LIMIT = 50
+#: Past the full table, at most this many reports that did not succeed are listed.
+LISTED_AT_MOST = 1000
 _DOWNLOADS_AT_ONCE = 4
+#: Downloads waiting for a slot at most; the run's outcomes wait beyond that.
+_SAVES_QUEUED = 64
 _PROMPT_WIDTH = 32
 
 
@@ -112,11 +116,74 @@ async def _save(client: PixVerse, report: JobReport, out: Path, slots: asyncio.S
             report.download_error = describe(exc)
 
 
+@attrs.define
+class RunReport:
+    """What :func:`run_jobs` keeps of a run: the counts of every report, and the reports a
+    summary lists (the first :data:`FULL_TABLE_LIMIT`, and those that did not succeed, up to
+    :data:`LISTED_AT_MOST`), not one per request: a batch of 100,000 lines keeps a few."""
+
+    total: int = 0
+    states: dict[str, int] = attrs.Factory(lambda: {s.value: 0 for s in OutcomeState})
+    resumed: int = 0
+    downloaded: int = 0
+    download_failed: int = 0
+    charged: int = 0
+    refunded: int = 0
+    #: Requests of the input another worker (or an earlier run) ended, not reported here.
+    elsewhere: int = 0
+    listed: list[JobReport] = attrs.Factory(list)
+    #: Reports that did not succeed and were not kept (past :data:`LISTED_AT_MOST`).
+    unlisted_failures: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Every report succeeded (and was downloaded when asked)."""
+        return self.states["succeeded"] == self.total and not self.download_failed
+
+    def add(self, report: JobReport) -> None:
+        """Count ``report`` (its download done), keeping it if a summary may list it."""
+        outcome = report.outcome
+        self.total += 1
+        self.states[outcome.state.value] += 1
+        self.resumed += outcome.resumed
+        self.downloaded += report.path is not None
+        self.download_failed += report.download_error is not None
+        self.charged += outcome.credits or 0
+        self.refunded += outcome.credits_refunded
+        if self.total <= FULL_TABLE_LIMIT:
+            self.listed.append(report)
+            return
+        if self.total == FULL_TABLE_LIMIT + 1:  # past the limit only failures are listed
+            self.listed = [r for r in self.listed if not r.ok]
+        if report.ok:
+            return
+        if len(self.listed) < LISTED_AT_MOST:
+            self.listed.append(report)
+        else:
+            self.unlisted_failures += 1
+
+    def totals(self) -> dict[str, int]:
+        """Counts by state, plus resumed and saved files, and credits charged, refunded and
+        spent (what the journal recorded for resumed requests included)."""
+        return {
+            "total": self.total,
+            **self.states,
+            "resumed": self.resumed,
+            "downloaded": self.downloaded,
+            "download_failed": self.download_failed,
+            "credits_charged": self.charged,
+            "credits_refunded": self.refunded,
+            "credits_spent": self.charged - self.refunded,
+        }
+
+
 async def run_jobs(
     client: PixVerse,
-    requests: Sequence[Any],
-    lines: Sequence[int],
+    requests: Iterable[Any] | AsyncIterable[Any],
+    line_of: Callable[[int], int],
     *,
+    total: int,
+    skipped: int = 0,
     out: Path | None,
     concurrency: int,
     journal: Journal | str | os.PathLike[str] | None,
@@ -125,17 +192,21 @@ async def run_jobs(
     costs: CostEstimator | None = None,
     allow_unpriced: bool = False,
     report: str = "all",
-) -> list[JobReport]:
-    """Run ``requests`` (``lines[i]`` labels request ``i``); return reports in input order.
+) -> RunReport:
+    """Run ``requests`` (``total`` of them, ``skipped`` of which are not given: another
+    worker or an earlier run finished them; request ``i`` is labelled line ``line_of(i)``)
+    and return what a summary needs of their reports.
 
-    ``max_credits``, ``costs`` and ``allow_unpriced`` are the runner's spending cap, cost
-    estimator and whether it may pay to learn a price; ``report`` the runner's (``"own"``:
-    on a PostgreSQL journal, only what this worker ended).
+    ``requests`` are read as the run goes (an iterator is not turned into a list), and no
+    report is kept beyond what the summary lists: memory follows what is in flight, not the
+    number of requests. ``max_credits``, ``costs`` and ``allow_unpriced`` are the runner's
+    spending cap, cost estimator and whether it may pay to learn a price; ``report`` the
+    runner's (``"own"``: on a PostgreSQL journal, only what this worker ended).
 
     With ``out``, successful videos are saved there as ``<video_id>.mp4`` while the rest
     still run. With ``as_json``, one JSON line per job is printed as it ends.
     """
-    bar = BatchProgress(len(requests))
+    bar = BatchProgress(total, elsewhere=skipped)
     runner = client.runner(
         concurrency=concurrency,
         journal=journal,
@@ -148,16 +219,18 @@ async def run_jobs(
     slots = asyncio.Semaphore(_DOWNLOADS_AT_ONCE)
     if out is not None:
         await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
-    reports: list[JobReport] = []
+    result = RunReport()
     pending: set[asyncio.Task[None]] = set()
 
-    async def finish(report: JobReport) -> None:
-        if out is not None and report.outcome.ok:
-            await _save(client, report, out, slots)
-        reports.append(report)
+    def done(report: JobReport) -> None:
+        result.add(report)
         if as_json:
             bar.clear()
             print(dumps(report.record()), flush=True)
+
+    async def save(report: JobReport) -> None:
+        await _save(client, report, out, slots)  # type: ignore[arg-type]
+        done(report)
 
     redraw = asyncio.create_task(bar.keep_drawn())
     try:
@@ -165,9 +238,16 @@ async def run_jobs(
             async for outcome in outcomes:
                 if outcome.resumed:
                     bar.resumed()
-                task = asyncio.create_task(finish(JobReport(lines[outcome.index], outcome)))
+                job = JobReport(line_of(outcome.index), outcome)
+                if out is None or not outcome.ok:
+                    done(job)
+                    continue
+                if len(pending) >= _SAVES_QUEUED:  # downloads behind: let them catch up
+                    await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                task = asyncio.create_task(save(job))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
+            result.elsewhere = skipped + outcomes.progress.elsewhere
         if pending:
             await asyncio.gather(*pending)
     finally:
@@ -176,46 +256,27 @@ async def run_jobs(
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
         bar.close()
-    reports.sort(key=lambda r: r.line)
-    return reports
+    return result
 
 
-def summary(reports: Sequence[JobReport]) -> dict[str, int]:
-    """Counts by state, plus resumed and saved files, and credits charged, refunded and spent
-    (what the journal recorded for resumed requests included)."""
-    counts = {state.value: 0 for state in OutcomeState}
-    for r in reports:
-        counts[r.outcome.state.value] += 1
-    charged = sum(r.outcome.credits or 0 for r in reports)
-    refunded = sum(r.outcome.credits_refunded for r in reports)
-    return {
-        "total": len(reports),
-        **counts,
-        "resumed": sum(r.outcome.resumed for r in reports),
-        "downloaded": sum(r.path is not None for r in reports),
-        "download_failed": sum(r.download_error is not None for r in reports),
-        "credits_charged": charged,
-        "credits_refunded": refunded,
-        "credits_spent": charged - refunded,
-    }
-
-
-def print_summary(
-    reports: Sequence[JobReport], *, as_json: bool, extra: dict[str, Any] | None = None
-) -> None:
+def print_summary(result: RunReport, *, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     """The summary table and totals on stdout (or, with ``as_json``, one summary object)."""
-    totals = {**summary(reports), **(extra or {})}
+    totals = {**result.totals(), **(extra or {})}
     if as_json:
         print(dumps({"summary": totals}), flush=True)
         return
-    shown = list(reports)
-    if len(reports) > FULL_TABLE_LIMIT:
-        shown = [r for r in reports if not r.ok]
+    shown = sorted(result.listed, key=lambda r: r.line)
     if shown:
         columns = ["line", "kind", "prompt", "state", "video_id", "credits", "file / error"]
         print(format_table(columns, [r.row() for r in shown]))
-    if len(shown) < len(reports):
-        print(f"({len(reports) - len(shown)} successful jobs not listed; --json lists all)")
+    if result.unlisted_failures:
+        print(f"({result.unlisted_failures} more that did not succeed not listed; --json lists "
+              "all)")  # fmt: skip
+    if len(shown) + result.unlisted_failures < result.total:
+        print(
+            f"({result.total - len(shown) - result.unlisted_failures} successful jobs not "
+            "listed; --json lists all)"
+        )
     text = (
         f"{totals['total']} jobs: {totals['succeeded']} succeeded, {totals['failed']} failed, "
         f"{totals['unknown']} unknown"

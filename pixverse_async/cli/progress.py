@@ -54,7 +54,9 @@ class BatchProgress:
     """Counts, a bar and an ETA for a run of ``total`` jobs; pass :meth:`update` as the
     runner's ``on_progress``. Call :meth:`resumed` for each outcome read from the journal
     (they do not count toward the rate), :meth:`clear` before printing to the same
-    terminal, and :meth:`close` at the end."""
+    terminal, and :meth:`close` at the end. ``elsewhere``: requests of the ``total`` that
+    another worker or an earlier run finished and the run is not given (shown as done, "by
+    others")."""
 
     def __init__(
         self,
@@ -64,8 +66,10 @@ class BatchProgress:
         tty: bool | None = None,
         interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        elsewhere: int = 0,
     ) -> None:
         self.total = total
+        self.elsewhere = elsewhere  # done by others before the run, not given to it
         self.stream = stream if stream is not None else sys.stderr
         self.tty = _is_tty(self.stream) if tty is None else tty
         self.interval = interval if interval is not None else (0.1 if self.tty else 5.0)
@@ -101,7 +105,8 @@ class BatchProgress:
 
     def _parts(self, now: float) -> list[str]:
         p = self.progress
-        done, total = p.done + p.elsewhere, max(self.total, 1)
+        elsewhere = p.elsewhere + self.elsewhere
+        done, total = p.done + elsewhere, max(self.total, 1)
         elapsed = now - self.started
         parts = [f"{done}/{self.total}", format_seconds(elapsed)]
         if self.tty:
@@ -114,8 +119,8 @@ class BatchProgress:
         counts = f"| ok {p.succeeded}  failed {p.failed}  unknown {p.unknown}"
         if p.not_submitted:
             counts += f"  not submitted {p.not_submitted}"
-        if p.elsewhere:
-            counts += f"  by others {p.elsewhere}"
+        if elsewhere:
+            counts += f"  by others {elsewhere}"
         parts.append(counts)
         parts.append(f"| running {p.running + p.submitting}  queued {p.queued}")
         if p.lease_wait is not None:

@@ -116,8 +116,13 @@ def request_key(kind: str, body: Mapping[str, Any], occurrence: int = 0) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical(value: Any) -> str:
-    """The canonical JSON text of ``value``: sorted keys, no whitespace, no NaN."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    """The canonical JSON text of ``value``: sorted keys, no whitespace, no NaN (one encoder
+    for every call: ``json.dumps`` with options builds one per call, a third of a key's
+    cost)."""
+    return _CANONICAL.encode(value)
