@@ -29,6 +29,7 @@ from pixverse_async.emulator import Emulator, FaultConfig
 from .conftest import API_KEY, FAST_POLL, FAST_RETRY
 from .otel import Telemetry, telemetry_fixture  # noqa: F401  (the fixture "telemetry")
 from .test_image_templates import image
+from .test_telemetry import no_secret_in
 
 FIELDS = {"model": "v5", "duration": 5, "quality": "540p", "aspect_ratio": "16:9"}
 STATUS = f"GET {Paths.VIDEO_RESULT_PREFIX}{{id}}"
@@ -90,6 +91,7 @@ async def test_a_job_of_videos_generate_is_one_span_over_its_submit_and_wait(
     assert sum(p.value for p in telemetry.points("pixverse.jobs.in_flight")) == 0
     (charged,) = telemetry.points("pixverse.credits.charged")
     assert charged.value == job.credits
+    no_secret_in(telemetry, API_KEY)
 
 
 async def test_a_resent_submit_is_a_job_span_under_the_same_trace_id(
@@ -116,6 +118,7 @@ async def test_a_resent_submit_is_a_job_span_under_the_same_trace_id(
     (post,) = [s for s in calls_under(telemetry, resent) if s.name.startswith("POST")]
     assert attributes(post)["pixverse.trace_id"] == info.value.trace_id
     assert sum(p.value for p in telemetry.points("pixverse.jobs.in_flight")) == 0
+    no_secret_in(telemetry, API_KEY)
 
 
 async def test_an_image_template_job_is_a_generate_image_span(

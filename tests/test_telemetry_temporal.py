@@ -19,7 +19,9 @@ from temporalio.worker import Worker
 from pixverse_async.constants import Paths
 from pixverse_async.temporal import GenerationActivities, MemoryTokenStore
 
+from .conftest import API_KEY
 from .otel import Telemetry, telemetry_fixture  # noqa: F401  (the fixture "telemetry")
+from .test_telemetry import no_secret_in
 from .test_temporal import WEBHOOK_ID, Harness, harness, until
 from .test_temporal import temporal_batch as example
 
@@ -86,6 +88,7 @@ async def test_a_polling_generate_activity_is_a_job_span_under_its_activity_span
     assert attributes(failed)["error.type"] == "VideoFailedError"
     assert failed.status.status_code is StatusCode.ERROR
     assert sum(p.value for p in telemetry.points("pixverse.jobs.in_flight")) == 0
+    no_secret_in(telemetry, API_KEY)
 
 
 async def test_a_generate_activity_waiting_for_its_webhook_hands_its_job_span_off(
