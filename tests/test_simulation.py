@@ -16,9 +16,11 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import attrs
 from hypothesis import HealthCheck, Phase, given, settings
 
 from .simulation import (
+    SETTLE_BOUND,
     Advance,
     CancelWait,
     DeepNest,
@@ -26,6 +28,7 @@ from .simulation import (
     Finish,
     KillWorker,
     SecondWorker,
+    Simulation,
     Stall,
     StatusFault,
     Step,
@@ -172,3 +175,50 @@ async def test_on_postgresql_a_wrong_key_run_ends_though_the_account_is_full(
     world = World(requests=4, limit=3, webhooks=True, store="postgres")
     steps: list[Step] = [Advance(1.0), KillWorker(0), Advance(1.0), Stall(), WrongKey()]
     await simulate(world, steps, tmp_path, dsn=postgres_dsn, schema=pg_schema)
+
+
+async def test_on_postgresql_a_worker_waiting_for_a_place_is_not_counted_in_flight(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    """Found by a long search (1 of 3 replays): run 2 waits for the account's one place,
+    which run 1's generation holds. It asked the shared limit again and again, every few
+    milliseconds (its refused send woke it at once), and each try showed in its progress as
+    a send under way: "submitting 1", counted in flight next to run 1's generation."""
+    world = World(requests=4, limit=1, cap=None, timeout=1.0, webhooks=False, store="postgres")
+    steps: list[Step] = [SecondWorker(), SubmitFault(kind="concurrency_limited")]
+    await simulate(world, steps, tmp_path, dsn=postgres_dsn, schema=pg_schema)
+
+
+@attrs.frozen
+class KillAtItsHold(Step):
+    """A worker starts, and its lease ends as it records its one request not submitted (the
+    spending cap) in the journal: the moment a long search's ``KillWorker`` hit by chance,
+    made certain. Then it is killed."""
+
+    async def apply(self, sim: Simulation) -> None:
+        run = await sim.start_run()
+        hold = run.journal.mark_held
+
+        async def mark_held(key: str, error_type: str, message: str) -> object:
+            await sim.end_lease(run)
+            return await hold(key, error_type, message)
+
+        run.journal.mark_held = mark_held  # type: ignore[method-assign]
+        assert run.consumer is not None
+        await asyncio.wait((run.consumer,), timeout=SETTLE_BOUND)
+        await sim.kill(run)
+
+
+async def test_on_postgresql_a_worker_killed_as_it_records_a_hold_is_not_a_failed_run(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    """Found by a long search (a run of ``KillWorker``, ``Terminate`` and ``SecondWorker``
+    steps; 1 of 5 replays): a killed worker's lease is ended first, then its run is stopped.
+    In between, its run recorded a request held by the cap, found its lease ended and
+    stopped with ``JournalLeaseError``, as a worker whose lease ended does (the others take
+    over): the check counted that dead worker's last words as a failed run. A later run
+    still reports the request not submitted."""
+    world = World(requests=1, limit=3, cap=0, webhooks=True, store="postgres")
+    await simulate(
+        world, [KillAtItsHold()], tmp_path, dsn=postgres_dsn, schema=pg_schema, start=False
+    )

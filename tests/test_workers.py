@@ -10,6 +10,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+import itertools
 import json
 import os
 import signal
@@ -469,3 +470,71 @@ async def test_a_worker_waiting_for_a_dead_workers_lease_says_so_with_the_time_l
     assert outcome.state is OutcomeState.SUCCEEDED  # taken over once the lease ended
     assert waits and all(0 <= w <= lease for w in waits), waits
     assert final.lease_wait is None  # said no more once taken over
+
+
+@hang_guard(60)
+async def test_a_worker_waiting_for_a_place_asks_once_a_tick_and_is_not_shown_submitting(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """Another live worker holds the account's one place (SENDING). A worker asking the
+    shared limit for a place is refused; found by the simulation (issue 20): it asked again
+    at once, and again, every few milliseconds (a refused send woke its coordination loop,
+    which took that for a change), and each try showed in its progress as a send under way
+    (``submitting 1``) while nothing was sent. Now it asks again a tick (a third of the lease)
+    after a refusal, nothing having been freed, and a request asking for a place is neither
+    submitting nor running; once the place is freed, it is sent."""
+    from pixverse_async.journal import request_key
+    from pixverse_async.models import to_json
+
+    lease = 1.5
+    held = request(8)
+    held_key = request_key(held.kind, to_json(held))
+    other = PostgresStore(
+        postgres_dsn, batch="p", schema=pg_schema, worker="other-" + uuid.uuid4().hex[:8]
+    )
+    asks: list[tuple[float, int, list[bool]]] = []  # (when, submitting then, refused)
+    three = asyncio.Event()
+    shown: list[tuple[int, int]] = []
+
+    async with (
+        Journal(other) as theirs,
+        Journal(postgres_dsn, batch="p", schema=pg_schema, lease=lease) as ours,
+        Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
+        PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+    ):
+        await theirs.mark_pending(held_key, held.kind, to_json(held))
+        await other.set_limit(1)
+        assert [e.key for e in await other.claim(1)] == [held_key]
+        assert await other.try_mark_sending(held_key, "their-trace") is not None
+        store = ours.postgres
+        assert store is not None
+        tick = max(0.05, min(1.0, store.lease / 3))
+        try_many = store.try_mark_sending_many
+
+        async def counted(sends: Any, now: float | None = None) -> Any:
+            when, submitting = asyncio.get_running_loop().time(), stream.progress.submitting
+            results = await try_many(sends, now)
+            asks.append((when, submitting, [r is None for r in results]))
+            if len(asks) >= 3:
+                three.set()
+            return results
+
+        store.try_mark_sending_many = counted  # type: ignore[method-assign]
+        runner = client.runner(
+            concurrency=1,
+            journal=ours,
+            on_progress=lambda p: shown.append((p.submitting, p.running)),
+        )
+        async with runner.run([request(9)]) as stream:
+            outcomes = asyncio.ensure_future(_collect(stream))
+            await three.wait()
+            asked_while_full, shown_while_full = list(asks), list(shown)
+            await theirs.mark_failed(held_key, "Refused", "their answer")  # the place is freed
+            [outcome] = await outcomes
+
+    assert [r for _, _, r in asked_while_full] == [[True]] * len(asked_while_full) != []
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(asked_while_full)]
+    assert min(gaps) >= 0.9 * tick, (tick, gaps)  # not at once: a tick later each time
+    assert {submitting for _, submitting, _ in asked_while_full} == {0}, asked_while_full
+    assert set(shown_while_full) <= {(0, 0)}, shown_while_full
+    assert outcome.state is OutcomeState.SUCCEEDED, outcome
