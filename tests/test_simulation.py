@@ -11,12 +11,15 @@ failed), so a search of hours can be followed and counted while it runs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import attrs
+import pytest
+from _pytest.logging import LogCaptureHandler
 from hypothesis import HealthCheck, Phase, given, settings
 
 from .simulation import (
@@ -56,6 +59,19 @@ def search(variable: str, examples: int) -> settings:
     )
 
 
+def forget_logs() -> None:
+    """Drop the log records pytest keeps for the running test (its ``caplog`` and report
+    handlers, on the root logger). A search plays thousands of sequences in one test: kept,
+    their records (a few hold tracebacks, and through them every object of their sequence)
+    grew the process by gigabytes, and the garbage collector's full passes then held the
+    event loop for seconds: long enough for a PostgreSQL worker's lease (2 s) to end, its
+    run failing with ``JournalLeaseError`` ("its event loop was blocked"). Called after
+    each sequence that passed: a failing one's records stay in the report."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, LogCaptureHandler):
+            handler.clear()
+
+
 def logged(store: str, steps: list[Step], run: Callable[[Path], Awaitable[None]]) -> None:
     """Run one sequence in a fresh folder; with PIXVERSE_SIM_LOG set, append how it went."""
     log = os.environ.get("PIXVERSE_SIM_LOG")
@@ -64,6 +80,7 @@ def logged(store: str, steps: list[Step], run: Callable[[Path], Awaitable[None]]
         with tempfile.TemporaryDirectory(prefix="pixverse-sim-") as tmp:
             asyncio.run(run(Path(tmp)))
         verdict = "passed"
+        forget_logs()
     except AssertionError as failure:
         verdict = f"failed: {str(failure).splitlines()[0] if str(failure) else 'assertion'}"
         raise
@@ -71,6 +88,18 @@ def logged(store: str, steps: list[Step], run: Callable[[Path], Awaitable[None]]
         if log:
             with open(log, "a", encoding="utf-8") as out:
                 out.write(f"{store} steps={len(steps)} {verdict}\n")
+
+
+def test_a_passed_sequence_leaves_no_log_records_in_the_test(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A search's memory stays flat: what a sequence that passed logged is not kept."""
+
+    async def warns(tmp: Path) -> None:
+        logging.getLogger("pixverse_async").warning("a warning of a sequence that passes")
+
+    logged("sqlite", [], warns)
+    assert caplog.records == [] and caplog.text == ""
 
 
 @search("PIXVERSE_SIM_EXAMPLES", 80)
