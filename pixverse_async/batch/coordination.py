@@ -361,6 +361,7 @@ class SharedBatch:
                 limit = await self.store.shared_limit()
                 self.shrunk = limit is not None and limit.target < limit.configured
                 await self._watch_orphans(now)
+                await self._claim_submitted()
             await self._claim()
             await self._read_finished()
             if self.idle and self.run.intake_done:
@@ -449,12 +450,30 @@ class SharedBatch:
             self._place_freed()
             self.wake.set()
 
+    def _no_room(self) -> bool:
+        """Whether the send queue is too full to claim more requests to send."""
+        return self.run.concurrency - len(self.run.queue) < max(1, self.run.concurrency // 2)
+
+    async def _claim_submitted(self) -> None:
+        """Once a tick, while the send queue is too full to claim: claim the SUBMITTED
+        requests no worker holds (a stopped or dead worker's), to poll them. They hold places
+        of the account's limit: unclaimed, nobody would see them end, and a queue waiting for
+        a place would wait for good."""
+        if self._no_room():
+            claimed = await self.store.claim(self.run.concurrency, submitted_only=True)
+            if claimed:
+                await self._take(claimed)
+
     async def _claim(self) -> None:
         room = self.run.concurrency - len(self.run.queue)
-        if self.drained or room < max(1, self.run.concurrency // 2):
+        if self.drained or self._no_room():
             return
         claimed = await self.store.claim(room)
         self.drained = len(claimed) < room
+        await self._take(claimed)
+
+    async def _take(self, claimed: list[JournalEntry]) -> None:
+        """Hold what this worker claimed: queued to send, or polled."""
         for entry in claimed:
             if entry.key in self.held:
                 continue
