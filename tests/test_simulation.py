@@ -29,6 +29,7 @@ from .simulation import (
     DeepNest,
     Direct,
     Finish,
+    Forge,
     KillWorker,
     SecondWorker,
     Simulation,
@@ -36,6 +37,7 @@ from .simulation import (
     StatusFault,
     Step,
     SubmitFault,
+    Terminate,
     World,
     WrongKey,
     simulate,
@@ -251,3 +253,27 @@ async def test_on_postgresql_a_worker_killed_as_it_records_a_hold_is_not_a_faile
     await simulate(
         world, [KillAtItsHold()], tmp_path, dsn=postgres_dsn, schema=pg_schema, start=False
     )
+
+
+async def test_on_postgresql_a_dead_workers_generation_is_polled_by_a_worker_with_a_full_queue(
+    tmp_path: Path, postgres_dsn: str, pg_schema: str
+) -> None:
+    """Found by a fresh search after the two above were fixed (12 of 12 replays failed on
+    main, 3 of 12 with them): run 1 dies holding the generation that fills the account's
+    one place; the take-over gives it back to the batch, but run 2, its queue full of
+    requests waiting for a place, claimed nothing more: nobody polled it, it kept the place
+    after it ended, and run 2 waited for good (queued 2, running 0)."""
+    world = World(requests=5, limit=1, cap=None, timeout=0.3, webhooks=False, store="postgres")
+    steps: list[Step] = [
+        SecondWorker(),
+        StatusFault(kind="error_500"),
+        KillWorker(slot=0),
+        Forge(slot=0),
+        Terminate(slot=0),
+        Finish(slot=3, outcome="success", deliver=True),
+        StatusFault(kind="slow"),
+        KillWorker(slot=0),
+        CancelWait(slot=4),
+        SecondWorker(),
+    ]
+    await simulate(world, steps, tmp_path, dsn=postgres_dsn, schema=pg_schema)
