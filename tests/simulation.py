@@ -45,7 +45,13 @@ from pixverse_async.batch.runner import JobRunner, Outcome, OutcomeState, Progre
 from pixverse_async.constants import Paths
 from pixverse_async.emulator import Emulator, EmulatorConfig, Generation
 from pixverse_async.jobs.polling import SafetyNet
-from pixverse_async.journal import Journal, JournalEntry, JournalError, JournalState
+from pixverse_async.journal import (
+    Journal,
+    JournalEntry,
+    JournalError,
+    JournalLeaseError,
+    JournalState,
+)
 from pixverse_async.webhooks import CompletionHub, PostgresRelay, webhook_handler
 
 from .pg import terminate
@@ -127,6 +133,16 @@ def agrees(outcome: Outcome, state: JournalState | None) -> bool:
     if outcome.state is OutcomeState.FAILED and outcome.error_type in PROOF_NOTHING_GENERATED:
         return state in (JournalState.FAILED, JournalState.PENDING)
     return state in AGREEING[outcome.state]
+
+
+def failed(run: Run) -> bool:
+    """Whether ``run`` failed. A killed worker's run is ended by its lease's end, then
+    stopped; in between it may try to record something and find its lease ended, and then
+    stop with :class:`JournalLeaseError`, as a worker whose lease ended does (the others take
+    over): those are a dead worker's last words, not a failure."""
+    if run.killed and isinstance(run.error, JournalLeaseError):
+        return False
+    return run.error is not None
 
 
 def peak_spend(emu: Emulator, key: str) -> int:
@@ -448,6 +464,7 @@ class Run:
     outcomes: list[Outcome] = attrs.Factory(list)
     consumer: asyncio.Task[None] | None = None
     stopped: bool = False  # Ctrl-C or death: its stream may stop short
+    killed: bool = False  # death (PostgreSQL): its lease was ended, then it was stopped
     error: BaseException | None = None
     #: The journal's states when its stream ended (by request index).
     final_states: dict[int, tuple[JournalState, int | None]] | None = None
@@ -542,7 +559,7 @@ class Checker:
     async def after_step(self) -> None:
         sim = self.sim
         for run in sim.runs:
-            self.expect(run.error is None, "a run never fails", f"{run}: {run.error!r}")
+            self.expect(not failed(run), "a run never fails", f"{run}: {run.error!r}")
         entries = await sim.journal_states()
         for run in sim.live_runs():
             self.journal_agrees(run, entries)
@@ -951,7 +968,18 @@ class Simulation:
 
     async def kill(self, run: Run) -> None:
         """A worker's death: its run stops and its lease ends (without giving anything back
-        cleanly, the others take over at their next look)."""
+        cleanly, the others take over at their next look). The lease ends first, so the run
+        may see that before it stops (see :func:`failed`)."""
+        run.killed = True
+        await self.end_lease(run)
+        store = run.journal.postgres
+        assert store is not None
+        await terminate(store.application_name, self.dsn or "")
+        await self.stop(run)
+
+    async def end_lease(self, run: Run) -> None:
+        """End ``run``'s worker's lease now (as if it had expired): it may write nothing more
+        to what it holds, and the others take that over."""
         store = run.journal.postgres
         assert store is not None
         async with self.db_lock:
@@ -960,8 +988,6 @@ class Simulation:
                 " WHERE id = $1",
                 store.worker_id,
             )
-        await terminate(store.application_name, self.dsn or "")
-        await self.stop(run)
 
     async def deliver(self, generation: Generation, *, forged: bool = False) -> int:
         ok = generation.final_status == 1 and not forged

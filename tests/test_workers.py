@@ -10,6 +10,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+import itertools
 import json
 import os
 import signal
@@ -502,3 +503,130 @@ async def test_a_rerun_of_a_finished_batch_says_the_batchs_state_and_that_nothin
     assert summary["batch"]["name"] == batch
     assert summary["batch"]["total"] == summary["batch"]["succeeded"] == n
     assert summary["batch"]["credits_spent"] == spent
+
+
+@hang_guard(60)
+async def test_a_worker_waiting_for_a_place_asks_once_a_tick_and_is_not_shown_submitting(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """Another live worker holds the account's one place (SENDING). A worker asking the
+    shared limit for a place is refused; found by the simulation (issue 20): it asked again
+    at once, and again, every few milliseconds (a refused send woke its coordination loop,
+    which took that for a change), and each try showed in its progress as a send under way
+    (``submitting 1``) while nothing was sent. Now it asks again a tick (a third of the lease)
+    after a refusal, nothing having been freed, and a request asking for a place is neither
+    submitting nor running; once the place is freed, it is sent."""
+    from pixverse_async.journal import request_key
+    from pixverse_async.models import to_json
+
+    lease = 1.5
+    held = request(8)
+    held_key = request_key(held.kind, to_json(held))
+    other = PostgresStore(
+        postgres_dsn, batch="p", schema=pg_schema, worker="other-" + uuid.uuid4().hex[:8]
+    )
+    asks: list[tuple[float, int, list[bool]]] = []  # (when, submitting then, refused)
+    three = asyncio.Event()
+    shown: list[tuple[int, int]] = []
+
+    async with (
+        Journal(other) as theirs,
+        Journal(postgres_dsn, batch="p", schema=pg_schema, lease=lease) as ours,
+        Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
+        PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+    ):
+        await theirs.mark_pending(held_key, held.kind, to_json(held))
+        await other.set_limit(1)
+        assert [e.key for e in await other.claim(1)] == [held_key]
+        assert await other.try_mark_sending(held_key, "their-trace") is not None
+        store = ours.postgres
+        assert store is not None
+        tick = max(0.05, min(1.0, store.lease / 3))
+        try_many = store.try_mark_sending_many
+
+        async def counted(sends: Any, now: float | None = None) -> Any:
+            when, submitting = asyncio.get_running_loop().time(), stream.progress.submitting
+            results = await try_many(sends, now)
+            asks.append((when, submitting, [r is None for r in results]))
+            if len(asks) >= 3:
+                three.set()
+            return results
+
+        store.try_mark_sending_many = counted  # type: ignore[method-assign]
+        runner = client.runner(
+            concurrency=1,
+            journal=ours,
+            on_progress=lambda p: shown.append((p.submitting, p.running)),
+        )
+        async with runner.run([request(9)]) as stream:
+            outcomes = asyncio.ensure_future(_collect(stream))
+            await three.wait()
+            asked_while_full, shown_while_full = list(asks), list(shown)
+            await theirs.mark_failed(held_key, "Refused", "their answer")  # the place is freed
+            [outcome] = await outcomes
+
+    assert [r for _, _, r in asked_while_full] == [[True]] * len(asked_while_full) != []
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(asked_while_full)]
+    assert min(gaps) >= 0.9 * tick, (tick, gaps)  # not at once: a tick later each time
+    assert {submitting for _, submitting, _ in asked_while_full} == {0}, asked_while_full
+    assert set(shown_while_full) <= {(0, 0)}, shown_while_full
+    assert outcome.state is OutcomeState.SUCCEEDED, outcome
+
+
+@hang_guard(60)
+async def test_a_worker_whose_queue_waits_for_a_place_polls_the_dead_workers_generation_holding_it(
+    postgres_dsn: str, pg_schema: str
+) -> None:
+    """Found by the simulation (issue 20): the account's one place is held by another
+    worker's generation (SUBMITTED). This worker's send queue is full of requests waiting for
+    a place, so it claimed nothing more. The other worker dies; the take-over gives its
+    generation back to the batch, but nobody claimed it (claims were only made when the
+    queue had room): nobody polled it, it kept the place after it ended, and the run waited
+    for good. Now a worker whose queue is full claims such generations (once a tick) to
+    poll them."""
+    from pixverse_async.journal import request_key
+    from pixverse_async.models import to_json
+
+    theirs_req = request(20)
+    key = request_key(theirs_req.kind, to_json(theirs_req))
+    other = PostgresStore(
+        postgres_dsn, batch="d", schema=pg_schema, worker="other-" + uuid.uuid4().hex[:8]
+    )
+    queued = asyncio.Event()
+
+    def on_progress(progress: Any) -> None:
+        if progress.queued >= 2:  # more than a try for a place takes off: no room to claim
+            queued.set()
+
+    async with (
+        Journal(other) as theirs,
+        Journal(postgres_dsn, batch="d", schema=pg_schema, lease=1.5) as ours,
+        Emulator(api_keys={KEY}, generation_seconds=0.05) as emu,
+        PixVerse(api_key=KEY, base_url=emu.base_url, poll=POLL) as client,
+    ):
+        await theirs.mark_pending(key, theirs_req.kind, to_json(theirs_req))
+        await other.set_limit(1)
+        assert [e.key for e in await other.claim(1)] == [key]
+        assert await other.try_mark_sending(key, "their-trace") is not None
+        job = await client.videos.text_to_video(**to_json(theirs_req))
+        assert job.video_id is not None
+        await theirs.mark_submitted(key, job.video_id)  # the other worker's generation
+        runner = client.runner(concurrency=1, journal=ours, on_progress=on_progress)
+        async with runner.run([request(21), request(22), request(23)]) as stream:
+            outcomes = asyncio.ensure_future(_collect(stream))
+            await queued.wait()  # this worker's queue is full: it waits for a place
+            conn = await asyncpg.connect(postgres_dsn)
+            try:  # the other worker dies: its lease ends
+                await conn.execute(
+                    f'UPDATE "{pg_schema}".pixverse_workers SET expires_at = clock_timestamp()'
+                    " WHERE id = $1",
+                    other.worker_id,
+                )
+            finally:
+                await conn.close()
+            done = await outcomes
+        [entry] = [e for e in await ours.entries() if e.key == key]
+
+    assert [o.state for o in done] == [OutcomeState.SUCCEEDED] * 3, done
+    assert entry.state is JournalState.SUCCEEDED  # polled by this worker, its place freed
+    assert len(emu.state.generations) == 4

@@ -140,8 +140,11 @@ class SharedBatch:
         self.budget: int | None = None
         """Sends the dispatcher may start: None while the shared limit is not known to be
         full; after a refusal, 0 plus one per request the batch's workers finished since
-        (each frees a place), or one to try after another change or a tick."""
-        self._freed = 0
+        (each frees a place), or one to try after another change of the schema or a tick
+        (never at once: a refused try changes nothing, and trying again would spin)."""
+        self._freed = 0  # places freed since the budget last counted them
+        self._frees = 0  # places freed in all (to count those freed during a refused send)
+        self._refused_at = float("-inf")  # when the shared limit last refused a send
         self.shrunk = False  # the shared target is below the configured limit
         self.wake = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
@@ -268,10 +271,16 @@ class SharedBatch:
                 group = self._to_mark[:_MARKS_AT_ONCE]
                 del self._to_mark[:_MARKS_AT_ONCE]
                 sends = [(key, trace_id) for key, trace_id, _ in group]
+                frees = self._frees
                 results = await self.store.try_mark_sending_many(sends)
                 if any(result is None for result in results):  # full: wait for places
-                    self.budget, self._freed = 0, 0
-                    self.wake.set()
+                    # A place freed while the statement ran may be one it did not see yet:
+                    # one more try for each. Otherwise the next try waits for a change or a
+                    # tick (the loop is not woken: a refused send is no change).
+                    self.budget, self._freed = 0, self._frees - frees
+                    self._refused_at = self.run.loop.time()
+                    if self._freed:
+                        self.wake.set()
                 elif self.budget == 0:  # all went: there may be more room than was freed
                     self.budget = None
                 for (_, _, marked), result in zip(group, results, strict=True):
@@ -352,12 +361,18 @@ class SharedBatch:
                 limit = await self.store.shared_limit()
                 self.shrunk = limit is not None and limit.target < limit.configured
                 await self._watch_orphans(now)
+                await self._claim_submitted()
             await self._claim()
             await self._read_finished()
             if self.idle and self.run.intake_done:
                 self.run.wake_dispatcher.set()
             self.wake.clear()
-            changed = asyncio.ensure_future(self.store.wait_changed(self.tick))
+            timeout = self.tick
+            if self.budget == 0:  # refused: the next try is due a tick after the refusal
+                timeout = max(
+                    0.0, min(timeout, self._refused_at + self.tick - self.run.loop.time())
+                )
+            changed = asyncio.ensure_future(self.store.wait_changed(timeout))
             woken = asyncio.ensure_future(self.wake.wait())
             try:
                 await asyncio.wait((changed, woken), return_when=asyncio.FIRST_COMPLETED)
@@ -367,11 +382,17 @@ class SharedBatch:
                 # Not ``await changed`` under suppress(CancelledError): that would also swallow
                 # this loop's own cancellation (the run ending) and keep it going forever.
                 await asyncio.wait((changed, woken))
-            if not changed.cancelled():
-                changed.result()  # a journal error (the listener cannot reconnect) ends the run
+            # True: a change was published (a place may be free); False: time is up. A
+            # journal error (the listener cannot reconnect) ends the run.
+            news = False if changed.cancelled() else changed.result()
             if self.budget is not None:  # full: what was freed, or one try after a change
                 freed, self._freed = self._freed, 0
-                self.budget += freed or (0 if self.budget else 1)
+                if freed:
+                    self.budget += freed
+                elif not self.budget and (
+                    news or self.run.loop.time() - self._refused_at >= self.tick
+                ):
+                    self.budget = 1
                 if self.budget:
                     self.run.wake_dispatcher.set()
             if self.cap_waiting:  # something changed (or a tick passed): ask the cap again
@@ -426,15 +447,33 @@ class SharedBatch:
             recorded = await self.store.record_orphan_end(orphan, "succeeded", succeeded)
         if recorded:  # its place is free
             self._orphans_due.pop((orphan.batch, orphan.key), None)
-            self._freed += 1
+            self._place_freed()
             self.wake.set()
+
+    def _no_room(self) -> bool:
+        """Whether the send queue is too full to claim more requests to send."""
+        return self.run.concurrency - len(self.run.queue) < max(1, self.run.concurrency // 2)
+
+    async def _claim_submitted(self) -> None:
+        """Once a tick, while the send queue is too full to claim: claim the SUBMITTED
+        requests no worker holds (a stopped or dead worker's), to poll them. They hold places
+        of the account's limit: unclaimed, nobody would see them end, and a queue waiting for
+        a place would wait for good."""
+        if self._no_room():
+            claimed = await self.store.claim(self.run.concurrency, submitted_only=True)
+            if claimed:
+                await self._take(claimed)
 
     async def _claim(self) -> None:
         room = self.run.concurrency - len(self.run.queue)
-        if self.drained or room < max(1, self.run.concurrency // 2):
+        if self.drained or self._no_room():
             return
         claimed = await self.store.claim(room)
         self.drained = len(claimed) < room
+        await self._take(claimed)
+
+    async def _take(self, claimed: list[JournalEntry]) -> None:
+        """Hold what this worker claimed: queued to send, or polled."""
         for entry in claimed:
             if entry.key in self.held:
                 continue
@@ -476,11 +515,11 @@ class SharedBatch:
             self.drained = False
         elif state == _PENDING:  # sent back (not sent, requeued): claimable again; or ended
             self.drained = False  # not submitted by another worker's run (mark_unsent)
-            self._freed += 1
+            self._place_freed()
             if key in self.waiting:
                 self.recheck_unsent.add(key)
         elif state in _FINISHED:
-            self._freed += 1
+            self._place_freed()
             if self.own and state != _UNKNOWN:  # another's end: no need to read it
                 job = self.waiting.pop(key, None)
                 if job is not None:
@@ -490,6 +529,10 @@ class SharedBatch:
         else:
             return
         self.wake.set()
+
+    def _place_freed(self) -> None:
+        self._freed += 1
+        self._frees += 1
 
     async def _read_finished(self) -> None:
         """Report the waiting requests that another worker finished, or that another live

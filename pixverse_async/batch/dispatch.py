@@ -80,9 +80,11 @@ class Dispatcher:
                     if verdict is Verdict.CAP:
                         continue
                 self.state.in_flight += 1
-                self.state.progress.submitting += 1
-                job.slot = job.submitting = True
-                if self.state.shared is not None:
+                job.slot = True
+                if self.state.shared is None:
+                    self._submitting(job)
+                else:  # submitting once the account's shared limit gives it a place
+                    self.state.asking += 1
                     self.state.shared.spend()
                 self.state.spawn(self._submit(job))
             if len(self.state.queue) <= 4 * self.state.runner.concurrency:
@@ -113,16 +115,22 @@ class Dispatcher:
         if self.state.shared is None:
             entry = await self.state.journal.mark_sending(job.key, trace_id)
             trace_id = job.trace_id = entry.trace_id or trace_id
-        elif await self.state.shared.mark_sending(job, trace_id):
-            trace_id = job.trace_id or trace_id
         else:
-            # The account's shared limit is full: back to the queue until something finishes.
-            await self.admission.unreserve(job)
-            job.attempts -= 1
-            self.ends.give_back(job)
-            self.state.queue.appendleft(job)
-            self.state.changed()
-            return
+            try:
+                placed = await self.state.shared.mark_sending(job, trace_id)
+            finally:
+                self.state.asking -= 1
+            if not placed:
+                # The account's shared limit is full: back to the queue until a place is
+                # freed. Never counted as submitting: nothing was sent.
+                await self.admission.unreserve(job)
+                job.attempts -= 1
+                self.ends.give_back(job)
+                self.state.queue.appendleft(job)
+                self.state.changed()
+                return
+            self._submitting(job)
+            trace_id = job.trace_id or trace_id
         if job.span is None:
             job.span = start_job(job.body.get("model"), job.body.get("quality"))
             if job.span is not None:
@@ -212,6 +220,11 @@ class Dispatcher:
         self.admission.accepted()
         self.poller.begin(job, watch)
         self.state.changed()
+
+    def _submitting(self, job: RunJob) -> None:
+        """``job`` is being sent (in the progress until the service answers)."""
+        job.submitting = True
+        self.state.progress.submitting += 1
 
     def _may_resend_later(self, job: RunJob) -> bool:
         """Whether a submit whose outcome stayed unknown through the session's resends is

@@ -80,6 +80,8 @@ class Progress:
     seen: int = 0
     queued: int = 0
     submitting: int = 0
+    """Requests being sent. On a PostgreSQL journal, a request counts once the account's
+    shared limit gave it a place: one asking for a place is neither queued nor submitting."""
     running: int = 0
     succeeded: int = 0
     failed: int = 0

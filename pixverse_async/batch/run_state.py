@@ -87,6 +87,9 @@ class RunState:
         self.progress = Progress(target_concurrency=runner.concurrency)
         self.queue: collections.deque[RunJob] = collections.deque()
         self.in_flight = 0
+        #: Sends (in ``in_flight``) asking the account's shared limit for a place (PostgreSQL):
+        #: neither running nor submitting in the progress, as long as nothing was sent.
+        self.asking = 0
         self.target = float(runner.concurrency)
         self.intake_done = False
         self.wake_dispatcher = asyncio.Event()
@@ -108,7 +111,7 @@ class RunState:
 
     def changed(self) -> None:
         p = self.progress
-        p.running = self.in_flight - p.submitting
+        p.running = self.in_flight - p.submitting - self.asking
         p.queued = len(self.queue)
         p.target_concurrency = self.target
         if self.runner.on_progress is not None:

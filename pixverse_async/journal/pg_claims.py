@@ -91,12 +91,13 @@ class Claims:
         self.name = name
         self._retrying = retrying
 
-    async def claim(self, n: int) -> list[JournalEntry]:
+    async def claim(self, n: int, *, submitted_only: bool = False) -> list[JournalEntry]:
         """Hold up to ``n`` requests of the batch that no worker holds, for this worker.
 
         SUBMITTED requests come first (poll them), then PENDING ones (send them with
-        ``mark_sending``), each in recording order. Concurrent claimers, in any process, never
-        get the same request. Returns [] when the lease has ended.
+        ``mark_sending``), each in recording order; with ``submitted_only``, only SUBMITTED
+        ones. Concurrent claimers, in any process, never get the same request. Returns []
+        when the lease has ended.
 
         Example::
 
@@ -109,11 +110,12 @@ class Claims:
         if n < 1:
             raise JournalError(f"claim needs n >= 1, got {n!r}")
         token = uuid.uuid4().hex
+        states = ["submitted"] if submitted_only else ["pending", "submitted"]
 
         async def op(conn: asyncpg.Connection) -> list[JournalEntry]:
             rows = await conn.fetch(
                 f"WITH picked AS (SELECT key FROM {self._entries}"
-                " WHERE batch = $1 AND worker IS NULL AND state IN ('pending', 'submitted')"
+                " WHERE batch = $1 AND worker IS NULL AND state = ANY($5::text[])"
                 " ORDER BY state = 'pending', seq LIMIT $2 FOR UPDATE SKIP LOCKED)"
                 f" UPDATE {self._entries} e SET worker = $3, op = $4 FROM picked"
                 f" WHERE e.batch = $1 AND e.key = picked.key AND {self._tables.alive('$3')}"
@@ -122,6 +124,7 @@ class Claims:
                 n,
                 self.worker_id,
                 token,
+                states,
             )
             return self._claimed(rows)
 

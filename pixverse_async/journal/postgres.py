@@ -453,9 +453,9 @@ class PostgresStore:
 
     # -- several workers (pg_claims)
 
-    async def claim(self, n: int) -> list[JournalEntry]:
+    async def claim(self, n: int, *, submitted_only: bool = False) -> list[JournalEntry]:
         """Hold up to ``n`` requests no worker holds (:meth:`.pg_claims.Claims.claim`)."""
-        return await self.claims.claim(n)
+        return await self.claims.claim(n, submitted_only=submitted_only)
 
     async def release(self, keys: Sequence[str]) -> int:
         """Give back requests this worker holds (:meth:`.pg_claims.Claims.release`)."""
