@@ -459,8 +459,9 @@ class SharedBatch:
         requests no worker holds (a stopped or dead worker's), to poll them. They hold places
         of the account's limit: unclaimed, nobody would see them end, and a queue waiting for
         a place would wait for good."""
-        if self._no_room():
-            claimed = await self.store.claim(self.run.concurrency, submitted_only=True)
+        room = self.run.concurrency - self.run.in_flight  # polled, they count in flight
+        if self._no_room() and room > 0:
+            claimed = await self.store.claim(room, submitted_only=True)
             if claimed:
                 await self._take(claimed)
 
